@@ -1,0 +1,46 @@
+/* A small CSV reader for the project's numeric tables (workloads, cost
+ * profiles).
+ *
+ * It reads from a buffer the caller owns, one row at a time, and keeps the
+ * line number so that every error can name file and line. Accepted: a UTF-8
+ * BOM, LF or CRLF line ends, a missing final newline, spaces and tabs around
+ * fields, blank lines (skipped). Fields are not quoted: the tables hold
+ * numbers only.
+ */
+#ifndef MLFQ_CSV_H
+#define MLFQ_CSV_H
+
+#include <stddef.h>
+
+typedef struct {
+  const char *s; /* not NUL-terminated */
+  size_t len;
+} mlfq_field_t;
+
+typedef struct {
+  const char *name; /* shown in messages; not copied */
+  size_t line;      /* 1-based line of the row last returned */
+  const char *_p;
+  const char *_end;
+  size_t _next_line;
+} mlfq_csv_t;
+
+/* Starts reading buf[0..len). name is kept by pointer for messages. */
+void mlfq_csv_init(mlfq_csv_t *c, const char *name, const char *buf,
+                   size_t len);
+
+/* Reads the next non-blank row into f (at most max fields, trimmed). Returns
+ * the number of fields (>= 1), 0 at the end of input, or MLFQ_EPARSE with a
+ * message "NAME:LINE: ..." in err when the row has more than max fields or
+ * holds a NUL byte. c->line is the row's line number. */
+int mlfq_csv_next(mlfq_csv_t *c, mlfq_field_t *f, size_t max, char *err,
+                  size_t errlen);
+
+/* Reads the whole file at path into a new NUL-terminated buffer (*buf, which
+ * the caller frees; *len excludes the NUL). Fails with a message naming the
+ * file: a UV-style negated errno if it cannot be read, MLFQ_ERANGE if it is
+ * larger than max_bytes. */
+int mlfq_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
+                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,111 @@
+/* The test framework: one runner, one tests/test-<area>.c per area.
+ *
+ * A test is `TEST(area, name) { ... }`. CMake finds every TEST line in the
+ * test files, lists it in the runner and registers it with ctest as
+ * "area/name", so `ctest -R area` runs one area. Asserts are typed and print
+ * both values; the first failing assert ends the test process with status 1.
+ */
+#ifndef MLFQ_TASK_H
+#define MLFQ_TASK_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#define TEST(area, name)                                                      \
+  void test_##area##_##name(void);                                            \
+  void test_##area##_##name(void)
+
+/* Where the build put the programs and where the project's data lives;
+ * set by tests/CMakeLists.txt. */
+#ifndef MLFQ_BIN_DIR
+#define MLFQ_BIN_DIR "."
+#endif
+#ifndef MLFQ_DATA_DIR
+#define MLFQ_DATA_DIR "data"
+#endif
+
+#define MLFQ_TEST_FAIL(...)                                                   \
+  do {                                                                        \
+    fprintf(stderr, "%s:%d: assertion failed: ", __FILE__, __LINE__);         \
+    fprintf(stderr, __VA_ARGS__);                                             \
+    fputc('\n', stderr);                                                      \
+    exit(1);                                                                  \
+  } while (0)
+
+#define ASSERT(expr)                                                          \
+  do {                                                                        \
+    if (!(expr))                                                              \
+      MLFQ_TEST_FAIL("%s", #expr);                                            \
+  } while (0)
+
+#define MLFQ_ASSERT_CMP(type, fmt, a, op, b)                                  \
+  do {                                                                        \
+    type a_ = (type)(a);                                                      \
+    type b_ = (type)(b);                                                      \
+    if (!(a_ op b_))                                                          \
+      MLFQ_TEST_FAIL("%s %s %s (%" fmt " vs %" fmt ")", #a, #op, #b, a_, b_); \
+  } while (0)
+
+#define ASSERT_EQ(a, b) MLFQ_ASSERT_CMP(int64_t, PRId64, a, ==, b)
+#define ASSERT_NE(a, b) MLFQ_ASSERT_CMP(int64_t, PRId64, a, !=, b)
+#define ASSERT_LT(a, b) MLFQ_ASSERT_CMP(int64_t, PRId64, a, <, b)
+#define ASSERT_LE(a, b) MLFQ_ASSERT_CMP(int64_t, PRId64, a, <=, b)
+#define ASSERT_GT(a, b) MLFQ_ASSERT_CMP(int64_t, PRId64, a, >, b)
+#define ASSERT_GE(a, b) MLFQ_ASSERT_CMP(int64_t, PRId64, a, >=, b)
+#define ASSERT_EQ_U64(a, b) MLFQ_ASSERT_CMP(uint64_t, PRIu64, a, ==, b)
+#define ASSERT_LE_U64(a, b) MLFQ_ASSERT_CMP(uint64_t, PRIu64, a, <=, b)
+#define ASSERT_LT_DBL(a, b) MLFQ_ASSERT_CMP(double, ".17g", a, <, b)
+#define ASSERT_LE_DBL(a, b) MLFQ_ASSERT_CMP(double, ".17g", a, <=, b)
+
+#define ASSERT_NEAR(a, b, eps)                                                \
+  do {                                                                        \
+    double a_ = (double)(a);                                                  \
+    double b_ = (double)(b);                                                  \
+    double e_ = (double)(eps);                                                \
+    if (!(fabs(a_ - b_) <= e_))                                               \
+      MLFQ_TEST_FAIL("%s ~ %s (%.17g vs %.17g, eps %g)", #a, #b, a_, b_, e_); \
+  } while (0)
+
+#define ASSERT_OK(expr)                                                       \
+  do {                                                                        \
+    int r_ = (expr);                                                          \
+    if (r_ != 0)                                                              \
+      MLFQ_TEST_FAIL("%s returned %d (%s)", #expr, r_, mlfq_strerror(r_));    \
+  } while (0)
+
+#define ASSERT_STR_EQ(a, b)                                                   \
+  do {                                                                        \
+    const char *a_ = (a);                                                     \
+    const char *b_ = (b);                                                     \
+    if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)                      \
+      MLFQ_TEST_FAIL("%s == %s (\"%s\" vs \"%s\")", #a, #b,                   \
+                     a_ ? a_ : "(null)", b_ ? b_ : "(null)");                 \
+  } while (0)
+
+/* Asserts that haystack contains needle. */
+#define ASSERT_CONTAINS(haystack, needle)                                     \
+  do {                                                                        \
+    const char *h_ = (haystack);                                              \
+    const char *n_ = (needle);                                                \
+    if (h_ == NULL || strstr(h_, n_) == NULL)                                 \
+      MLFQ_TEST_FAIL("%s contains \"%s\" (it is \"%s\")", #haystack, n_,      \
+                     h_ ? h_ : "(null)");                                     \
+  } while (0)
+
+/* Runs argv (argv[0] a path) with stdin from /dev/null, captures stdout and
+ * stderr into malloc'ed NUL-terminated strings (either may be NULL to
+ * discard) and returns the exit status, or -1 if it did not exit normally.
+ * Gives up and fails the test after timeout_s seconds. */
+int mlfq_test_run(char *const argv[], char **out, char **err, int timeout_s);
+
+/* Writes text to a fresh temporary file and returns its path (static
+ * storage per call index: the caller copies it if it needs several). */
+const char *mlfq_test_tmpfile(const char *suffix, const char *text);
+
+#endif
