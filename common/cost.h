@@ -71,7 +71,8 @@ uint64_t mlfq_cost_prefill_ns(const mlfq_cost_t *c, uint64_t tokens);
 uint64_t mlfq_cost_decode_ns(const mlfq_cost_t *c, uint32_t input_len);
 
 /* The smallest decode time of the model (the paper's minimum iteration
- * time): decode_ms for linear, the smallest row's decode_ms for a profile. */
+ * time): decode_ms for linear, the smallest decode_ms of any row for a
+ * profile. */
 uint64_t mlfq_cost_min_decode_ns(const mlfq_cost_t *c);
 
 /* Duration of one batch iteration: prefill of prefill_tokens prompt tokens

@@ -6,8 +6,8 @@
 
 const char *mlfq_strerror(int err) {
   switch (err) {
-#define X(name, value, text)                                                  \
-  case MLFQ_##name:                                                           \
+#define X(name, value, text)                                                   \
+  case MLFQ_##name:                                                            \
     return text;
     MLFQ_ERRNO_MAP(X)
 #undef X

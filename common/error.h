@@ -7,14 +7,14 @@
 #ifndef MLFQ_ERROR_H
 #define MLFQ_ERROR_H
 
-#define MLFQ_ERRNO_MAP(X)                                                     \
-  X(EINVAL, -5001, "invalid argument")                                        \
-  X(ENOMEM, -5002, "out of memory")                                           \
-  X(EPARSE, -5003, "malformed input")                                         \
-  X(ERANGE, -5004, "value out of range")                                      \
-  X(EIO, -5005, "input/output error")                                         \
-  X(EEXIST, -5006, "already exists")                                          \
-  X(ENOENT, -5007, "not found")                                               \
+#define MLFQ_ERRNO_MAP(X)                                                      \
+  X(EINVAL, -5001, "invalid argument")                                         \
+  X(ENOMEM, -5002, "out of memory")                                            \
+  X(EPARSE, -5003, "malformed input")                                          \
+  X(ERANGE, -5004, "value out of range")                                       \
+  X(EIO, -5005, "input/output error")                                          \
+  X(EEXIST, -5006, "already exists")                                           \
+  X(ENOENT, -5007, "not found")                                                \
   X(ESTATE, -5008, "operation not valid in this state")
 
 enum {

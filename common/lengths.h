@@ -27,9 +27,9 @@ typedef enum {
 
 typedef struct {
   mlfq_len_kind_t kind;
-  uint32_t a; /* fixed: N; uniform: A */
-  uint32_t b; /* uniform: B; zipf: MAX */
-  double s;   /* zipf exponent */
+  uint32_t a;   /* fixed: N; uniform: A */
+  uint32_t b;   /* uniform: B; zipf: MAX */
+  double s;     /* zipf exponent */
   double *_cdf; /* zipf: cumulative probabilities, b entries */
 } mlfq_lengths_t;
 

@@ -15,7 +15,7 @@ struct mlfq_link_s {
   mlfq_link_t *prev;
 };
 
-#define MLFQ_CONTAINER_OF(ptr, type, field)                                   \
+#define MLFQ_CONTAINER_OF(ptr, type, field)                                    \
   ((type *)((char *)(ptr)-offsetof(type, field)))
 
 static inline void mlfq_list_init(mlfq_link_t *h) {
@@ -23,9 +23,7 @@ static inline void mlfq_list_init(mlfq_link_t *h) {
   h->prev = h;
 }
 
-static inline int mlfq_list_empty(const mlfq_link_t *h) {
-  return h->next == h;
-}
+static inline int mlfq_list_empty(const mlfq_link_t *h) { return h->next == h; }
 
 /* Inserts e before pos; with pos the head, that is the tail of the list. */
 static inline void mlfq_list_insert_before(mlfq_link_t *pos, mlfq_link_t *e) {

@@ -43,8 +43,6 @@ int mlfq_parse_double(const char *s, double *out);
  * UINT64_MAX ns saturate. */
 uint64_t mlfq_ms_to_ns(double ms);
 
-static inline double mlfq_ns_to_ms(uint64_t ns) {
-  return (double)ns / 1e6;
-}
+static inline double mlfq_ns_to_ms(uint64_t ns) { return (double)ns / 1e6; }
 
 #endif

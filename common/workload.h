@@ -27,7 +27,8 @@ typedef struct {
 typedef struct {
   mlfq_req_t *reqs;
   size_t n;
-  int has_arrivals; /* the file had an arrival_ms column */
+  int has_arrivals; /* arrival times come from the file's arrival_ms column
+                       (parse: the file has one; make: they were used) */
 } mlfq_workload_t;
 
 /* How to make a workload. */
@@ -37,8 +38,8 @@ typedef struct {
   mlfq_lengths_t output; /* likewise */
   size_t num_requests;   /* 0: every row of the file, or the default */
   mlfq_arrival_t arrival;
-  int rate_given;        /* arrival times come from the process even when
-                            the file has arrival_ms */
+  int rate_given; /* arrival times come from the process even when
+                     the file has arrival_ms */
 } mlfq_workload_spec_t;
 
 /* Default number of requests of a synthetic workload. */

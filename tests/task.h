@@ -17,8 +17,8 @@
 
 #include "error.h"
 
-#define TEST(area, name)                                                      \
-  void test_##area##_##name(void);                                            \
+#define TEST(area, name)                                                       \
+  void test_##area##_##name(void);                                             \
   void test_##area##_##name(void)
 
 /* Where the build put the programs and where the project's data lives;
@@ -30,26 +30,26 @@
 #define MLFQ_DATA_DIR "data"
 #endif
 
-#define MLFQ_TEST_FAIL(...)                                                   \
-  do {                                                                        \
-    fprintf(stderr, "%s:%d: assertion failed: ", __FILE__, __LINE__);         \
-    fprintf(stderr, __VA_ARGS__);                                             \
-    fputc('\n', stderr);                                                      \
-    exit(1);                                                                  \
+#define MLFQ_TEST_FAIL(...)                                                    \
+  do {                                                                         \
+    fprintf(stderr, "%s:%d: assertion failed: ", __FILE__, __LINE__);          \
+    fprintf(stderr, __VA_ARGS__);                                              \
+    fputc('\n', stderr);                                                       \
+    exit(1);                                                                   \
   } while (0)
 
-#define ASSERT(expr)                                                          \
-  do {                                                                        \
-    if (!(expr))                                                              \
-      MLFQ_TEST_FAIL("%s", #expr);                                            \
+#define ASSERT(expr)                                                           \
+  do {                                                                         \
+    if (!(expr))                                                               \
+      MLFQ_TEST_FAIL("%s", #expr);                                             \
   } while (0)
 
-#define MLFQ_ASSERT_CMP(type, fmt, a, op, b)                                  \
-  do {                                                                        \
-    type a_ = (type)(a);                                                      \
-    type b_ = (type)(b);                                                      \
-    if (!(a_ op b_))                                                          \
-      MLFQ_TEST_FAIL("%s %s %s (%" fmt " vs %" fmt ")", #a, #op, #b, a_, b_); \
+#define MLFQ_ASSERT_CMP(type, fmt, a, op, b)                                   \
+  do {                                                                         \
+    type a_ = (type)(a);                                                       \
+    type b_ = (type)(b);                                                       \
+    if (!(a_ op b_))                                                           \
+      MLFQ_TEST_FAIL("%s %s %s (%" fmt " vs %" fmt ")", #a, #op, #b, a_, b_);  \
   } while (0)
 
 #define ASSERT_EQ(a, b) MLFQ_ASSERT_CMP(int64_t, PRId64, a, ==, b)
@@ -63,39 +63,39 @@
 #define ASSERT_LT_DBL(a, b) MLFQ_ASSERT_CMP(double, ".17g", a, <, b)
 #define ASSERT_LE_DBL(a, b) MLFQ_ASSERT_CMP(double, ".17g", a, <=, b)
 
-#define ASSERT_NEAR(a, b, eps)                                                \
-  do {                                                                        \
-    double a_ = (double)(a);                                                  \
-    double b_ = (double)(b);                                                  \
-    double e_ = (double)(eps);                                                \
-    if (!(fabs(a_ - b_) <= e_))                                               \
-      MLFQ_TEST_FAIL("%s ~ %s (%.17g vs %.17g, eps %g)", #a, #b, a_, b_, e_); \
+#define ASSERT_NEAR(a, b, eps)                                                 \
+  do {                                                                         \
+    double a_ = (double)(a);                                                   \
+    double b_ = (double)(b);                                                   \
+    double e_ = (double)(eps);                                                 \
+    if (!(fabs(a_ - b_) <= e_))                                                \
+      MLFQ_TEST_FAIL("%s ~ %s (%.17g vs %.17g, eps %g)", #a, #b, a_, b_, e_);  \
   } while (0)
 
-#define ASSERT_OK(expr)                                                       \
-  do {                                                                        \
-    int r_ = (expr);                                                          \
-    if (r_ != 0)                                                              \
-      MLFQ_TEST_FAIL("%s returned %d (%s)", #expr, r_, mlfq_strerror(r_));    \
+#define ASSERT_OK(expr)                                                        \
+  do {                                                                         \
+    int r_ = (expr);                                                           \
+    if (r_ != 0)                                                               \
+      MLFQ_TEST_FAIL("%s returned %d (%s)", #expr, r_, mlfq_strerror(r_));     \
   } while (0)
 
-#define ASSERT_STR_EQ(a, b)                                                   \
-  do {                                                                        \
-    const char *a_ = (a);                                                     \
-    const char *b_ = (b);                                                     \
-    if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)                      \
-      MLFQ_TEST_FAIL("%s == %s (\"%s\" vs \"%s\")", #a, #b,                   \
-                     a_ ? a_ : "(null)", b_ ? b_ : "(null)");                 \
+#define ASSERT_STR_EQ(a, b)                                                    \
+  do {                                                                         \
+    const char *a_ = (a);                                                      \
+    const char *b_ = (b);                                                      \
+    if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)                       \
+      MLFQ_TEST_FAIL("%s == %s (\"%s\" vs \"%s\")", #a, #b,                    \
+                     a_ ? a_ : "(null)", b_ ? b_ : "(null)");                  \
   } while (0)
 
 /* Asserts that haystack contains needle. */
-#define ASSERT_CONTAINS(haystack, needle)                                     \
-  do {                                                                        \
-    const char *h_ = (haystack);                                              \
-    const char *n_ = (needle);                                                \
-    if (h_ == NULL || strstr(h_, n_) == NULL)                                 \
-      MLFQ_TEST_FAIL("%s contains \"%s\" (it is \"%s\")", #haystack, n_,      \
-                     h_ ? h_ : "(null)");                                     \
+#define ASSERT_CONTAINS(haystack, needle)                                      \
+  do {                                                                         \
+    const char *h_ = (haystack);                                               \
+    const char *n_ = (needle);                                                 \
+    if (h_ == NULL || strstr(h_, n_) == NULL)                                  \
+      MLFQ_TEST_FAIL("%s contains \"%s\" (it is \"%s\")", #haystack, n_,       \
+                     h_ ? h_ : "(null)");                                      \
   } while (0)
 
 /* Runs argv (argv[0] a path) with stdin from /dev/null, captures stdout and

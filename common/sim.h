@@ -1,0 +1,52 @@
+/* The offline simulator: the scheduler core driven in virtual time.
+ *
+ * A discrete-event loop over two kinds of event, arrivals and iteration
+ * ends. At each event time it first submits every arrival (in arrival
+ * order, ties by id), then ends the iterations of that time in engine
+ * order, then lets idle engines pick in engine order (SPEC 2). The same
+ * core runs in the daemon; only the clock differs.
+ */
+#ifndef MLFQ_SIM_H
+#define MLFQ_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cost.h"
+#include "job.h"
+#include "sched.h"
+#include "workload.h"
+
+/* Optional observers; any member may be NULL. They must not call into the
+ * scheduler except through its const queries. */
+typedef struct {
+  /* A token completed: request id, token index (from 1), model time. */
+  void (*on_token)(void *ud, size_t id, uint32_t token, uint64_t t_ns);
+  /* Engine e starts an iteration of dur_ns over batch[0..n), pick order. */
+  void (*on_iteration)(void *ud, unsigned e, uint64_t start_ns, uint64_t dur_ns,
+                       mlfq_job_t *const *batch, unsigned n);
+  /* A scheduling point at now has ended (every idle engine has picked). */
+  void (*on_point)(void *ud, const mlfq_sched_t *s, uint64_t now);
+  void *ud;
+} mlfq_sim_hooks_t;
+
+typedef struct {
+  mlfq_job_t *jobs; /* n jobs by request id, all finished */
+  size_t n;
+  uint64_t makespan_ns; /* last finish; the run starts at time 0 */
+  uint64_t *busy_ns;    /* per engine: total iteration time */
+  unsigned workers;
+  mlfq_sched_stats_t stats;
+} mlfq_sim_result_t;
+
+/* Runs reqs[0..n) (request id = index) under cfg and cost to the end.
+ * Fills res, which the caller releases with mlfq_sim_result_free. Returns 0,
+ * or a negative code with err set (a bad configuration, out of memory). */
+int mlfq_sim_run(const mlfq_sched_config_t *cfg, const mlfq_cost_t *cost,
+                 const mlfq_req_t *reqs, size_t n,
+                 const mlfq_sim_hooks_t *hooks, mlfq_sim_result_t *res,
+                 char *err, size_t errlen);
+
+void mlfq_sim_result_free(mlfq_sim_result_t *res);
+
+#endif
