@@ -171,6 +171,34 @@ int mlfq_cli_parse(int argc, char **argv, const mlfq_cli_group_t *groups,
   return MLFQ_CLI_RUN;
 }
 
+/* Prints text word-wrapped to lines of at most width columns, the first
+ * continuing the current line and the others indented by indent. */
+static void wrap(FILE *f, const char *text, int indent, int width) {
+  const char *p = text, *word;
+  int col = 0, len;
+
+  while (*p != '\0') {
+    while (*p == ' ')
+      p++;
+    word = p;
+    while (*p != '\0' && *p != ' ')
+      p++;
+    len = (int)(p - word);
+    if (len == 0)
+      break;
+    if (col > 0 && col + 1 + len > width) {
+      fprintf(f, "\n%*s", indent, "");
+      col = 0;
+    } else if (col > 0) {
+      fputc(' ', f);
+      col++;
+    }
+    fwrite(word, 1, (size_t)len, f);
+    col += len;
+  }
+  fputc('\n', f);
+}
+
 void mlfq_cli_help(FILE *f, const mlfq_cli_group_t *groups, size_t ngroups) {
   const mlfq_cli_opt_t *o;
   char left[64];
@@ -182,9 +210,10 @@ void mlfq_cli_help(FILE *f, const mlfq_cli_group_t *groups, size_t ngroups) {
       snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
                o->arg ? o->arg : "");
       if (strlen(left) <= 26)
-        fprintf(f, "  %-27s %s\n", left, o->help);
+        fprintf(f, "  %-27s ", left);
       else
-        fprintf(f, "  %s\n  %-27s %s\n", left, "", o->help);
+        fprintf(f, "  %s\n  %-27s ", left, "");
+      wrap(f, o->help, 30, 49);
     }
   }
 }

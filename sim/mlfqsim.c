@@ -23,10 +23,11 @@ static const char usage[] =
     "Usage: mlfqsim [OPTIONS]\n"
     "\n"
     "Simulates an LLM serving engine's scheduler in virtual time: the same\n"
-    "scheduler code as mlfqd, with no clock and no network. Prints the\n"
-    "summary of SPEC 6 for each policy; times are model milliseconds.\n"
-    "--policy also takes 'all' or a comma-separated list, which run on the\n"
-    "identical workload and print side by side.\n";
+    "scheduler code as mlfqd, with no clock and no network. Prints, for each\n"
+    "policy, requests, makespan, throughput and the mean and percentiles of\n"
+    "JCT, TTFT and TPOT. Times are model milliseconds. --policy also takes\n"
+    "'all' or a comma-separated list: those policies run on the identical\n"
+    "workload and print side by side.\n";
 
 static const char examples[] =
     "\nExamples:\n"
