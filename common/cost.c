@@ -11,21 +11,11 @@
 /* Largest profile file read, in bytes, and most columns in its header. */
 #define PROFILE_MAX_BYTES ((size_t)64 << 20)
 #define PROFILE_MAX_COLUMNS 64
-/* Longest field quoted back in a message. */
-#define QUOTE_MAX 40
 
 enum { COL_INPUT = 0, COL_PREFILL, COL_DECODE, NCOLS };
 
 static const char *const col_names[NCOLS] = {"input_length", "prefill_ms",
                                              "decode_ms"};
-
-static int quote_len(const mlfq_field_t *f) {
-  return f->len > QUOTE_MAX ? QUOTE_MAX : (int)f->len;
-}
-
-static int field_is(const mlfq_field_t *f, const char *name) {
-  return f->len == strlen(name) && memcmp(f->s, name, f->len) == 0;
-}
 
 static void set_source(mlfq_cost_t *c, const char *name) {
   const char *base = strrchr(name, '/');
@@ -47,37 +37,6 @@ int mlfq_cost_linear(mlfq_cost_t *c, double prefill_base_ms,
   c->decode_ms = decode_ms;
   c->batch_decode_ms_per_seq = 0;
   set_source(c, "linear");
-  return 0;
-}
-
-/* Parses the header: finds the three columns. */
-static int parse_header(mlfq_csv_t *csv, const mlfq_field_t *f, size_t n,
-                        size_t col[NCOLS], char *err, size_t errlen) {
-  size_t i, j, k;
-
-  for (k = 0; k < NCOLS; k++)
-    col[k] = n;
-  for (i = 0; i < n; i++) {
-    if (f[i].len == 0)
-      return mlfq_fail(err, errlen, MLFQ_EPARSE,
-                       "%s:%zu: column %zu has no name", csv->name, csv->line,
-                       i + 1);
-    for (j = 0; j < i; j++) {
-      if (f[j].len == f[i].len && memcmp(f[j].s, f[i].s, f[i].len) == 0)
-        return mlfq_fail(err, errlen, MLFQ_EPARSE,
-                         "%s:%zu: duplicate column '%.*s'", csv->name,
-                         csv->line, quote_len(&f[i]), f[i].s);
-    }
-    for (k = 0; k < NCOLS; k++) {
-      if (field_is(&f[i], col_names[k]))
-        col[k] = i;
-    }
-  }
-  for (k = 0; k < NCOLS; k++) {
-    if (col[k] == n)
-      return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s:%zu: missing column '%s'",
-                       csv->name, csv->line, col_names[k]);
-  }
   return 0;
 }
 
@@ -105,7 +64,7 @@ static int parse_ms(mlfq_csv_t *csv, const mlfq_field_t *f, const char *col,
 bad:
   return mlfq_fail(err, errlen, MLFQ_EPARSE,
                    "%s:%zu: %s: '%.*s' is not a number", csv->name, csv->line,
-                   col, quote_len(f), f->s);
+                   col, MLFQ_CSV_QUOTE(f), f->s);
 }
 
 /* Parses input_length: an integer in [1, UINT32_MAX] above prev. */
@@ -119,12 +78,12 @@ static int parse_input_len(mlfq_csv_t *csv, const mlfq_field_t *f,
   if (r == MLFQ_ERANGE)
     return mlfq_fail(err, errlen, MLFQ_ERANGE,
                      "%s:%zu: input_length: %.*s overflows (max %lu)",
-                     csv->name, csv->line, quote_len(f), f->s,
+                     csv->name, csv->line, MLFQ_CSV_QUOTE(f), f->s,
                      (unsigned long)UINT32_MAX);
   if (r != 0)
     return mlfq_fail(err, errlen, MLFQ_EPARSE,
                      "%s:%zu: input_length: '%.*s' is not a whole number",
-                     csv->name, csv->line, quote_len(f), f->s);
+                     csv->name, csv->line, MLFQ_CSV_QUOTE(f), f->s);
   if (v < 1)
     return mlfq_fail(err, errlen, MLFQ_EPARSE,
                      "%s:%zu: input_length: 0 is below 1", csv->name,
@@ -160,7 +119,8 @@ int mlfq_cost_parse_profile(mlfq_cost_t *c, const char *name, const char *buf,
   if (n == 0)
     return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s: empty file", name);
   ncols = (size_t)n;
-  r = parse_header(&csv, f, ncols, col, err, errlen);
+  r = mlfq_csv_columns(&csv, f, ncols, col_names, NCOLS, NCOLS, col, err,
+                       errlen);
   if (r != 0)
     return r;
 

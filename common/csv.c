@@ -144,3 +144,38 @@ fail:
   free(data);
   return code;
 }
+
+static int field_is(const mlfq_field_t *f, const char *name) {
+  return f->len == strlen(name) && memcmp(f->s, name, f->len) == 0;
+}
+
+int mlfq_csv_columns(const mlfq_csv_t *c, const mlfq_field_t *f, size_t n,
+                     const char *const *names, size_t nnames, size_t nrequired,
+                     size_t *col, char *err, size_t errlen) {
+  size_t i, j, k;
+
+  for (k = 0; k < nnames; k++)
+    col[k] = n;
+  for (i = 0; i < n; i++) {
+    if (f[i].len == 0)
+      return mlfq_fail(err, errlen, MLFQ_EPARSE,
+                       "%s:%zu: column %zu has no name", c->name, c->line,
+                       i + 1);
+    for (j = 0; j < i; j++) {
+      if (f[j].len == f[i].len && memcmp(f[j].s, f[i].s, f[i].len) == 0)
+        return mlfq_fail(err, errlen, MLFQ_EPARSE,
+                         "%s:%zu: duplicate column '%.*s'", c->name, c->line,
+                         MLFQ_CSV_QUOTE(&f[i]), f[i].s);
+    }
+    for (k = 0; k < nnames; k++) {
+      if (field_is(&f[i], names[k]))
+        col[k] = i;
+    }
+  }
+  for (k = 0; k < nrequired; k++) {
+    if (col[k] == n)
+      return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s:%zu: missing column '%s'",
+                       c->name, c->line, names[k]);
+  }
+  return 0;
+}

@@ -36,6 +36,19 @@ void mlfq_csv_init(mlfq_csv_t *c, const char *name, const char *buf,
 int mlfq_csv_next(mlfq_csv_t *c, mlfq_field_t *f, size_t max, char *err,
                   size_t errlen);
 
+/* Longest part of a field quoted back in a message: printf("%.*s",
+ * MLFQ_CSV_QUOTE(f), f->s). */
+#define MLFQ_CSV_QUOTE(f) ((f)->len > 40 ? 40 : (int)(f)->len)
+
+/* Finds the columns names[0..nnames) in the header row f[0..n): col[k] is
+ * the index of names[k], or n when absent. The first nrequired names must
+ * be present. Other columns are allowed. Fails with "NAME:LINE: ..." in err
+ * (MLFQ_EPARSE) for a column with no name, a duplicate column or a missing
+ * required one. */
+int mlfq_csv_columns(const mlfq_csv_t *c, const mlfq_field_t *f, size_t n,
+                     const char *const *names, size_t nnames, size_t nrequired,
+                     size_t *col, char *err, size_t errlen);
+
 /* Reads the whole file at path into a new NUL-terminated buffer (*buf, which
  * the caller frees; *len excludes the NUL). Fails with a message naming the
  * file: a UV-style negated errno if it cannot be read, MLFQ_ERANGE if it is

@@ -224,42 +224,27 @@ static size_t level_len(const void *ps, unsigned i) {
   return i < m->k ? m->len[i] : 0;
 }
 
+/* The operations the three variants share; they differ in create. */
+#define MLFQ_FAMILY_OPS                                                        \
+  .destroy = destroy, .arrive = arrive, .refresh = refresh, .next = next,      \
+  .take = take, .ran = ran, .release = release, .leave = leave,                \
+  .levels = levels, .level_len = level_len
+
 const mlfq_policy_t mlfq_policy_fcfs = {
-    "fcfs",
-    "first come, first served; iteration-level batching, no preemption",
-    create_fcfs,
-    destroy,
-    arrive,
-    refresh,
-    next,
-    take,
-    ran,
-    release,
-    leave,
-    levels,
-    level_len};
+    .name = "fcfs",
+    .summary = "first come, first served; never preempts",
+    .create = create_fcfs,
+    MLFQ_FAMILY_OPS};
 
 const mlfq_policy_t mlfq_policy_naive_mlfq = {
-    "naive-mlfq", "multi-level feedback queue; every job joins level 1",
-    create_naive, destroy,
-    arrive,       refresh,
-    next,         take,
-    ran,          release,
-    leave,        levels,
-    level_len};
+    .name = "naive-mlfq",
+    .summary = "multi-level feedback queue; every job joins level 1",
+    .create = create_naive,
+    MLFQ_FAMILY_OPS};
 
 const mlfq_policy_t mlfq_policy_mlfq = {
-    "mlfq",
-    "FastServe's skip-join MLFQ: a job joins the level whose quantum covers "
-    "its prefill",
-    create_skip_join,
-    destroy,
-    arrive,
-    refresh,
-    next,
-    take,
-    ran,
-    release,
-    leave,
-    levels,
-    level_len};
+    .name = "mlfq",
+    .summary =
+        "skip-join MLFQ: joins the level whose quantum covers its prefill",
+    .create = create_skip_join,
+    MLFQ_FAMILY_OPS};

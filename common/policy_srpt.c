@@ -173,16 +173,16 @@ static size_t level_len(const void *ps, unsigned i) {
 }
 
 const mlfq_policy_t mlfq_policy_srpt = {
-    "srpt",
-    "oracle: least remaining processing time first (knows output lengths)",
-    create,
-    destroy,
-    arrive,
-    refresh,
-    next,
-    take,
-    ran,
-    release,
-    leave,
-    levels,
-    level_len};
+    .name = "srpt",
+    .summary = "oracle: least remaining processing time first",
+    .create = create,
+    .destroy = destroy,
+    .arrive = arrive,
+    .refresh = refresh,
+    .next = next,
+    .take = take,
+    .ran = ran,
+    .release = release,
+    .leave = leave,
+    .levels = levels,
+    .level_len = level_len};

@@ -8,52 +8,11 @@
 
 /* Most columns a workload header may have. */
 #define WORKLOAD_MAX_COLUMNS 256
-/* Longest field quoted back in a message. */
-#define QUOTE_MAX 40
 
 enum { COL_INPUT = 0, COL_OUTPUT, COL_ARRIVAL, NCOLS };
 
 static const char *const col_names[NCOLS] = {"input_length", "output_length",
                                              "arrival_ms"};
-
-static int quote_len(const mlfq_field_t *f) {
-  return f->len > QUOTE_MAX ? QUOTE_MAX : (int)f->len;
-}
-
-static int field_is(const mlfq_field_t *f, const char *name) {
-  return f->len == strlen(name) && memcmp(f->s, name, f->len) == 0;
-}
-
-/* Finds the columns; col[k] is n when column k is absent. */
-static int parse_header(mlfq_csv_t *csv, const mlfq_field_t *f, size_t n,
-                        size_t col[NCOLS], char *err, size_t errlen) {
-  size_t i, j, k;
-
-  for (k = 0; k < NCOLS; k++)
-    col[k] = n;
-  for (i = 0; i < n; i++) {
-    if (f[i].len == 0)
-      return mlfq_fail(err, errlen, MLFQ_EPARSE,
-                       "%s:%zu: column %zu has no name", csv->name, csv->line,
-                       i + 1);
-    for (j = 0; j < i; j++) {
-      if (f[j].len == f[i].len && memcmp(f[j].s, f[i].s, f[i].len) == 0)
-        return mlfq_fail(err, errlen, MLFQ_EPARSE,
-                         "%s:%zu: duplicate column '%.*s'", csv->name,
-                         csv->line, quote_len(&f[i]), f[i].s);
-    }
-    for (k = 0; k < NCOLS; k++) {
-      if (field_is(&f[i], col_names[k]))
-        col[k] = i;
-    }
-  }
-  for (k = 0; k < COL_ARRIVAL; k++) {
-    if (col[k] == n)
-      return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s:%zu: missing column '%s'",
-                       csv->name, csv->line, col_names[k]);
-  }
-  return 0;
-}
 
 /* True if f is '-' followed by digits: a negative whole number. */
 static int is_negative_int(const mlfq_field_t *f) {
@@ -81,18 +40,18 @@ static int parse_len(mlfq_csv_t *csv, const mlfq_field_t *f, const char *col,
   if (r == MLFQ_ERANGE)
     return mlfq_fail(err, errlen, MLFQ_ERANGE,
                      "%s:%zu: %s: %.*s overflows (max %lu)", csv->name,
-                     csv->line, col, quote_len(f), f->s,
+                     csv->line, col, MLFQ_CSV_QUOTE(f), f->s,
                      (unsigned long)UINT32_MAX);
   if (r != 0 && is_negative_int(f))
     return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s:%zu: %s: %.*s is below 1",
-                     csv->name, csv->line, col, quote_len(f), f->s);
+                     csv->name, csv->line, col, MLFQ_CSV_QUOTE(f), f->s);
   if (r != 0)
     return mlfq_fail(err, errlen, MLFQ_EPARSE,
                      "%s:%zu: %s: '%.*s' is not a whole number", csv->name,
-                     csv->line, col, quote_len(f), f->s);
+                     csv->line, col, MLFQ_CSV_QUOTE(f), f->s);
   if (v < 1)
     return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s:%zu: %s: %.*s is below 1",
-                     csv->name, csv->line, col, quote_len(f), f->s);
+                     csv->name, csv->line, col, MLFQ_CSV_QUOTE(f), f->s);
   *out = (uint32_t)v;
   return 0;
 }
@@ -112,16 +71,16 @@ static int parse_arrival(mlfq_csv_t *csv, const mlfq_field_t *f, uint64_t *out,
     mlfq_ms_format(MLFQ_ARRIVAL_MAX_NS, max);
     return mlfq_fail(err, errlen, MLFQ_ERANGE,
                      "%s:%zu: %s: %.*s is above the maximum %s", csv->name,
-                     csv->line, col, quote_len(f), f->s, max);
+                     csv->line, col, MLFQ_CSV_QUOTE(f), f->s, max);
   }
   if (r != 0 && f->s[0] == '-' &&
       mlfq_ms_parse(f->s + 1, f->len - 1, UINT64_MAX, out) != MLFQ_EPARSE)
     return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s:%zu: %s: %.*s is negative",
-                     csv->name, csv->line, col, quote_len(f), f->s);
+                     csv->name, csv->line, col, MLFQ_CSV_QUOTE(f), f->s);
   if (r != 0)
     return mlfq_fail(err, errlen, MLFQ_EPARSE,
                      "%s:%zu: %s: '%.*s' is not a decimal number", csv->name,
-                     csv->line, col, quote_len(f), f->s);
+                     csv->line, col, MLFQ_CSV_QUOTE(f), f->s);
   return 0;
 }
 
@@ -162,7 +121,8 @@ int mlfq_workload_parse(mlfq_workload_t *w, const char *name, const char *buf,
   if (n == 0)
     return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s: empty file", name);
   ncols = (size_t)n;
-  r = parse_header(&csv, f, ncols, col, err, errlen);
+  r = mlfq_csv_columns(&csv, f, ncols, col_names, NCOLS, COL_ARRIVAL, col, err,
+                       errlen);
   if (r != 0)
     return r;
   w->has_arrivals = col[COL_ARRIVAL] < ncols;

@@ -46,6 +46,15 @@ static void on_token(void *ud, size_t id, uint32_t token, uint64_t t_ns) {
   mlfq_report_trace_line(c->trace, t_ns, id, token);
 }
 
+static void print_policies(void) {
+  const mlfq_policy_t *const *all = mlfq_policy_all();
+  size_t i;
+
+  printf("\nPolicies:\n");
+  for (i = 0; all[i] != NULL; i++)
+    printf("  %-12s%s\n", all[i]->name, all[i]->summary);
+}
+
 static int split_policies(char *list, const char **names, size_t *n, char *err,
                           size_t errlen) {
   const mlfq_policy_t *const *all = mlfq_policy_all();
@@ -101,9 +110,11 @@ static int close_out(FILE *f, const char *name) {
 }
 
 static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
-                     const mlfq_cost_t *cost, const mlfq_sched_params_t *p) {
+                     const mlfq_cost_t *cost, const mlfq_sched_params_t *p,
+                     const char **names, size_t nruns) {
   char buf[MLFQ_MS_BUFSIZE];
   unsigned i;
+  size_t r;
 
   printf("mlfqsim %s: %zu requests", MLFQ_VERSION, w->n);
   if (lo->workload != NULL)
@@ -123,12 +134,22 @@ static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
            cost->prefill_base_ms, cost->prefill_ms_per_token, cost->decode_ms);
   printf("; max_batch %u, workers %u, preempt %s\n", p->max_batch, p->workers,
          p->preempt == MLFQ_PREEMPT_QUANTUM ? "quantum" : "iteration");
-  printf("mlfq levels: %u, quanta (ms):", p->queues);
-  for (i = 0; i < p->queues; i++) {
-    mlfq_ms_format(p->quantum_ns[i], buf);
-    printf(" %s", buf);
+  for (r = 0; r < nruns; r++)
+    if (strstr(names[r], "mlfq") != NULL)
+      break;
+  if (r < nruns) {
+    printf("mlfq levels: %u, quanta (ms):", p->queues);
+    for (i = 0; i < p->queues; i++) {
+      mlfq_ms_format(p->quantum_ns[i], buf);
+      printf(" %s", buf);
+    }
+    if (p->starve_ns > 0) {
+      mlfq_ms_format(p->starve_ns, buf);
+      printf("; starvation limit %s ms", buf);
+    }
+    printf("\n");
   }
-  printf("\n\n");
+  printf("\n");
 }
 
 int main(int argc, char **argv) {
@@ -163,6 +184,7 @@ int main(int argc, char **argv) {
     mlfq_cli_help(stdout, groups, 3);
     printf("\n  -h, --help                  show this help\n"
            "  -V, --version               show the version\n");
+    print_policies();
     fputs(examples, stdout);
     return 0;
   }
@@ -201,7 +223,7 @@ int main(int argc, char **argv) {
   cJSON_AddNumberToObject(doc, "seed", (double)lo.seed);
   runs = cJSON_AddArrayToObject(doc, "runs");
 
-  describe(&lo, &w, &cost, &params);
+  describe(&lo, &w, &cost, &params, names, nruns);
   for (r = 0; r < nruns; r++) {
     mlfq_sched_config_t cfg = mo.sched;
     mlfq_sim_hooks_t hooks;
