@@ -299,6 +299,8 @@ uint64_t mlfq_cost_batch_ns(const mlfq_cost_t *c, uint64_t prefill_tokens,
 
   if (ndecode == 0)
     return t;
+  if (ndecode == 1 || c->batch_decode_ms_per_seq == 0)
+    return add_sat(t, max_decode_ns);
   per_seq = mlfq_ms_to_ns(c->batch_decode_ms_per_seq);
   extra = per_seq > 0 && ndecode - 1 > UINT64_MAX / per_seq
               ? UINT64_MAX

@@ -7,7 +7,8 @@
  * decode per token still to come.
  *
  * Ready jobs that are not running sit in a binary min-heap keyed by
- * (remaining, submission order), each job remembering its slot so that
+ * (remaining, submission order), the key copied into the heap entry so
+ * that sifting stays within the array; each job remembers its slot so that
  * cancellation is O(log n). A job leaves the heap when it joins a batch and
  * returns with its new key when it leaves the batch. srpt has no quantum:
  * under preempt=quantum a started job keeps its engine to the end
@@ -19,74 +20,80 @@
 #include "error.h"
 #include "policy.h"
 
+/* A heap entry carries its key, so that sifting compares within the array
+ * and touches a job only to record its new slot. */
 typedef struct {
-  mlfq_job_t **heap;
+  uint64_t remaining;
+  uint64_t seq;
+  mlfq_job_t *job;
+} entry_t;
+
+typedef struct {
+  entry_t *heap;
   size_t n;
   size_t cap;
   size_t unfinished; /* in the heap or running */
 } srpt_state_t;
 
-static int before(const mlfq_job_t *a, const mlfq_job_t *b) {
-  if (a->_remaining_ns != b->_remaining_ns)
-    return a->_remaining_ns < b->_remaining_ns;
-  return a->_seq < b->_seq;
+static int before(const entry_t *a, const entry_t *b) {
+  if (a->remaining != b->remaining)
+    return a->remaining < b->remaining;
+  return a->seq < b->seq;
 }
 
-static void place(srpt_state_t *h, size_t i, mlfq_job_t *j) {
-  h->heap[i] = j;
-  j->_heap_idx = (uint32_t)i;
+static void place(srpt_state_t *h, size_t i, const entry_t *e) {
+  h->heap[i] = *e;
+  e->job->_heap_idx = (uint32_t)i;
 }
 
-static void sift_up(srpt_state_t *h, size_t i) {
-  mlfq_job_t *j = h->heap[i];
+static void sift_up(srpt_state_t *h, size_t i, entry_t e) {
   size_t parent;
 
   while (i > 0) {
     parent = (i - 1) / 2;
-    if (!before(j, h->heap[parent]))
+    if (!before(&e, &h->heap[parent]))
       break;
-    place(h, i, h->heap[parent]);
+    place(h, i, &h->heap[parent]);
     i = parent;
   }
-  place(h, i, j);
+  place(h, i, &e);
 }
 
-static void sift_down(srpt_state_t *h, size_t i) {
-  mlfq_job_t *j = h->heap[i];
+static void sift_down(srpt_state_t *h, size_t i, entry_t e) {
   size_t child;
 
   for (;;) {
     child = 2 * i + 1;
     if (child >= h->n)
       break;
-    if (child + 1 < h->n && before(h->heap[child + 1], h->heap[child]))
+    if (child + 1 < h->n && before(&h->heap[child + 1], &h->heap[child]))
       child++;
-    if (!before(h->heap[child], j))
+    if (!before(&h->heap[child], &e))
       break;
-    place(h, i, h->heap[child]);
+    place(h, i, &h->heap[child]);
     i = child;
   }
-  place(h, i, j);
+  place(h, i, &e);
 }
 
 static void heap_push(srpt_state_t *h, mlfq_job_t *j) {
-  place(h, h->n++, j);
-  sift_up(h, h->n - 1);
+  entry_t e = {j->_remaining_ns, j->_seq, j};
+
+  sift_up(h, h->n++, e);
 }
 
 static void heap_remove(srpt_state_t *h, mlfq_job_t *j) {
   size_t i = j->_heap_idx;
-  mlfq_job_t *last;
+  entry_t last;
 
   j->_heap_idx = UINT32_MAX;
   last = h->heap[--h->n];
   if (i == h->n)
     return;
-  place(h, i, last);
-  if (i > 0 && before(last, h->heap[(i - 1) / 2]))
-    sift_up(h, i);
+  if (i > 0 && before(&last, &h->heap[(i - 1) / 2]))
+    sift_up(h, i, last);
   else
-    sift_down(h, i);
+    sift_down(h, i, last);
 }
 
 static void *create(const mlfq_sched_params_t *p, const mlfq_cost_t *c,
@@ -106,7 +113,7 @@ static void destroy(void *ps) {
 
 static int arrive(void *ps, mlfq_job_t *j, uint64_t now) {
   srpt_state_t *h = ps;
-  mlfq_job_t **grown;
+  entry_t *grown;
   size_t cap;
 
   (void)now;
@@ -137,7 +144,7 @@ static mlfq_job_t *next(void *ps, mlfq_cursor_t *c) {
   srpt_state_t *h = ps;
 
   (void)c;
-  return h->n > 0 ? h->heap[0] : NULL;
+  return h->n > 0 ? h->heap[0].job : NULL;
 }
 
 static void take(void *ps, mlfq_job_t *j) { heap_remove(ps, j); }
