@@ -178,6 +178,30 @@ fail:
   return r;
 }
 
+int mlfq_cost_profile(mlfq_cost_t *c, const mlfq_cost_row_t *rows, size_t n,
+                      const char *source) {
+  size_t i;
+
+  memset(c, 0, sizeof(*c));
+  if (n == 0)
+    return MLFQ_EINVAL;
+  for (i = 0; i < n; i++) {
+    if (rows[i].input_len < 1 ||
+        (i > 0 && rows[i].input_len <= rows[i - 1].input_len) ||
+        !isfinite(rows[i].prefill_ms) || rows[i].prefill_ms < 0 ||
+        !isfinite(rows[i].decode_ms) || rows[i].decode_ms < 0)
+      return MLFQ_EINVAL;
+  }
+  c->rows = malloc(n * sizeof(*rows));
+  if (c->rows == NULL)
+    return MLFQ_ENOMEM;
+  memcpy(c->rows, rows, n * sizeof(*rows));
+  c->nrows = n;
+  c->kind = MLFQ_COST_PROFILE;
+  set_source(c, source);
+  return 0;
+}
+
 int mlfq_cost_load_profile(mlfq_cost_t *c, const char *path, char *err,
                            size_t errlen) {
   char *buf;

@@ -51,6 +51,12 @@ int mlfq_cost_linear(mlfq_cost_t *c, double prefill_base_ms,
 int mlfq_cost_parse_profile(mlfq_cost_t *c, const char *name, const char *buf,
                             size_t len, char *err, size_t errlen);
 
+/* Makes a profile model from rows[0..n) (copied), which must have strictly
+ * increasing input_len >= 1 and finite values >= 0; source names it.
+ * Returns 0, MLFQ_EINVAL or MLFQ_ENOMEM. */
+int mlfq_cost_profile(mlfq_cost_t *c, const mlfq_cost_row_t *rows, size_t n,
+                      const char *source);
+
 /* As mlfq_cost_parse_profile, reading the file at path. */
 int mlfq_cost_load_profile(mlfq_cost_t *c, const char *path, char *err,
                            size_t errlen);

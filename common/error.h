@@ -15,7 +15,9 @@
   X(EIO, -5005, "input/output error")                                          \
   X(EEXIST, -5006, "already exists")                                           \
   X(ENOENT, -5007, "not found")                                                \
-  X(ESTATE, -5008, "operation not valid in this state")
+  X(ESTATE, -5008, "operation not valid in this state")                      \
+  X(EFRAMESIZE, -5009, "frame length over the limit")                         \
+  X(EFRAMEEMPTY, -5010, "empty frame")
 
 enum {
 #define X(name, value, text) MLFQ_##name = (value),

@@ -3,7 +3,8 @@
 # any is missing. Uses apt-get (through sudo when not root).
 set -euo pipefail
 
-pkgs=(gcc make cmake pkg-config libcjson-dev time)
+pkgs=(gcc make cmake pkg-config libcjson-dev libuv1-dev libprotobuf-c-dev
+  protobuf-c-compiler time)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "deps.sh: not a Debian system; install by hand: ${pkgs[*]}" >&2

@@ -180,3 +180,81 @@ const char *mlfq_test_tmpfile(const char *suffix, const char *text) {
   fclose(f);
   return path;
 }
+
+void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args) {
+  char *argv[64], line[128];
+  int out[2], errfd, n = 0;
+  size_t len = 0;
+  ssize_t r;
+  pid_t pid;
+
+  memset(d, 0, sizeof(*d));
+  argv[n++] = MLFQ_BIN_DIR "/mlfqd";
+  argv[n++] = "--listen";
+  argv[n++] = "127.0.0.1:0";
+  while (args != NULL && *args != NULL && n < 62)
+    argv[n++] = (char *)*args++;
+  argv[n] = NULL;
+  snprintf(d->log, sizeof(d->log), "/tmp/mlfqd-test-XXXXXX");
+  errfd = mkstemp(d->log);
+  if (errfd < 0 || pipe(out) != 0)
+    MLFQ_TEST_FAIL("mkstemp/pipe: %s", strerror(errno));
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0)
+    MLFQ_TEST_FAIL("fork: %s", strerror(errno));
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(errfd, 2);
+    close(out[0]);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(out[1]);
+  close(errfd);
+  d->pid = pid;
+  for (;;) {
+    struct pollfd p = {out[0], POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0) {
+      kill(pid, SIGKILL);
+      MLFQ_TEST_FAIL("mlfqd did not print its address within 10 s");
+    }
+    r = read(out[0], line + len, sizeof(line) - 1 - len);
+    if (r <= 0)
+      MLFQ_TEST_FAIL("mlfqd exited before listening (see %s)", d->log);
+    len += (size_t)r;
+    line[len] = '\0';
+    if (strchr(line, '\n') != NULL || len == sizeof(line) - 1)
+      break;
+  }
+  close(out[0]);
+  *strchr(line, '\n') = '\0';
+  snprintf(d->addr, sizeof(d->addr), "%s", line);
+  if (sscanf(line, "%31[^:]:%d", d->host, &d->port) != 2)
+    MLFQ_TEST_FAIL("mlfqd printed '%s', not HOST:PORT", line);
+}
+
+int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s) {
+  struct timespec start, now;
+  int status;
+  pid_t r;
+
+  if (sig != 0)
+    kill(d->pid, sig);
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    r = waitpid(d->pid, &status, WNOHANG);
+    if (r == d->pid)
+      break;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec > timeout_s) {
+      kill(d->pid, SIGKILL);
+      waitpid(d->pid, &status, 0);
+      MLFQ_TEST_FAIL("mlfqd did not exit within %d s (log %s)", timeout_s,
+                     d->log);
+    }
+    poll(NULL, 0, 10); /* waiting for a process has no event to wait on */
+  }
+  unlink(d->log);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

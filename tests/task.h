@@ -25,9 +25,45 @@
  * set by tests/CMakeLists.txt. */
 #ifndef MLFQ_BIN_DIR
 #define MLFQ_BIN_DIR "."
+/* A real mlfqd started by a test on an ephemeral port. */
+typedef struct {
+  int pid;
+  char host[32];
+  int port;
+  char addr[128];
+  char log[64]; /* its stderr */
+} mlfq_test_daemon_t;
+
+/* Starts MLFQ_BIN_DIR/mlfqd with args (NULL-terminated) and --listen
+ * 127.0.0.1:0, and waits (at most 10 s) for the address it prints. */
+void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args);
+
+/* Sends sig (0: none) and waits at most timeout_s for the daemon to exit;
+ * returns its exit status, or -1 if a signal ended it. Kills it and fails
+ * the test on timeout. */
+int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s);
+
 #endif
 #ifndef MLFQ_DATA_DIR
 #define MLFQ_DATA_DIR "data"
+/* A real mlfqd started by a test on an ephemeral port. */
+typedef struct {
+  int pid;
+  char host[32];
+  int port;
+  char addr[128];
+  char log[64]; /* its stderr */
+} mlfq_test_daemon_t;
+
+/* Starts MLFQ_BIN_DIR/mlfqd with args (NULL-terminated) and --listen
+ * 127.0.0.1:0, and waits (at most 10 s) for the address it prints. */
+void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args);
+
+/* Sends sig (0: none) and waits at most timeout_s for the daemon to exit;
+ * returns its exit status, or -1 if a signal ended it. Kills it and fails
+ * the test on timeout. */
+int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s);
+
 #endif
 
 #define MLFQ_TEST_FAIL(...)                                                    \
@@ -107,5 +143,23 @@ int mlfq_test_run(char *const argv[], char **out, char **err, int timeout_s);
 /* Writes text to a fresh temporary file and returns its path (static
  * storage per call index: the caller copies it if it needs several). */
 const char *mlfq_test_tmpfile(const char *suffix, const char *text);
+
+/* A real mlfqd started by a test on an ephemeral port. */
+typedef struct {
+  int pid;
+  char host[32];
+  int port;
+  char addr[128];
+  char log[64]; /* its stderr */
+} mlfq_test_daemon_t;
+
+/* Starts MLFQ_BIN_DIR/mlfqd with args (NULL-terminated) and --listen
+ * 127.0.0.1:0, and waits (at most 10 s) for the address it prints. */
+void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args);
+
+/* Sends sig (0: none) and waits at most timeout_s for the daemon to exit;
+ * returns its exit status, or -1 if a signal ended it. Kills it and fails
+ * the test on timeout. */
+int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s);
 
 #endif

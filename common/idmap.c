@@ -1,0 +1,144 @@
+/* DESIGN: keys and values in two parallel arrays of cap slots (a power of
+ * two); a slot is empty when its value is NULL, so every key, 0 and
+ * UINT64_MAX included, is storable. A key's home slot is a splitmix64 mix
+ * of it masked to cap, so sequential ids spread out; collisions probe
+ * linearly. The table doubles before an insert would pass 70% load.
+ * Deletion shifts later entries of the same run back into the hole
+ * (Knuth's algorithm R) instead of leaving tombstones, so a probe always
+ * ends at the first empty slot and lookups stay short under churn. */
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "error.h"
+#include "idmap.h"
+
+#define IDMAP_MIN_CAP 16
+
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static size_t home(const mlfq_idmap_t *m, uint64_t key) {
+  return (size_t)mix64(key) & (m->cap - 1);
+}
+
+/* The slot holding key, or the empty slot where it would go. cap > 0 and
+ * at least one slot is empty. */
+static size_t find_slot(const mlfq_idmap_t *m, uint64_t key) {
+  size_t i, mask;
+
+  mask = m->cap - 1;
+  i = home(m, key);
+  while (m->vals[i] != NULL && m->keys[i] != key)
+    i = (i + 1) & mask;
+  return i;
+}
+
+/* Moves every entry into fresh arrays of cap slots; on ENOMEM the map is
+ * unchanged. */
+static int resize(mlfq_idmap_t *m, size_t cap) {
+  mlfq_idmap_t t;
+  size_t i, j;
+
+  if (cap > SIZE_MAX / sizeof(uint64_t) || cap > SIZE_MAX / sizeof(void *))
+    return MLFQ_ENOMEM;
+  t.cap = cap;
+  t.n = m->n;
+  t.keys = malloc(cap * sizeof(uint64_t));
+  t.vals = malloc(cap * sizeof(void *));
+  if (t.keys == NULL || t.vals == NULL) {
+    free(t.keys);
+    free(t.vals);
+    return MLFQ_ENOMEM;
+  }
+  for (i = 0; i < cap; i++)
+    t.vals[i] = NULL;
+  for (i = 0; i < m->cap; i++) {
+    if (m->vals[i] == NULL)
+      continue;
+    j = find_slot(&t, m->keys[i]);
+    t.keys[j] = m->keys[i];
+    t.vals[j] = m->vals[i];
+  }
+  free(m->keys);
+  free(m->vals);
+  *m = t;
+  return 0;
+}
+
+void mlfq_idmap_init(mlfq_idmap_t *m) {
+  m->keys = NULL;
+  m->vals = NULL;
+  m->cap = 0;
+  m->n = 0;
+}
+
+void mlfq_idmap_free(mlfq_idmap_t *m) {
+  free(m->keys);
+  free(m->vals);
+  mlfq_idmap_init(m);
+}
+
+int mlfq_idmap_put(mlfq_idmap_t *m, uint64_t key, void *val) {
+  size_t i;
+  int err;
+
+  assert(val != NULL);
+  if (m->cap > 0) {
+    i = find_slot(m, key);
+    if (m->vals[i] != NULL)
+      return MLFQ_EEXIST;
+  }
+  /* Keep n + 1 <= 70% of cap. */
+  if (m->cap == 0 || (m->n + 1) * 10 > m->cap * 7) {
+    if (m->cap > SIZE_MAX / 2)
+      return MLFQ_ENOMEM;
+    err = resize(m, m->cap > 0 ? m->cap * 2 : IDMAP_MIN_CAP);
+    if (err)
+      return err;
+  }
+  i = find_slot(m, key);
+  m->keys[i] = key;
+  m->vals[i] = val;
+  m->n++;
+  return 0;
+}
+
+void *mlfq_idmap_get(const mlfq_idmap_t *m, uint64_t key) {
+  if (m->cap == 0)
+    return NULL;
+  return m->vals[find_slot(m, key)];
+}
+
+void *mlfq_idmap_del(mlfq_idmap_t *m, uint64_t key) {
+  size_t hole, j, k, mask;
+  void *val;
+
+  if (m->cap == 0)
+    return NULL;
+  mask = m->cap - 1;
+  hole = find_slot(m, key);
+  val = m->vals[hole];
+  if (val == NULL)
+    return NULL;
+  /* Walk the rest of the run: an entry whose home is not cyclically in
+   * (hole, j] can (and must) move back into the hole. */
+  j = hole;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (m->vals[j] == NULL)
+      break;
+    k = home(m, m->keys[j]);
+    if (((j - k) & mask) >= ((j - hole) & mask)) {
+      m->keys[hole] = m->keys[j];
+      m->vals[hole] = m->vals[j];
+      hole = j;
+    }
+  }
+  m->vals[hole] = NULL;
+  m->n--;
+  return val;
+}

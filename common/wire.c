@@ -1,0 +1,174 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "frame.h"
+#include "wire.h"
+
+static int put(mlfq_buf_t *b, const ProtobufCMessage *m) {
+  size_t n = protobuf_c_message_get_packed_size(m);
+  uint8_t *p;
+  int err;
+
+  if (n > UINT32_MAX)
+    return MLFQ_ERANGE;
+  p = mlfq_buf_reserve(b, MLFQ_FRAME_HEADER + n, &err);
+  if (p == NULL)
+    return err;
+  mlfq_frame_header(p, (uint32_t)n);
+  protobuf_c_message_pack(m, p + MLFQ_FRAME_HEADER);
+  mlfq_buf_commit(b, MLFQ_FRAME_HEADER + n);
+  return 0;
+}
+
+int mlfq_wire_put_server(mlfq_buf_t *b, const Mlfq__ServerMessage *m) {
+  return put(b, &m->base);
+}
+
+int mlfq_wire_put_client(mlfq_buf_t *b, const Mlfq__ClientMessage *m) {
+  return put(b, &m->base);
+}
+
+int mlfq_wire_config_init(mlfq_wire_config_t *w, const mlfq_sched_config_t *cfg,
+                          const mlfq_sched_params_t *p, const mlfq_cost_t *cost,
+                          const mlfq_limits_t *lim) {
+  Mlfq__Config *c = &w->config;
+  Mlfq__CostModel *m = &w->cost;
+  size_t i;
+
+  memset(w, 0, sizeof(*w));
+  mlfq__config__init(c);
+  mlfq__cost_model__init(m);
+  c->policy = (char *)cfg->policy;
+  c->queues = p->queues;
+  for (i = 0; i < p->queues; i++)
+    w->quanta[i] = p->quantum_ns[i];
+  c->n_quanta_ns = p->queues;
+  c->quanta_ns = w->quanta;
+  c->quantum_rate = cfg->quantum_rate;
+  c->starve_limit_ns = p->starve_ns;
+  c->preempt =
+      (char *)(p->preempt == MLFQ_PREEMPT_QUANTUM ? "quantum" : "iteration");
+  c->max_batch = p->max_batch;
+  c->workers = p->workers;
+  c->time_scale = lim->time_scale;
+  c->max_pending = lim->max_pending;
+  c->max_input_length = lim->max_input_length;
+  c->max_output_length = lim->max_output_length;
+  c->max_frame_bytes = lim->max_frame_bytes;
+  m->kind = (char *)(cost->kind == MLFQ_COST_PROFILE ? "profile" : "linear");
+  m->source = (char *)cost->source;
+  m->prefill_base_ms = cost->prefill_base_ms;
+  m->prefill_ms_per_token = cost->prefill_ms_per_token;
+  m->decode_ms = cost->decode_ms;
+  m->batch_decode_ms_per_seq = cost->batch_decode_ms_per_seq;
+  if (cost->kind == MLFQ_COST_PROFILE) {
+    w->rows = calloc(cost->nrows, sizeof(*w->rows));
+    w->row_ptrs = calloc(cost->nrows, sizeof(*w->row_ptrs));
+    if (w->rows == NULL || w->row_ptrs == NULL) {
+      mlfq_wire_config_free(w);
+      return MLFQ_ENOMEM;
+    }
+    for (i = 0; i < cost->nrows; i++) {
+      mlfq__profile_row__init(&w->rows[i]);
+      w->rows[i].input_length = cost->rows[i].input_len;
+      w->rows[i].prefill_ms = cost->rows[i].prefill_ms;
+      w->rows[i].decode_ms = cost->rows[i].decode_ms;
+      w->row_ptrs[i] = &w->rows[i];
+    }
+    m->n_rows = cost->nrows;
+    m->rows = w->row_ptrs;
+  }
+  c->cost = m;
+  return 0;
+}
+
+void mlfq_wire_config_free(mlfq_wire_config_t *w) {
+  free(w->rows);
+  free(w->row_ptrs);
+  w->rows = NULL;
+  w->row_ptrs = NULL;
+}
+
+int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
+                           mlfq_cost_t *cost, mlfq_limits_t *lim, char *err,
+                           size_t errlen) {
+  const Mlfq__CostModel *m = c->cost;
+  mlfq_sched_params_t p;
+  mlfq_cost_row_t *rows;
+  size_t i;
+  int rc;
+
+  memset(cost, 0, sizeof(*cost));
+  if (c->policy == NULL || m == NULL || c->n_quanta_ns != c->queues ||
+      c->queues == 0 || c->preempt == NULL || m->kind == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: incomplete");
+  mlfq_sched_config_init(cfg);
+  cfg->policy = c->policy;
+  cfg->queues = c->queues;
+  cfg->quantum_ms = (double)c->quanta_ns[0] / 1e6;
+  cfg->quantum_rate = c->quantum_rate;
+  cfg->starve_limit_ms = (double)c->starve_limit_ns / 1e6;
+  if (strcmp(c->preempt, "quantum") == 0)
+    cfg->preempt = MLFQ_PREEMPT_QUANTUM;
+  else if (strcmp(c->preempt, "iteration") == 0)
+    cfg->preempt = MLFQ_PREEMPT_ITERATION;
+  else
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: preempt '%s'",
+                     c->preempt);
+  cfg->max_batch = c->max_batch;
+  cfg->workers = c->workers;
+
+  if (strcmp(m->kind, "linear") == 0) {
+    rc = mlfq_cost_linear(cost, m->prefill_base_ms, m->prefill_ms_per_token,
+                          m->decode_ms);
+  } else if (strcmp(m->kind, "profile") == 0) {
+    rows = calloc(m->n_rows ? m->n_rows : 1, sizeof(*rows));
+    if (rows == NULL)
+      return mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
+    for (i = 0; i < m->n_rows; i++) {
+      rows[i].input_len = m->rows[i]->input_length;
+      rows[i].prefill_ms = m->rows[i]->prefill_ms;
+      rows[i].decode_ms = m->rows[i]->decode_ms;
+    }
+    rc = mlfq_cost_profile(cost, rows, m->n_rows,
+                           m->source ? m->source : "profile");
+    free(rows);
+  } else {
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: cost kind '%s'",
+                     m->kind);
+  }
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "config: bad cost model");
+  cost->batch_decode_ms_per_seq = m->batch_decode_ms_per_seq;
+  rc = mlfq_sched_resolve(&p, cfg, cost, err, errlen);
+  if (rc == 0) {
+    /* The quanta must come out as the server has them. */
+    for (i = 0; i < p.queues; i++)
+      if (p.quantum_ns[i] != c->quanta_ns[i])
+        rc = mlfq_fail(err, errlen, MLFQ_EINVAL,
+                       "config: quantum of level %zu is %llu ns, expected %llu",
+                       i + 1, (unsigned long long)c->quanta_ns[i],
+                       (unsigned long long)p.quantum_ns[i]);
+  }
+  if (rc) {
+    mlfq_cost_free(cost);
+    return rc;
+  }
+  if (lim != NULL) {
+    lim->time_scale = c->time_scale;
+    lim->max_pending = c->max_pending;
+    lim->max_input_length = c->max_input_length;
+    lim->max_output_length = c->max_output_length;
+    lim->max_frame_bytes = c->max_frame_bytes;
+  }
+  return 0;
+}
+
+const char *mlfq_wire_error_name(int code) {
+  const ProtobufCEnumValue *v =
+      protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor, code);
+
+  return v != NULL ? v->name : "UNKNOWN";
+}

@@ -1,0 +1,62 @@
+/* Glue between the project's types and the generated protobuf-c messages
+ * of proto/mlfq.proto (docs/PROTOCOL.md): framing messages into buffers,
+ * the configuration message in both directions, error code names.
+ */
+#ifndef MLFQ_WIRE_H
+#define MLFQ_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cost.h"
+#include "mlfq.pb-c.h"
+#include "sched.h"
+
+/* The protocol version this build speaks (Hello and Welcome). */
+#define MLFQ_PROTOCOL_VERSION 1
+
+/* A server's limits and clock, reported in Config beside the scheduling
+ * configuration. */
+typedef struct {
+  double time_scale;
+  uint64_t max_pending;
+  uint32_t max_input_length;
+  uint32_t max_output_length;
+  uint32_t max_frame_bytes;
+} mlfq_limits_t;
+
+/* A Config message and the storage its fields point into. */
+typedef struct {
+  Mlfq__Config config;
+  Mlfq__CostModel cost;
+  uint64_t quanta[MLFQ_MAX_QUEUES];
+  Mlfq__ProfileRow *rows;
+  Mlfq__ProfileRow **row_ptrs;
+} mlfq_wire_config_t;
+
+/* Appends one frame carrying m to b (header and packed message). Returns 0,
+ * MLFQ_ERANGE if it would pass b's maximum, or MLFQ_ENOMEM. */
+int mlfq_wire_put_server(mlfq_buf_t *b, const Mlfq__ServerMessage *m);
+int mlfq_wire_put_client(mlfq_buf_t *b, const Mlfq__ClientMessage *m);
+
+/* Fills w->config from a scheduler's configuration. The strings point
+ * into cfg and cost, which must outlive w. Returns 0 or MLFQ_ENOMEM. Free
+ * with mlfq_wire_config_free. */
+int mlfq_wire_config_init(mlfq_wire_config_t *w, const mlfq_sched_config_t *cfg,
+                          const mlfq_sched_params_t *p, const mlfq_cost_t *cost,
+                          const mlfq_limits_t *lim);
+void mlfq_wire_config_free(mlfq_wire_config_t *w);
+
+/* The reverse: the scheduler configuration and cost model a Config
+ * describes, so that a client can replay a server's run in the simulator.
+ * cfg->policy points into c. Returns 0, or MLFQ_EINVAL with err set when
+ * c is incomplete or inconsistent. Free cost with mlfq_cost_free. */
+int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
+                           mlfq_cost_t *cost, mlfq_limits_t *lim, char *err,
+                           size_t errlen);
+
+/* The name of an ErrorCode ("OVERLOADED"), or "UNKNOWN". */
+const char *mlfq_wire_error_name(int code);
+
+#endif

@@ -1,0 +1,441 @@
+/* DESIGN
+ *
+ * One client connection: reading and framing its bytes, handling its
+ * messages, its requests (an id map for lookups, a list to cancel them all
+ * on close) and its output.
+ *
+ * Output is appended to `out` while the server pumps and written with one
+ * uv_write per flush; each write request is allocated together with its
+ * bytes. A connection whose unwritten output passes a quarter of
+ * max_queued_bytes stops being read until half of that is written; one
+ * that passes max_queued_bytes is disconnected.
+ *
+ * Closing is one idempotent path, conn_close: its requests leave the
+ * scheduler and are freed at once, and the memory of the connection goes
+ * in the handle's close callback. Nothing is closed while the server is in
+ * the middle of a scheduling point: a connection that overflows there is
+ * only marked, and closed when it is flushed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+#include "version.h"
+
+typedef struct {
+  uv_write_t req;
+  conn_t *c;
+  size_t len;
+  uint8_t data[];
+} write_t;
+
+#define READ_CHUNK 65536
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void on_close(uv_handle_t *h) {
+  conn_t *c = (conn_t *)h;
+
+  mlfq_buf_free(&c->in);
+  mlfq_buf_free(&c->out);
+  server_conn_closed(c->sv, c);
+  free(c);
+}
+
+void conn_close(conn_t *c) {
+  request_t *r;
+
+  if (c->closing)
+    return;
+  c->closing = 1;
+  mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: closed", (unsigned long long)c->id,
+           c->peer);
+  while (!mlfq_list_empty(&c->reqs)) {
+    r = MLFQ_CONTAINER_OF(c->reqs.next, request_t, clink);
+    server_forget(c->sv, r);
+    mlfq_list_remove(&r->clink);
+    free(r);
+  }
+  mlfq_idmap_free(&c->ids);
+  if (mlfq_list_linked(&c->dlink))
+    mlfq_list_remove(&c->dlink);
+  uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static size_t high_water(const conn_t *c) {
+  return c->sv->opt.max_queued_bytes / 4;
+}
+
+void conn_send(conn_t *c, const Mlfq__ServerMessage *m) {
+  int rc;
+
+  if (c->closing || c->close_when_flushed == 2)
+    return;
+  rc = mlfq_wire_put_server(&c->out, m);
+  if (rc || c->queued + c->out.len > c->sv->opt.max_queued_bytes) {
+    /* Too much unread output: drop the rest, disconnect at the flush. */
+    mlfq_log(MLFQ_LOG_WARN,
+             "conn %llu %s: disconnecting a slow reader (%zu bytes unread)",
+             (unsigned long long)c->id, c->peer, c->queued + c->out.len);
+    c->close_when_flushed = 2;
+  }
+  if (!mlfq_list_linked(&c->dlink))
+    mlfq_list_push_tail(&c->sv->dirty, &c->dlink);
+}
+
+void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
+                ...) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Error e = MLFQ__ERROR__INIT;
+  char msg[256];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  e.id = id;
+  e.code = code;
+  e.message = msg;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ERROR;
+  m.error = &e;
+  conn_send(c, &m);
+}
+
+/* An error about the whole connection: it is closed once the error is
+ * written, and nothing more is read. */
+static void fatal(conn_t *c, Mlfq__ErrorCode code, const char *msg) {
+  mlfq_log(MLFQ_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id,
+           c->peer, mlfq_wire_error_name(code), msg);
+  conn_error(c, 0, code, "%s", msg);
+  if (!c->close_when_flushed)
+    c->close_when_flushed = 1;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void conn_accepted(request_t *r) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Accepted a = MLFQ__ACCEPTED__INIT;
+
+  a.id = r->client_id;
+  a.arrival_ns = r->job.arrival_ns;
+  a.level = r->job.initial_level;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ACCEPTED;
+  m.accepted = &a;
+  conn_send(r->conn, &m);
+}
+
+void conn_token(request_t *r, uint64_t t) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Token tok = MLFQ__TOKEN__INIT;
+  Mlfq__Done d = MLFQ__DONE__INIT;
+  const mlfq_job_t *j = &r->job;
+
+  tok.id = r->client_id;
+  tok.index = j->tokens;
+  tok.t_ns = t;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_TOKEN;
+  m.token = &tok;
+  conn_send(r->conn, &m);
+  if (j->tokens < j->output_len)
+    return;
+  d.id = r->client_id;
+  d.arrival_ns = j->arrival_ns;
+  d.first_token_ns = j->first_token_ns;
+  d.finish_ns = j->finish_ns;
+  d.iterations = j->tokens;
+  d.demotions = j->demotions;
+  d.promotions = j->promotions;
+  d.final_level = j->level;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
+  m.done = &d;
+  conn_send(r->conn, &m);
+}
+
+void conn_request_end(request_t *r) {
+  mlfq_idmap_del(&r->conn->ids, r->client_id);
+  mlfq_list_remove(&r->clink);
+  free(r);
+}
+
+static void on_write(uv_write_t *req, int status) {
+  write_t *w = (write_t *)req;
+  conn_t *c = w->c;
+
+  c->queued -= w->len;
+  free(w);
+  if (c->closing)
+    return;
+  if (status < 0) {
+    mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: write: %s",
+             (unsigned long long)c->id, c->peer, uv_strerror(status));
+    conn_close(c);
+    return;
+  }
+  if (c->close_when_flushed && c->queued == 0 && c->out.len == 0) {
+    conn_close(c);
+    return;
+  }
+  if (c->paused && c->queued <= high_water(c) / 2) {
+    c->paused = 0;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  }
+}
+
+void conn_flush(conn_t *c) {
+  write_t *w;
+  uv_buf_t b;
+  int rc;
+
+  if (c->closing)
+    return;
+  if (c->close_when_flushed == 2) {
+    conn_close(c);
+    return;
+  }
+  if (c->out.len > 0) {
+    w = malloc(sizeof(*w) + c->out.len);
+    if (w == NULL) {
+      mlfq_log(MLFQ_LOG_ERROR, "conn %llu: out of memory",
+               (unsigned long long)c->id);
+      conn_close(c);
+      return;
+    }
+    w->c = c;
+    w->len = c->out.len;
+    memcpy(w->data, c->out.data, c->out.len);
+    mlfq_buf_consume(&c->out, c->out.len);
+    b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc) { /* its callback will not run */
+      free(w);
+      conn_close(c);
+      return;
+    }
+    c->queued += w->len;
+  }
+  if (c->close_when_flushed && c->queued == 0) {
+    conn_close(c);
+    return;
+  }
+  if (!c->paused && !c->close_when_flushed && c->queued > high_water(c)) {
+    c->paused = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  }
+}
+
+static void welcome(conn_t *c, const Mlfq__Hello *h) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
+
+  if (h->protocol_version != MLFQ_PROTOCOL_VERSION) {
+    conn_error(c, 0, MLFQ__ERROR_CODE__BAD_VERSION,
+               "protocol version %u is not supported (this server speaks %d)",
+               h->protocol_version, MLFQ_PROTOCOL_VERSION);
+    c->close_when_flushed = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    return;
+  }
+  c->hello = 1;
+  mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: hello from '%s'",
+           (unsigned long long)c->id, c->peer,
+           h->client_name ? h->client_name : "");
+  w.protocol_version = MLFQ_PROTOCOL_VERSION;
+  w.server_id = c->sv->server_id;
+  w.server_version = MLFQ_VERSION;
+  w.config = &c->sv->wcfg.config;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
+  m.welcome = &w;
+  conn_send(c, &m);
+}
+
+static void submit(conn_t *c, const Mlfq__Submit *s, uint64_t now) {
+  server_t *sv = c->sv;
+  const mlfq_limits_t *lim = &sv->opt.lim;
+  request_t *r;
+
+  if (sv->draining) {
+    conn_error(c, s->id, MLFQ__ERROR_CODE__SHUTTING_DOWN,
+               "the server is shutting down");
+    return;
+  }
+  if (s->input_length < 1 || s->input_length > lim->max_input_length) {
+    conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST,
+               "input_length %u is not in [1, %u]", s->input_length,
+               lim->max_input_length);
+    return;
+  }
+  if (s->output_length < 1 || s->output_length > lim->max_output_length) {
+    conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST,
+               "output_length %u is not in [1, %u]", s->output_length,
+               lim->max_output_length);
+    return;
+  }
+  if (mlfq_idmap_get(&c->ids, s->id) != NULL) {
+    conn_error(c, s->id, MLFQ__ERROR_CODE__DUPLICATE_ID,
+               "request %llu is already in flight on this connection",
+               (unsigned long long)s->id);
+    return;
+  }
+  if (sv->inflight >= lim->max_pending) {
+    sv->rejected++;
+    conn_error(c, s->id, MLFQ__ERROR_CODE__OVERLOADED,
+               "%zu requests pending (max-pending)", sv->inflight);
+    return;
+  }
+  r = calloc(1, sizeof(*r));
+  if (r == NULL || mlfq_idmap_put(&c->ids, s->id, r) != 0) {
+    free(r);
+    conn_error(c, s->id, MLFQ__ERROR_CODE__INTERNAL, "out of memory");
+    return;
+  }
+  r->conn = c;
+  r->client_id = s->id;
+  r->job.input_len = s->input_length;
+  r->job.output_len = s->output_length;
+  mlfq_list_push_tail(&c->reqs, &r->clink);
+  server_arrive(sv, r, now);
+}
+
+static void cancel(conn_t *c, const Mlfq__Cancel *k) {
+  request_t *r = mlfq_idmap_get(&c->ids, k->id);
+
+  if (r == NULL) {
+    conn_error(c, k->id, MLFQ__ERROR_CODE__UNKNOWN_ID,
+               "request %llu is not in flight on this connection",
+               (unsigned long long)k->id);
+    return;
+  }
+  server_forget(c->sv, r);
+  conn_error(c, k->id, MLFQ__ERROR_CODE__CANCELLED, "cancelled");
+  conn_request_end(r);
+}
+
+/* Handles one message; a connection error stops reading. */
+static void handle(conn_t *c, const uint8_t *p, size_t len, uint64_t now) {
+  Mlfq__ClientMessage *m = mlfq__client_message__unpack(NULL, len, p);
+
+  if (m == NULL) {
+    fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "not a valid ClientMessage");
+    return;
+  }
+  if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_HELLO && m->hello != NULL) {
+    if (c->hello)
+      fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "a second Hello");
+    else
+      welcome(c, m->hello);
+  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG__NOT_SET) {
+    fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "empty or unknown message");
+  } else if (!c->hello) {
+    fatal(c, MLFQ__ERROR_CODE__HELLO_FIRST, "the first message must be Hello");
+  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_SUBMIT && m->submit) {
+    submit(c, m->submit, now);
+  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_CANCEL && m->cancel) {
+    cancel(c, m->cancel);
+  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_STATS) {
+    server_stats(c->sv, c);
+  } else {
+    fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "malformed message");
+  }
+  mlfq__client_message__free_unpacked(m, NULL);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  conn_t *c = (conn_t *)h;
+  uint8_t *p = mlfq_buf_reserve(&c->in, READ_CHUNK, NULL);
+
+  (void)suggested;
+  *buf = uv_buf_init((char *)p, p ? READ_CHUNK : 0);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  conn_t *c = (conn_t *)s;
+  const uint8_t *payload;
+  size_t off = 0, plen;
+  uint64_t now;
+  long n;
+
+  (void)buf;
+  if (nread < 0) {
+    if (nread != UV_EOF)
+      mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: read: %s",
+               (unsigned long long)c->id, c->peer, uv_strerror((int)nread));
+    conn_close(c);
+    server_pump(c->sv);
+    return;
+  }
+  mlfq_buf_commit(&c->in, (size_t)nread);
+  now = server_model_now(c->sv); /* what one read brings arrives at once */
+  while (!c->close_when_flushed && !c->closing) {
+    n = mlfq_frame_decode(c->in.data + off, c->in.len - off,
+                          c->sv->opt.lim.max_frame_bytes, &payload, &plen);
+    if (n == 0)
+      break;
+    if (n < 0) {
+      fatal(c, MLFQ__ERROR_CODE__BAD_FRAME, mlfq_strerror((int)n));
+      break;
+    }
+    handle(c, payload, plen, now);
+    off += (size_t)n;
+  }
+  if (!c->closing)
+    mlfq_buf_consume(&c->in, off);
+  server_pump(c->sv);
+}
+
+int conn_accept(server_t *sv) {
+  struct sockaddr_storage ss;
+  int rc, len = sizeof(ss);
+  char ip[64] = "?";
+  conn_t *c;
+
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return UV_ENOMEM;
+  c->sv = sv;
+  c->id = ++sv->conn_seq;
+  mlfq_list_init(&c->dlink);
+  mlfq_list_init(&c->reqs);
+  mlfq_idmap_init(&c->ids);
+  mlfq_buf_init(&c->in,
+                sv->opt.lim.max_frame_bytes + MLFQ_FRAME_HEADER + READ_CHUNK);
+  mlfq_buf_init(&c->out, sv->opt.max_queued_bytes + 65536);
+  rc = uv_tcp_init(sv->loop, &c->tcp);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  mlfq_list_push_tail(&sv->conns, &c->link);
+  sv->nconns++;
+  rc = uv_accept((uv_stream_t *)&sv->listener, (uv_stream_t *)&c->tcp);
+  if (rc) {
+    conn_close(c);
+    return rc;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+    else
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", ip,
+             ntohs(((struct sockaddr_in *)&ss)->sin_port));
+  }
+  if (sv->nconns > sv->opt.max_connections) {
+    fatal(c, MLFQ__ERROR_CODE__TOO_MANY_CONNECTIONS,
+          "too many connections (max-connections)");
+    conn_flush(c);
+    return 0;
+  }
+  mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: accepted", (unsigned long long)c->id,
+           c->peer);
+  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc)
+    conn_close(c);
+  return rc;
+}

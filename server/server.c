@@ -1,0 +1,430 @@
+/* DESIGN
+ *
+ * The server: the listener, the scheduling pump and the drain. It owns the
+ * scheduler core, which only the loop thread touches, and the engine
+ * threads (workers.c), which only sleep.
+ *
+ * Model time. Model time 0 is the server's start; wall time is
+ * t0 + model * time_scale. An engine's iteration runs from its start to
+ * end = start + duration in model time, and its thread sleeps to the wall
+ * time of end. The scheduler is told the exact model end, not the late
+ * wake-up, so an engine that goes straight from one iteration to the next
+ * starts the next at the previous end: deadlines chain and the loop's
+ * overhead never accumulates as drift.
+ *
+ * Event order. The scheduler must see events in model-time order, as the
+ * simulator does: at one time, arrivals first, then iteration ends in
+ * engine order, then idle engines pick. An arrival is stamped with the
+ * model time at which its Submit was read, but an engine may have ended an
+ * iteration earlier in model time whose thread has not yet woken or been
+ * heard from. So arrivals wait in `pending`, in time order, and the pump
+ * advances through the earliest due events only as far as every engine
+ * ending at or before them has reported. The wait is the timer lateness,
+ * microseconds; what the scheduler computes is then exactly what mlfqsim
+ * computes for the same arrival times.
+ *
+ * Output. The pump appends each connection's frames to its buffer and
+ * flushes every touched connection once at the end, so the frames one
+ * scheduling point produces for a connection go out in one write.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "server.h"
+
+#define REQ_OF_PLINK(l) MLFQ_CONTAINER_OF(l, request_t, plink)
+
+uint64_t server_model_now(server_t *sv) {
+  double m = (double)(uv_hrtime() - sv->t0) / sv->opt.lim.time_scale;
+
+  return m >= 1.8e19 ? MLFQ_NONE - 1 : (uint64_t)m;
+}
+
+/* The uv_hrtime() clock time at which model time m falls. */
+static uint64_t wall_of(server_t *sv, uint64_t m) {
+  return sv->t0 + (uint64_t)llround((double)m * sv->opt.lim.time_scale);
+}
+
+void server_arrive(server_t *sv, request_t *r, uint64_t now) {
+  /* Stamps are monotonic and never before a processed point. */
+  if (now < sv->last_arrival)
+    now = sv->last_arrival;
+  if (now < sv->point)
+    now = sv->point;
+  sv->last_arrival = now;
+  r->job.id = sv->next_job_id++;
+  r->job.arrival_ns = now;
+  r->in_sched = 0;
+  mlfq_list_push_tail(&sv->pending, &r->plink);
+  sv->inflight++;
+}
+
+void server_forget(server_t *sv, request_t *r) {
+  if (r->in_sched)
+    mlfq_sched_cancel(sv->sched, &r->job, sv->point);
+  else
+    mlfq_list_remove(&r->plink);
+  r->in_sched = 0;
+  sv->inflight--;
+}
+
+static void submit(server_t *sv, request_t *r, uint64_t t) {
+  int rc;
+
+  mlfq_list_remove(&r->plink);
+  rc = mlfq_sched_submit(sv->sched, &r->job, t);
+  if (rc) { /* lengths were validated on receipt: cannot happen */
+    conn_error(r->conn, r->client_id, MLFQ__ERROR_CODE__INTERNAL,
+               "scheduler refused the request: %s", mlfq_strerror(rc));
+    sv->inflight--;
+    conn_request_end(r);
+    return;
+  }
+  r->in_sched = 1;
+  conn_accepted(r);
+}
+
+static void dispatch(server_t *sv, uint64_t t) {
+  unsigned e, workers = mlfq_sched_params(sv->sched)->workers;
+  uint64_t dur;
+
+  for (e = 0; e < workers; e++) {
+    if (sv->end[e] != MLFQ_NONE)
+      continue;
+    if (mlfq_sched_dispatch(sv->sched, e, t, &dur) == 0)
+      continue;
+    sv->end[e] = t + dur;
+    sv->woke[e] = 0;
+    sv->busy_ns[e] += dur;
+    mlfq_workers_run(sv->workers, e, wall_of(sv, sv->end[e]));
+  }
+}
+
+static void complete(server_t *sv, unsigned e, uint64_t t) {
+  unsigned i, n = mlfq_sched_complete(sv->sched, e, t, sv->out);
+  request_t *r;
+
+  sv->end[e] = MLFQ_NONE;
+  for (i = 0; i < n; i++) {
+    r = MLFQ_CONTAINER_OF(sv->out[i], request_t, job);
+    conn_token(r, t);
+    if (r->job.tokens == r->job.output_len) {
+      r->in_sched = 0;
+      sv->inflight--;
+      conn_request_end(r);
+    }
+  }
+}
+
+static void begin_shutdown(server_t *sv);
+
+void server_pump(server_t *sv) {
+  unsigned e, workers = mlfq_sched_params(sv->sched)->workers;
+  uint64_t tc, ta, t;
+  request_t *r;
+  int ready;
+  conn_t *c;
+
+  for (;;) {
+    tc = MLFQ_NONE;
+    for (e = 0; e < workers; e++)
+      if (sv->end[e] < tc)
+        tc = sv->end[e];
+    ready = 1;
+    for (e = 0; e < workers; e++)
+      if (sv->end[e] == tc && tc != MLFQ_NONE && !sv->woke[e])
+        ready = 0;
+    ta = mlfq_list_empty(&sv->pending)
+             ? MLFQ_NONE
+             : REQ_OF_PLINK(sv->pending.next)->job.arrival_ns;
+    if (ta == MLFQ_NONE && tc == MLFQ_NONE)
+      break;
+    t = ta <= tc ? ta : tc;
+    if (t == tc && !ready && ta > tc)
+      break; /* the next event is an iteration end not yet reported */
+
+    /* Arrivals first, then the iterations ending now, then idle engines
+     * pick; arrivals at a time whose iteration ends are not reported yet
+     * are enqueued, and the picking waits for the report. */
+    while (!mlfq_list_empty(&sv->pending)) {
+      r = REQ_OF_PLINK(sv->pending.next);
+      if (r->job.arrival_ns > t)
+        break;
+      submit(sv, r, t);
+    }
+    sv->point = t;
+    if (t == tc) {
+      if (!ready)
+        break;
+      for (e = 0; e < workers; e++)
+        if (sv->end[e] == t)
+          complete(sv, e, t);
+    }
+    dispatch(sv, t);
+  }
+
+  while (!mlfq_list_empty(&sv->dirty)) {
+    c = MLFQ_CONTAINER_OF(sv->dirty.next, conn_t, dlink);
+    mlfq_list_remove(&c->dlink);
+    conn_flush(c);
+  }
+  if (sv->draining && !sv->stopping && sv->inflight == 0)
+    begin_shutdown(sv);
+}
+
+static void on_wakes(void *ud, const mlfq_wake_t *w, size_t n) {
+  server_t *sv = ud;
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    sv->woke[w[i].engine] = 1;
+    mlfq_hist_add(&sv->lateness,
+                  w[i].woke > w[i].deadline ? w[i].woke - w[i].deadline : 0);
+  }
+  server_pump(sv);
+}
+
+void server_stats(server_t *sv, conn_t *c) {
+  const mlfq_sched_params_t *p = mlfq_sched_params(sv->sched);
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
+  uint64_t levels[MLFQ_MAX_QUEUES];
+  double busy[MLFQ_MAX_WORKERS];
+  mlfq_sched_stats_t st;
+  uint64_t now = server_model_now(sv);
+  unsigned i, nl = mlfq_sched_levels(sv->sched);
+
+  mlfq_sched_stats(sv->sched, &st);
+  for (i = 0; i < nl; i++)
+    levels[i] = mlfq_sched_level_len(sv->sched, i);
+  for (i = 0; i < p->workers; i++) {
+    /* Busy time counts whole iterations once started. */
+    busy[i] = now > 0 ? (double)sv->busy_ns[i] / (double)now : 0;
+    if (busy[i] > 1)
+      busy[i] = 1;
+  }
+  s.n_level_lengths = nl;
+  s.level_lengths = levels;
+  s.running = st.running;
+  s.waiting = st.waiting + (sv->inflight - (st.running + st.waiting));
+  s.submitted = st.submitted;
+  s.completed = st.completed;
+  s.cancelled = st.cancelled;
+  s.rejected = sv->rejected;
+  s.tokens = st.tokens;
+  s.n_worker_busy = p->workers;
+  s.worker_busy = busy;
+  s.lateness_p50_us = (double)mlfq_hist_percentile(&sv->lateness, 50) / 1e3;
+  s.lateness_p99_us = (double)mlfq_hist_percentile(&sv->lateness, 99) / 1e3;
+  s.lateness_max_us = (double)sv->lateness.max / 1e3;
+  s.uptime_s = (double)(uv_hrtime() - sv->t0) / 1e9;
+  s.connections = sv->nconns;
+  s.iterations = st.iterations;
+  s.demotions = st.demotions;
+  s.promotions = st.promotions;
+  s.draining = sv->draining != 0;
+  s.config = &sv->wcfg.config;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
+  m.stats = &s;
+  conn_send(c, &m);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  server_t *sv = MLFQ_CONTAINER_OF(listener, server_t, listener);
+
+  if (status < 0) {
+    mlfq_log(MLFQ_LOG_WARN, "accept: %s", uv_strerror(status));
+    return;
+  }
+  conn_accept(sv);
+}
+
+void server_conn_closed(server_t *sv, conn_t *c) {
+  mlfq_list_remove(&c->link);
+  sv->nconns--;
+  if (sv->stopping && sv->nconns == 0 &&
+      !uv_is_closing((uv_handle_t *)&sv->drain_timer))
+    uv_close((uv_handle_t *)&sv->drain_timer, NULL);
+}
+
+static void close_all(server_t *sv) {
+  mlfq_link_t *l, *next;
+
+  for (l = sv->conns.next; l != &sv->conns; l = next) {
+    next = l->next;
+    conn_close(MLFQ_CONTAINER_OF(l, conn_t, link));
+  }
+}
+
+static void on_linger(uv_timer_t *t) {
+  server_t *sv = MLFQ_CONTAINER_OF(t, server_t, drain_timer);
+  close_all(sv);
+}
+
+/* Stops the server: every request has ended. Connections close once
+ * their output is written (or after a second), the engine threads are
+ * joined, and every handle is closed, so the loop ends. */
+static void begin_shutdown(server_t *sv) {
+  mlfq_link_t *l;
+  conn_t *c;
+
+  sv->stopping = 1;
+  mlfq_log(MLFQ_LOG_INFO, "stopping");
+  if (sv->on_stop != NULL)
+    sv->on_stop(sv);
+  if (sv->listening) {
+    uv_close((uv_handle_t *)&sv->listener, NULL);
+    sv->listening = 0;
+  }
+  mlfq_workers_stop(sv->workers);
+  sv->workers = NULL;
+  for (l = sv->conns.next; l != &sv->conns; l = l->next) {
+    c = MLFQ_CONTAINER_OF(l, conn_t, link);
+    c->close_when_flushed = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  }
+  uv_timer_stop(&sv->drain_timer);
+  if (sv->nconns == 0) {
+    uv_close((uv_handle_t *)&sv->drain_timer, NULL);
+  } else {
+    uv_timer_start(&sv->drain_timer, on_linger, 1000, 0);
+    for (l = sv->conns.next; l != &sv->conns;) {
+      c = MLFQ_CONTAINER_OF(l, conn_t, link);
+      l = l->next;
+      if (c->queued == 0)
+        conn_close(c);
+    }
+  }
+}
+
+static void on_drain_timeout(uv_timer_t *t) {
+  server_t *sv = MLFQ_CONTAINER_OF(t, server_t, drain_timer);
+  mlfq_link_t *l, *rl;
+  request_t *r;
+  conn_t *c;
+
+  mlfq_log(MLFQ_LOG_WARN, "drain timeout: cancelling %zu requests",
+           sv->inflight);
+  for (l = sv->conns.next; l != &sv->conns; l = l->next) {
+    c = MLFQ_CONTAINER_OF(l, conn_t, link);
+    while (!mlfq_list_empty(&c->reqs)) {
+      rl = c->reqs.next;
+      r = MLFQ_CONTAINER_OF(rl, request_t, clink);
+      server_forget(sv, r);
+      conn_error(c, r->client_id, MLFQ__ERROR_CODE__SHUTTING_DOWN,
+                 "server shut down before the request finished");
+      conn_request_end(r);
+    }
+  }
+  server_pump(sv); /* flushes, and begins the shutdown */
+}
+
+void server_drain(server_t *sv) {
+  if (sv->draining)
+    return;
+  sv->draining = 1;
+  mlfq_log(MLFQ_LOG_INFO, "draining %zu requests (timeout %g s)", sv->inflight,
+           sv->opt.drain_timeout_s);
+  if (sv->listening) {
+    uv_close((uv_handle_t *)&sv->listener, NULL);
+    sv->listening = 0;
+  }
+  if (sv->inflight == 0) {
+    begin_shutdown(sv);
+    return;
+  }
+  uv_timer_start(&sv->drain_timer, on_drain_timeout,
+                 (uint64_t)(sv->opt.drain_timeout_s * 1000), 0);
+}
+
+int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
+                char *err, size_t errlen) {
+  const mlfq_sched_params_t *p;
+  unsigned e;
+  int rc;
+
+  memset(sv, 0, sizeof(*sv));
+  sv->loop = loop;
+  sv->opt = *o;
+  mlfq_list_init(&sv->pending);
+  mlfq_list_init(&sv->conns);
+  mlfq_list_init(&sv->dirty);
+  mlfq_hist_init(&sv->lateness);
+  sv->sched = mlfq_sched_new(&o->sched, &o->cost, err, errlen);
+  if (sv->sched == NULL)
+    return MLFQ_EINVAL;
+  p = mlfq_sched_params(sv->sched);
+  rc = mlfq_wire_config_init(&sv->wcfg, mlfq_sched_config(sv->sched), p,
+                             mlfq_sched_cost(sv->sched), &o->lim);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "out of memory");
+  sv->end = malloc(p->workers * sizeof(*sv->end));
+  sv->woke = calloc(p->workers, 1);
+  sv->busy_ns = calloc(p->workers, sizeof(*sv->busy_ns));
+  sv->out = malloc(p->max_batch * sizeof(*sv->out));
+  if (sv->end == NULL || sv->woke == NULL || sv->busy_ns == NULL ||
+      sv->out == NULL)
+    return mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
+  for (e = 0; e < p->workers; e++)
+    sv->end[e] = MLFQ_NONE;
+  snprintf(sv->server_id, sizeof(sv->server_id), "mlfqd-%d-%llx", (int)getpid(),
+           (unsigned long long)uv_hrtime());
+  rc = uv_timer_init(loop, &sv->drain_timer);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
+  sv->workers = mlfq_workers_start(loop, p->workers, on_wakes, sv, &rc);
+  if (sv->workers == NULL)
+    return mlfq_fail(err, errlen, rc, "engine threads: %s", uv_strerror(rc));
+  sv->t0 = uv_hrtime();
+  return 0;
+}
+
+int server_listen(server_t *sv, const char *host, int port, char *bound,
+                  size_t boundlen, char *err, size_t errlen) {
+  struct sockaddr_storage ss;
+  int rc, len = sizeof(ss);
+  char ip[64];
+
+  rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+  if (rc)
+    rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "--listen: '%s' is not an IP address",
+                     host);
+  rc = uv_tcp_init(sv->loop, &sv->listener);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "listen: %s", uv_strerror(rc));
+  sv->listening = 1;
+  rc = uv_tcp_bind(&sv->listener, (const struct sockaddr *)&ss, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&sv->listener, 511, on_connection);
+  if (rc == 0)
+    rc = uv_tcp_getsockname(&sv->listener, (struct sockaddr *)&ss, &len);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "cannot listen on %s:%d: %s", host, port,
+                     uv_strerror(rc));
+  if (ss.ss_family == AF_INET6) {
+    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+    snprintf(bound, boundlen, "[%s]:%d", ip,
+             ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+  } else {
+    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+    snprintf(bound, boundlen, "%s:%d", ip,
+             ntohs(((struct sockaddr_in *)&ss)->sin_port));
+  }
+  return 0;
+}
+
+void server_free(server_t *sv) {
+  mlfq_wire_config_free(&sv->wcfg);
+  mlfq_sched_free(sv->sched);
+  free(sv->end);
+  free(sv->woke);
+  free(sv->busy_ns);
+  free(sv->out);
+}
