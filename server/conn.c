@@ -181,7 +181,7 @@ static void on_write(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
-  if (c->paused && c->queued <= high_water(c) / 2) {
+  if (c->paused && !c->close_when_flushed && c->queued <= high_water(c) / 2) {
     c->paused = 0;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   }

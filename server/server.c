@@ -47,7 +47,11 @@ uint64_t server_model_now(server_t *sv) {
 
 /* The uv_hrtime() clock time at which model time m falls. */
 static uint64_t wall_of(server_t *sv, uint64_t m) {
-  return sv->t0 + (uint64_t)llround((double)m * sv->opt.lim.time_scale);
+  double w = (double)m * sv->opt.lim.time_scale;
+
+  if (w >= 9e18) /* centuries away: a deadline that never comes */
+    return UINT64_MAX;
+  return sv->t0 + (uint64_t)llround(w);
 }
 
 void server_arrive(server_t *sv, request_t *r, uint64_t now) {

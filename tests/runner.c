@@ -181,6 +181,38 @@ const char *mlfq_test_tmpfile(const char *suffix, const char *text) {
   return path;
 }
 
+/* Daemons this test started and has not stopped: a failing assert exits,
+ * and must not leave them running. */
+static pid_t live_daemons[16];
+
+static void kill_live_daemons(void) {
+  size_t i;
+
+  for (i = 0; i < sizeof(live_daemons) / sizeof(live_daemons[0]); i++) {
+    if (live_daemons[i] > 0) {
+      kill(live_daemons[i], SIGKILL);
+      waitpid(live_daemons[i], NULL, 0);
+      live_daemons[i] = 0;
+    }
+  }
+}
+
+static void track_daemon(pid_t pid, pid_t replace) {
+  static int registered;
+  size_t i;
+
+  if (!registered) {
+    atexit(kill_live_daemons);
+    registered = 1;
+  }
+  for (i = 0; i < sizeof(live_daemons) / sizeof(live_daemons[0]); i++) {
+    if (live_daemons[i] == replace) {
+      live_daemons[i] = pid;
+      return;
+    }
+  }
+}
+
 void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args) {
   char *argv[64], line[128];
   int out[2], errfd, n = 0;
@@ -213,6 +245,7 @@ void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args) {
   close(out[1]);
   close(errfd);
   d->pid = pid;
+  track_daemon(pid, 0);
   for (;;) {
     struct pollfd p = {out[0], POLLIN, 0};
     if (poll(&p, 1, 10000) <= 0) {
@@ -244,8 +277,10 @@ int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s) {
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
     r = waitpid(d->pid, &status, WNOHANG);
-    if (r == d->pid)
+    if (r == d->pid) {
+      track_daemon(0, d->pid);
       break;
+    }
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec - start.tv_sec > timeout_s) {
       kill(d->pid, SIGKILL);
