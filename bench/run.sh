@@ -2,7 +2,7 @@
 # Builds the benchmarks in Release and runs them one at a time; see
 # docs/BENCHMARKS.md for what each one measures and the targets.
 #
-#   bench/run.sh                  every benchmark, 5 runs each (~7 minutes)
+#   bench/run.sh                  every benchmark, 5 runs each (a few minutes)
 #   bench/run.sh --quick          tiny sizes, 1 run, a few seconds (CI)
 #   bench/run.sh --runs N         N runs of each measurement
 #   bench/run.sh --only NAME      sched, mem or sim
