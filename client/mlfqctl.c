@@ -58,7 +58,7 @@ static const char usage[] =
 static const char footer[] =
     "\nExamples:\n"
     "  mlfqctl ping\n"
-    "  mlfqctl --server 10.0.0.7:7070 stats --json\n"
+    "  mlfqctl --server mlfqd-mlfq:7070 stats --json\n"
     "\nExit status: 0 when the server answered; 1 when it cannot be reached,\n"
     "closes the connection, sends an error or does not answer within\n"
     "--timeout (one line on stderr names the address and the reason); 2 for\n"
@@ -540,8 +540,6 @@ int main(int argc, char **argv) {
   if (rc == MLFQ_CLI_HELP) {
     fputs(usage, stdout);
     mlfq_cli_help(stdout, groups, 1);
-    printf("  -h, --help                  show this help\n"
-           "  -V, --version               show the version\n");
     fputs(footer, stdout);
     return 0;
   }

@@ -216,4 +216,6 @@ void mlfq_cli_help(FILE *f, const mlfq_cli_group_t *groups, size_t ngroups) {
       wrap(f, o->help, 30, 49);
     }
   }
+  fprintf(f, "\n  %-27s %s\n  %-27s %s\n", "-h, --help", "show this help",
+          "-V, --version", "show the version");
 }

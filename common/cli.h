@@ -64,7 +64,7 @@ int mlfq_cli_parse(int argc, char **argv, const mlfq_cli_group_t *groups,
                    size_t ngroups, char **pos, size_t maxpos, size_t *npos,
                    char *err, size_t errlen);
 
-/* Prints every group's options with their help to f. */
+/* Prints every group's options with their help to f, then -h and -V. */
 void mlfq_cli_help(FILE *f, const mlfq_cli_group_t *groups, size_t ngroups);
 
 #endif

@@ -113,14 +113,8 @@ int mlfq_cost_parse_profile(mlfq_cost_t *c, const char *name, const char *buf,
 
   memset(c, 0, sizeof(*c));
   mlfq_csv_init(&csv, name, buf, len);
-  n = mlfq_csv_next(&csv, f, PROFILE_MAX_COLUMNS, err, errlen);
-  if (n < 0)
-    return n;
-  if (n == 0)
-    return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s: empty file", name);
-  ncols = (size_t)n;
-  r = mlfq_csv_columns(&csv, f, ncols, col_names, NCOLS, NCOLS, col, err,
-                       errlen);
+  r = mlfq_csv_header(&csv, f, PROFILE_MAX_COLUMNS, col_names, NCOLS, NCOLS,
+                      col, &ncols, err, errlen);
   if (r != 0)
     return r;
 

@@ -179,3 +179,17 @@ int mlfq_csv_columns(const mlfq_csv_t *c, const mlfq_field_t *f, size_t n,
   }
   return 0;
 }
+
+int mlfq_csv_header(mlfq_csv_t *c, mlfq_field_t *f, size_t max,
+                    const char *const *names, size_t nnames, size_t nrequired,
+                    size_t *col, size_t *ncols, char *err, size_t errlen) {
+  int n = mlfq_csv_next(c, f, max, err, errlen);
+
+  if (n < 0)
+    return n;
+  if (n == 0)
+    return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s: empty file", c->name);
+  *ncols = (size_t)n;
+  return mlfq_csv_columns(c, f, *ncols, names, nnames, nrequired, col, err,
+                          errlen);
+}

@@ -49,6 +49,14 @@ int mlfq_csv_columns(const mlfq_csv_t *c, const mlfq_field_t *f, size_t n,
                      const char *const *names, size_t nnames, size_t nrequired,
                      size_t *col, char *err, size_t errlen);
 
+/* Reads the header row into f (at most max fields) and finds the columns
+ * as mlfq_csv_columns does; *ncols is the header's field count. An empty
+ * input is an error "NAME: empty file". Returns 0 or a negative code with
+ * err set. */
+int mlfq_csv_header(mlfq_csv_t *c, mlfq_field_t *f, size_t max,
+                    const char *const *names, size_t nnames, size_t nrequired,
+                    size_t *col, size_t *ncols, char *err, size_t errlen);
+
 /* Reads the whole file at path into a new NUL-terminated buffer (*buf, which
  * the caller frees; *len excludes the NUL). Fails with a message naming the
  * file: a UV-style negated errno if it cannot be read, MLFQ_ERANGE if it is

@@ -115,14 +115,8 @@ int mlfq_workload_parse(mlfq_workload_t *w, const char *name, const char *buf,
 
   memset(w, 0, sizeof(*w));
   mlfq_csv_init(&csv, name, buf, len);
-  n = mlfq_csv_next(&csv, f, WORKLOAD_MAX_COLUMNS, err, errlen);
-  if (n < 0)
-    return n;
-  if (n == 0)
-    return mlfq_fail(err, errlen, MLFQ_EPARSE, "%s: empty file", name);
-  ncols = (size_t)n;
-  r = mlfq_csv_columns(&csv, f, ncols, col_names, NCOLS, COL_ARRIVAL, col, err,
-                       errlen);
+  r = mlfq_csv_header(&csv, f, WORKLOAD_MAX_COLUMNS, col_names, NCOLS,
+                      COL_ARRIVAL, col, &ncols, err, errlen);
   if (r != 0)
     return r;
   w->has_arrivals = col[COL_ARRIVAL] < ncols;

@@ -256,8 +256,6 @@ int main(int argc, char **argv) {
   if (rc == MLFQ_CLI_HELP) {
     fputs(usage, stdout);
     mlfq_cli_help(stdout, groups, 2);
-    printf("\n  -h, --help                  show this help\n"
-           "  -V, --version               show the version\n");
     fputs(footer, stdout);
     return 0;
   }

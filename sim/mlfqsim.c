@@ -182,8 +182,6 @@ int main(int argc, char **argv) {
   if (rc == MLFQ_CLI_HELP) {
     fputs(usage, stdout);
     mlfq_cli_help(stdout, groups, 3);
-    printf("\n  -h, --help                  show this help\n"
-           "  -V, --version               show the version\n");
     print_policies();
     fputs(examples, stdout);
     return 0;
