@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "log.h"
 #include "options.h"
+#include "peer.h"
 #include "policy.h"
 #include "server.h"
 #include "units.h"
@@ -160,24 +161,14 @@ static void on_stop(server_t *sv) {
 }
 
 static int parse_listen(const char *s, char *host, size_t hostlen, int *port) {
-  const char *colon = strrchr(s, ':');
-  uint64_t p;
-  size_t n;
+  struct sockaddr_in6 a6;
+  struct sockaddr_in a4;
+  int rc = mlfq_peer_parse_addr(s, host, hostlen, port);
 
-  if (colon == NULL || colon == s)
-    return MLFQ_EINVAL;
-  n = (size_t)(colon - s);
-  if (s[0] == '[' && colon[-1] == ']') { /* [::1]:7070 */
-    s++;
-    n -= 2;
-  }
-  if (n >= hostlen ||
-      mlfq_parse_u64(colon + 1, strlen(colon + 1), 65535, &p) != 0)
-    return MLFQ_EINVAL;
-  memcpy(host, s, n);
-  host[n] = '\0';
-  *port = (int)p;
-  return 0;
+  if (rc == 0 && uv_ip4_addr(host, *port, &a4) != 0 &&
+      uv_ip6_addr(host, *port, &a6) != 0)
+    rc = MLFQ_EINVAL;
+  return rc;
 }
 
 /* Detaches: the parent waits until the child reports its bound address
@@ -216,6 +207,7 @@ static int daemonize(int *notify) {
   if (null >= 0) {
     dup2(null, 0);
     dup2(null, 1);
+    dup2(null, 2); /* the log goes to --log-file, or nowhere */
     if (null > 2)
       close(null);
   }
@@ -236,6 +228,7 @@ int main(int argc, char **argv) {
   long pid;
 
   signal(SIGPIPE, SIG_IGN);
+  memset(&so, 0, sizeof(so));
   mlfq_model_opts_init(&mo);
   memset(&dopt, 0, sizeof(dopt));
   dopt.listen = "127.0.0.1:7070";
@@ -281,7 +274,6 @@ int main(int argc, char **argv) {
     snprintf(err, sizeof(err), "--listen: '%s' is not HOST:PORT", dopt.listen);
     goto bad;
   }
-  memset(&so, 0, sizeof(so));
   rc = mlfq_model_opts_cost(&mo, &so.cost, err, sizeof(err));
   if (rc)
     goto bad;
@@ -295,10 +287,9 @@ int main(int argc, char **argv) {
   so.max_queued_bytes = dopt.max_queued_bytes;
   so.drain_timeout_s = dopt.drain_timeout;
   if (dopt.pidfile != NULL && pidfile_live(dopt.pidfile, &pid)) {
-    fprintf(stderr, "mlfqd: %s names process %ld, which is running\n",
-            dopt.pidfile, pid);
-    mlfq_cost_free(&so.cost);
-    return 1;
+    snprintf(err, sizeof(err), "%s names process %ld, which is running",
+             dopt.pidfile, pid);
+    goto fail;
   }
 
   if (dopt.log_file != NULL) {
@@ -313,21 +304,17 @@ int main(int argc, char **argv) {
   if (dopt.daemon) {
     rc = daemonize(&notify);
     if (rc) {
-      fprintf(stderr, "mlfqd: cannot detach: %s\n", strerror(-rc));
-      return 1;
-    }
-    if (logf == NULL) { /* stderr goes nowhere now: keep it open for logs */
-      int null = open("/dev/null", O_WRONLY);
-      if (null >= 0) {
-        dup2(null, 2);
-        close(null);
-      }
+      snprintf(err, sizeof(err), "cannot detach: %s", strerror(-rc));
+      goto fail;
     }
   }
 
   rc = uv_loop_init(&loop);
-  if (rc == 0)
-    rc = server_init(&g.sv, &loop, &so, err, sizeof(err));
+  if (rc) {
+    snprintf(err, sizeof(err), "event loop: %s", uv_strerror(rc));
+    goto fail;
+  }
+  rc = server_init(&g.sv, &loop, &so, err, sizeof(err));
   if (rc == 0)
     rc = server_listen(&g.sv, host, port, bound, sizeof(bound), err,
                        sizeof(err));
@@ -347,23 +334,18 @@ int main(int argc, char **argv) {
     else
       g.pidfile = dopt.pidfile;
   }
-  if (rc == 0) {
-    g.sv.on_stop = on_stop;
-    uv_signal_init(&loop, &g.sigint);
-    uv_signal_init(&loop, &g.sigterm);
-    uv_signal_start(&g.sigint, on_signal, SIGINT);
-    uv_signal_start(&g.sigterm, on_signal, SIGTERM);
-  }
   if (rc != 0) {
-    mlfq_log(MLFQ_LOG_ERROR, "%s", err);
-    if (notify >= 0) {
-      snprintf(line, sizeof(line), "-mlfqd: %s\n", err);
-      (void)!write(notify, line, strlen(line));
-    } else {
-      fprintf(stderr, "mlfqd: %s\n", err);
-    }
-    return 1;
+    server_close(&g.sv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    server_free(&g.sv);
+    goto fail;
   }
+  g.sv.on_stop = on_stop;
+  uv_signal_init(&loop, &g.sigint);
+  uv_signal_init(&loop, &g.sigterm);
+  uv_signal_start(&g.sigint, on_signal, SIGINT);
+  uv_signal_start(&g.sigterm, on_signal, SIGTERM);
 
   snprintf(line, sizeof(line), "+%s\n", bound);
   if (notify >= 0) {
@@ -395,7 +377,24 @@ int main(int argc, char **argv) {
     fclose(logf);
   return status;
 
+fail: /* a runtime failure: said once, to the log file or the caller */
+  if (logf != NULL)
+    mlfq_log(MLFQ_LOG_ERROR, "%s", err);
+  if (notify >= 0) {
+    snprintf(line, sizeof(line), "-mlfqd: %s\n", err);
+    (void)!write(notify, line, strlen(line));
+  } else {
+    fprintf(stderr, "mlfqd: %s\n", err);
+  }
+  mlfq_cost_free(&so.cost);
+  if (logf != NULL)
+    fclose(logf);
+  return 1;
+
 bad:
   fprintf(stderr, "mlfqd: %s\n", err);
+  mlfq_cost_free(&so.cost);
+  if (logf != NULL)
+    fclose(logf);
   return 2;
 }

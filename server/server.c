@@ -61,6 +61,7 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now) {
   if (now < sv->point)
     now = sv->point;
   sv->last_arrival = now;
+  sv->submitted++;
   r->job.id = sv->next_job_id++;
   r->job.arrival_ns = now;
   r->in_sched = 0;
@@ -69,10 +70,12 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now) {
 }
 
 void server_forget(server_t *sv, request_t *r) {
-  if (r->in_sched)
+  if (r->in_sched) {
     mlfq_sched_cancel(sv->sched, &r->job, sv->point);
-  else
+  } else {
     mlfq_list_remove(&r->plink);
+    sv->cancelled_early++;
+  }
   r->in_sched = 0;
   sv->inflight--;
 }
@@ -214,11 +217,13 @@ void server_stats(server_t *sv, conn_t *c) {
   }
   s.n_level_lengths = nl;
   s.level_lengths = levels;
+  /* Requests that arrived but have not entered the scheduler yet (a few
+   * microseconds, see DESIGN) count as waiting. */
   s.running = st.running;
-  s.waiting = st.waiting + (sv->inflight - (st.running + st.waiting));
-  s.submitted = st.submitted;
+  s.waiting = sv->inflight - st.running;
+  s.submitted = sv->submitted;
   s.completed = st.completed;
-  s.cancelled = st.cancelled;
+  s.cancelled = st.cancelled + sv->cancelled_early;
   s.rejected = sv->rejected;
   s.tokens = st.tokens;
   s.n_worker_busy = p->workers;
@@ -381,6 +386,7 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   rc = uv_timer_init(loop, &sv->drain_timer);
   if (rc)
     return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
+  sv->timer_ready = 1;
   sv->workers = mlfq_workers_start(loop, p->workers, on_wakes, sv, &rc);
   if (sv->workers == NULL)
     return mlfq_fail(err, errlen, rc, "engine threads: %s", uv_strerror(rc));
@@ -422,6 +428,19 @@ int server_listen(server_t *sv, const char *host, int port, char *bound,
              ntohs(((struct sockaddr_in *)&ss)->sin_port));
   }
   return 0;
+}
+
+void server_close(server_t *sv) {
+  if (sv->workers != NULL) {
+    mlfq_workers_stop(sv->workers);
+    sv->workers = NULL;
+  }
+  if (sv->timer_ready && !uv_is_closing((uv_handle_t *)&sv->drain_timer))
+    uv_close((uv_handle_t *)&sv->drain_timer, NULL);
+  if (sv->listening) {
+    uv_close((uv_handle_t *)&sv->listener, NULL);
+    sv->listening = 0;
+  }
 }
 
 void server_free(server_t *sv) {

@@ -50,6 +50,7 @@ struct server_s {
   uv_signal_t sigterm;
   uv_timer_t drain_timer;
   int listening;
+  int timer_ready;
   server_opts_t opt;
   mlfq_sched_t *sched;
   mlfq_workers_t *workers;
@@ -73,6 +74,8 @@ struct server_s {
   mlfq_link_t dirty; /* connections with output to flush */
   mlfq_hist_t lateness;
   uint64_t rejected;
+  uint64_t submitted;       /* requests accepted */
+  uint64_t cancelled_early; /* cancelled before they entered the scheduler */
   int draining;
   int stopping;
   void (*on_stop)(server_t *sv); /* called once the server begins to stop */
@@ -108,6 +111,9 @@ int server_listen(server_t *sv, const char *host, int port, char *bound,
 /* Stops accepting and lets requests in flight finish, at most
  * drain_timeout_s, then cancels the rest and stops. */
 void server_drain(server_t *sv);
+/* Stops the engine threads and closes the server's handles at once, for a
+ * server that failed to start; run the loop after, then server_free. */
+void server_close(server_t *sv);
 /* Frees what server_init made, after the loop has ended. */
 void server_free(server_t *sv);
 uint64_t server_model_now(server_t *sv);

@@ -8,12 +8,21 @@
  * sends into one callback: the callback takes the whole list.
  *
  * Threads: engine threads touch only their slot, the list and the async
- * handle's send; everything else is the loop thread's. Simulated inference
+ * handle's send; everything else is the loop thread's.
+ *
+ * Stopping must not wait for an iteration to end (one may be a long
+ * prefill): mlfq_workers_stop sets `stop` and signals each thread with
+ * SIGRTMIN, whose handler does nothing, so clock_nanosleep returns EINTR
+ * and the thread sees `stop` and leaves. It repeats the signal until the
+ * thread is joined, which covers a thread that was between its check of
+ * `stop` and the sleep when the first signal came. Simulated inference
  * runs on these threads rather than libuv's shared work queue, whose four
  * FIFO threads would serialise engines and add queueing delay.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -33,7 +42,7 @@ typedef struct {
 struct mlfq_workers_s {
   uv_async_t async;
   pthread_mutex_t mu;
-  int stop;
+  atomic_int stop;
   unsigned n;
   unsigned started;
   engine_t *engines;
@@ -44,15 +53,22 @@ struct mlfq_workers_s {
   void *ud;
 };
 
-static void sleep_until(uint64_t deadline) {
+static void on_interrupt(int sig) { (void)sig; }
+
+/* Sleeps until deadline; returns 0, or 1 if the workers are stopping. */
+static int sleep_until(mlfq_workers_t *w, uint64_t deadline) {
   struct timespec ts;
 
   ts.tv_sec = (time_t)(deadline / 1000000000u);
   ts.tv_nsec = (long)(deadline % 1000000000u);
   /* It returns the error number; EINTR means sleep again to the same
-   * deadline. */
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-    ;
+   * deadline, unless it was the stop signal. */
+  for (;;) {
+    if (atomic_load(&w->stop))
+      return 1;
+    if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != EINTR)
+      return 0;
+  }
 }
 
 static void *engine_main(void *arg) {
@@ -63,7 +79,7 @@ static void *engine_main(void *arg) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   for (;;) {
     pthread_mutex_lock(&w->mu);
-    while (!e->has_work && !w->stop)
+    while (!e->has_work && !atomic_load(&w->stop))
       pthread_cond_wait(&e->cond, &w->mu);
     if (!e->has_work) {
       pthread_mutex_unlock(&w->mu);
@@ -72,7 +88,8 @@ static void *engine_main(void *arg) {
     deadline = e->deadline;
     pthread_mutex_unlock(&w->mu);
 
-    sleep_until(deadline);
+    if (sleep_until(w, deadline))
+      return NULL;
     woke = uv_hrtime();
 
     pthread_mutex_lock(&w->mu);
@@ -95,7 +112,7 @@ static void on_async(uv_async_t *a) {
   memcpy(w->batch, w->done, n * sizeof(*w->done));
   w->ndone = 0;
   pthread_mutex_unlock(&w->mu);
-  if (n > 0 && !w->stop)
+  if (n > 0 && !atomic_load(&w->stop))
     w->cb(w->ud, w->batch, n);
 }
 
@@ -115,6 +132,7 @@ static void on_close(uv_handle_t *h) { free_workers((mlfq_workers_t *)h); }
 
 mlfq_workers_t *mlfq_workers_start(uv_loop_t *loop, unsigned n,
                                    mlfq_workers_cb cb, void *ud, int *err) {
+  struct sigaction sa;
   mlfq_workers_t *w;
   unsigned i;
   int rc;
@@ -127,6 +145,7 @@ mlfq_workers_t *mlfq_workers_start(uv_loop_t *loop, unsigned n,
   w->n = n;
   w->cb = cb;
   w->ud = ud;
+  atomic_init(&w->stop, 0);
   w->engines = calloc(n, sizeof(*w->engines));
   w->done = calloc(n, sizeof(*w->done));
   w->batch = calloc(n, sizeof(*w->batch));
@@ -138,6 +157,10 @@ mlfq_workers_t *mlfq_workers_start(uv_loop_t *loop, unsigned n,
     *err = UV_ENOMEM;
     return NULL;
   }
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_interrupt; /* no SA_RESTART: sleeps return EINTR */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGRTMIN, &sa, NULL);
   pthread_mutex_init(&w->mu, NULL);
   for (i = 0; i < n; i++) {
     w->engines[i].w = w;
@@ -172,14 +195,26 @@ void mlfq_workers_run(mlfq_workers_t *w, unsigned e, uint64_t deadline) {
 }
 
 void mlfq_workers_stop(mlfq_workers_t *w) {
+  struct timespec ts;
   unsigned i;
 
   pthread_mutex_lock(&w->mu);
-  w->stop = 1;
+  atomic_store(&w->stop, 1);
   for (i = 0; i < w->n; i++)
     pthread_cond_signal(&w->engines[i].cond);
   pthread_mutex_unlock(&w->mu);
-  for (i = 0; i < w->started; i++)
-    pthread_join(w->engines[i].thread, NULL);
+  for (i = 0; i < w->started; i++) {
+    for (;;) {
+      pthread_kill(w->engines[i].thread, SIGRTMIN);
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 10000000; /* 10 ms, then signal again */
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      if (pthread_timedjoin_np(w->engines[i].thread, NULL, &ts) == 0)
+        break;
+    }
+  }
   uv_close((uv_handle_t *)&w->async, on_close);
 }
