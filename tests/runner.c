@@ -28,6 +28,11 @@ static const test_entry_t tests[] = {
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
+/* The test function returned: the test passed. */
+static int test_returned;
+
+static void end_procs(void);
+
 static int run_one(const test_entry_t *t) {
   pid_t pid;
   int status;
@@ -40,6 +45,8 @@ static int run_one(const test_entry_t *t) {
   }
   if (pid == 0) {
     t->fn();
+    test_returned = 1;
+    end_procs();
     fflush(NULL);
     _exit(0);
   }
@@ -62,6 +69,7 @@ int main(int argc, char **argv) {
     for (i = 0; i < NTESTS; i++) {
       if (strcmp(argv[1], tests[i].name) == 0) {
         tests[i].fn();
+        test_returned = 1; /* end_procs runs at exit */
         return 0;
       }
     }
@@ -181,37 +189,85 @@ const char *mlfq_test_tmpfile(const char *suffix, const char *text) {
   return path;
 }
 
-/* Daemons this test started and has not stopped: a failing assert exits,
- * and must not leave them running. */
-static pid_t live_daemons[16];
+/* Processes this test started: a failing assert exits, and must not leave
+ * them running. A daemon's log stays until the test ends, to be printed if
+ * it failed. */
+#define NPROCS 32
+static struct {
+  pid_t pid;    /* 0: a free slot */
+  int running;  /* not yet seen to exit */
+  char log[64]; /* a daemon's stderr, "" for another process */
+} procs[NPROCS];
 
-static void kill_live_daemons(void) {
+static void print_log(pid_t pid, const char *path) {
+  FILE *f = fopen(path, "r");
+  int c;
+
+  if (f == NULL)
+    return;
+  fprintf(stderr, "--- log of mlfqd %d:\n", (int)pid);
+  while ((c = fgetc(f)) != EOF)
+    fputc(c, stderr);
+  fclose(f);
+}
+
+/* Kills what still runs, prints the logs if the test failed, removes them. */
+static void end_procs(void) {
   size_t i;
 
-  for (i = 0; i < sizeof(live_daemons) / sizeof(live_daemons[0]); i++) {
-    if (live_daemons[i] > 0) {
-      kill(live_daemons[i], SIGKILL);
-      waitpid(live_daemons[i], NULL, 0);
-      live_daemons[i] = 0;
+  for (i = 0; i < NPROCS; i++) {
+    if (procs[i].pid == 0)
+      continue;
+    if (procs[i].running) {
+      kill(procs[i].pid, SIGKILL);
+      waitpid(procs[i].pid, NULL, 0);
     }
+    if (procs[i].log[0] != '\0') {
+      if (!test_returned)
+        print_log(procs[i].pid, procs[i].log);
+      unlink(procs[i].log);
+    }
+    procs[i].pid = 0;
   }
 }
 
-static void track_daemon(pid_t pid, pid_t replace) {
+static void track(pid_t pid, const char *log) {
   static int registered;
   size_t i;
 
   if (!registered) {
-    atexit(kill_live_daemons);
+    atexit(end_procs);
     registered = 1;
   }
-  for (i = 0; i < sizeof(live_daemons) / sizeof(live_daemons[0]); i++) {
-    if (live_daemons[i] == replace) {
-      live_daemons[i] = pid;
+  for (i = 0; i < NPROCS; i++) {
+    if (procs[i].pid == 0) {
+      procs[i].pid = pid;
+      procs[i].running = 1;
+      snprintf(procs[i].log, sizeof(procs[i].log), "%s", log);
       return;
     }
   }
+  kill(pid, SIGKILL);
+  MLFQ_TEST_FAIL("a test may start %d processes at most", NPROCS);
 }
+
+/* pid has exited (or is no longer the test's): a daemon's entry keeps its
+ * log, another's is freed. */
+static void untrack(pid_t pid) {
+  size_t i;
+
+  for (i = 0; i < NPROCS; i++) {
+    if (procs[i].pid == pid && procs[i].running) {
+      procs[i].running = 0;
+      if (procs[i].log[0] == '\0')
+        procs[i].pid = 0;
+    }
+  }
+}
+
+void mlfq_test_track(int pid) { track(pid, ""); }
+
+void mlfq_test_untrack(int pid) { untrack(pid); }
 
 void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args) {
   char *argv[64], line[128];
@@ -245,7 +301,7 @@ void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args) {
   close(out[1]);
   close(errfd);
   d->pid = pid;
-  track_daemon(pid, 0);
+  track(pid, d->log);
   for (;;) {
     struct pollfd p = {out[0], POLLIN, 0};
     if (poll(&p, 1, 10000) <= 0) {
@@ -254,7 +310,7 @@ void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args) {
     }
     r = read(out[0], line + len, sizeof(line) - 1 - len);
     if (r <= 0)
-      MLFQ_TEST_FAIL("mlfqd exited before listening (see %s)", d->log);
+      MLFQ_TEST_FAIL("mlfqd exited before listening");
     len += (size_t)r;
     line[len] = '\0';
     if (strchr(line, '\n') != NULL || len == sizeof(line) - 1)
@@ -278,18 +334,33 @@ int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s) {
   for (;;) {
     r = waitpid(d->pid, &status, WNOHANG);
     if (r == d->pid) {
-      track_daemon(0, d->pid);
+      untrack(d->pid);
       break;
     }
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec - start.tv_sec > timeout_s) {
-      kill(d->pid, SIGKILL);
-      waitpid(d->pid, &status, 0);
-      MLFQ_TEST_FAIL("mlfqd did not exit within %d s (log %s)", timeout_s,
-                     d->log);
+      kill(d->pid, SIGKILL); /* reaped, and its log printed, at exit */
+      MLFQ_TEST_FAIL("mlfqd did not exit within %d s", timeout_s);
     }
     poll(NULL, 0, 10); /* waiting for a process has no event to wait on */
   }
-  unlink(d->log);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *mlfq_test_slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char *s;
+  long n;
+
+  if (f == NULL)
+    MLFQ_TEST_FAIL("cannot open %s: %s", path, strerror(errno));
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s = calloc(1, (size_t)n + 1);
+  ASSERT(s != NULL);
+  if (n > 0)
+    ASSERT_EQ(fread(s, 1, (size_t)n, f), n);
+  fclose(f);
+  return s;
 }

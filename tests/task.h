@@ -25,45 +25,9 @@
  * set by tests/CMakeLists.txt. */
 #ifndef MLFQ_BIN_DIR
 #define MLFQ_BIN_DIR "."
-/* A real mlfqd started by a test on an ephemeral port. */
-typedef struct {
-  int pid;
-  char host[32];
-  int port;
-  char addr[128];
-  char log[64]; /* its stderr */
-} mlfq_test_daemon_t;
-
-/* Starts MLFQ_BIN_DIR/mlfqd with args (NULL-terminated) and --listen
- * 127.0.0.1:0, and waits (at most 10 s) for the address it prints. */
-void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args);
-
-/* Sends sig (0: none) and waits at most timeout_s for the daemon to exit;
- * returns its exit status, or -1 if a signal ended it. Kills it and fails
- * the test on timeout. */
-int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s);
-
 #endif
 #ifndef MLFQ_DATA_DIR
 #define MLFQ_DATA_DIR "data"
-/* A real mlfqd started by a test on an ephemeral port. */
-typedef struct {
-  int pid;
-  char host[32];
-  int port;
-  char addr[128];
-  char log[64]; /* its stderr */
-} mlfq_test_daemon_t;
-
-/* Starts MLFQ_BIN_DIR/mlfqd with args (NULL-terminated) and --listen
- * 127.0.0.1:0, and waits (at most 10 s) for the address it prints. */
-void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args);
-
-/* Sends sig (0: none) and waits at most timeout_s for the daemon to exit;
- * returns its exit status, or -1 if a signal ended it. Kills it and fails
- * the test on timeout. */
-int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s);
-
 #endif
 
 #define MLFQ_TEST_FAIL(...)                                                    \
@@ -154,12 +118,24 @@ typedef struct {
 } mlfq_test_daemon_t;
 
 /* Starts MLFQ_BIN_DIR/mlfqd with args (NULL-terminated) and --listen
- * 127.0.0.1:0, and waits (at most 10 s) for the address it prints. */
+ * 127.0.0.1:0, and waits (at most 10 s) for the address it prints. If the
+ * test fails (a failing assert exits), every daemon it started is killed if
+ * still running and its log printed; the logs are removed when the test
+ * ends either way. */
 void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args);
 
 /* Sends sig (0: none) and waits at most timeout_s for the daemon to exit;
  * returns its exit status, or -1 if a signal ended it. Kills it and fails
  * the test on timeout. */
 int mlfq_test_daemon_stop(mlfq_test_daemon_t *d, int sig, int timeout_s);
+
+/* Another process the test started (pid): if the test fails before
+ * mlfq_test_untrack(pid), it is killed, and reaped if it is a child. */
+void mlfq_test_track(int pid);
+void mlfq_test_untrack(int pid);
+
+/* The contents of the file at path, in a malloc'ed NUL-terminated string;
+ * fails the test if it cannot be read. */
+char *mlfq_test_slurp(const char *path);
 
 #endif

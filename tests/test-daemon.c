@@ -3,13 +3,11 @@
 #include <signal.h>
 #include <time.h>
 
-#include "buf.h"
-#include "peer.h"
 #include "sim.h"
 #include "units.h"
 #include "wire.h"
 
-#include "task.h"
+#include "client.h"
 
 #define MAXJ 64
 
@@ -37,18 +35,6 @@ static void on_sim_token(void *ud, size_t id, uint32_t token, uint64_t t) {
            len ? ", " : "", id + 1, token);
 }
 
-static void put_submit(mlfq_buf_t *b, uint64_t id, uint32_t in, uint32_t out) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__Submit s = MLFQ__SUBMIT__INIT;
-
-  s.id = id;
-  s.input_length = in;
-  s.output_length = out;
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_SUBMIT;
-  m.submit = &s;
-  ASSERT_OK(mlfq_wire_put_client(b, &m));
-}
-
 /* Sends Figure 6 at once (one write) to a daemon run with 20 ms per unit,
  * then checks the token order against mlfqsim replaying the arrival times
  * the daemon reported, and each finish time within 5 ms of the model's. */
@@ -73,7 +59,7 @@ static void figure6(const char *policy, const char *preempt) {
   mlfq_req_t reqs[3];
   uint64_t finish[3], received[3], sent;
   mlfq_cost_t cost;
-  mlfq_peer_t p;
+  tc_client_t *c;
   mlfq_buf_t b;
   trace_t daemon_order, sim_order;
   char err[256];
@@ -81,22 +67,22 @@ static void figure6(const char *policy, const char *preempt) {
   int done = 0, i;
 
   mlfq_test_daemon_start(&d, args);
-  ASSERT_OK(mlfq_peer_connect(&p, d.host, d.port, 5000, err, sizeof(err)));
-  ASSERT_OK(mlfq_peer_hello(&p, "test-daemon", &welcome, 5000));
+  c = tc_open(&d, 0);
+  ASSERT_OK(mlfq_peer_hello(&c->p, "test-daemon", &welcome, 5000));
   ASSERT_OK(mlfq_wire_config_parse(welcome->welcome->config, &cfg, &cost, NULL,
                                    err, sizeof(err)));
   ASSERT_STR_EQ(cfg.policy, policy);
 
   mlfq_buf_init(&b, 1 << 16);
   for (i = 0; i < 3; i++)
-    put_submit(&b, (uint64_t)i + 1, in[i], out[i]);
+    tc_put_submit(&b, (uint64_t)i + 1, in[i], out[i]);
   sent = mono_ns();
-  ASSERT_OK(mlfq_peer_send_raw(&p, b.data, b.len));
+  ASSERT_OK(mlfq_peer_send_raw(&c->p, b.data, b.len));
   mlfq_buf_free(&b);
 
   memset(&daemon_order, 0, sizeof(daemon_order));
   while (done < 3) {
-    ASSERT_OK(mlfq_peer_recv(&p, &m, 10000));
+    m = tc_recv(c, 10000);
     switch (m->msg_case) {
     case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
       i = (int)m->accepted->id - 1;
@@ -145,7 +131,7 @@ static void figure6(const char *policy, const char *preempt) {
   mlfq_sim_result_free(&res);
   mlfq_cost_free(&cost);
   mlfq__server_message__free_unpacked(welcome, NULL);
-  mlfq_peer_close(&p);
+  tc_close(c);
   ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
 }
 

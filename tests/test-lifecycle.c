@@ -9,210 +9,13 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "peer.h"
-#include "wire.h"
-
-#include "task.h"
-
-#define MAXID 64
-#define WAIT_MS 5000 /* bound of every wait */
-#define ANY_ID UINT64_MAX
-
-/* A client and what it has seen of each of its requests (ids < MAXID). */
-typedef struct {
-  mlfq_peer_t p;
-  uint32_t accepted[MAXID];
-  uint32_t tokens[MAXID];
-  uint32_t done[MAXID];
-  int err[MAXID]; /* code of the last Error for the id, 0 if none */
-} client_t;
-
-/* Processes of this test: if it fails before they end, they are killed
- * and the log of each started daemon printed and removed. */
-static struct {
-  int pid;
-  const char *log;
-} live[8];
-
-static void kill_live(void) {
-  unsigned i;
-  int c;
-  FILE *f;
-
-  for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
-    if (live[i].pid <= 0)
-      continue;
-    kill(live[i].pid, SIGKILL);
-    if (live[i].log == NULL)
-      continue;
-    f = fopen(live[i].log, "r");
-    if (f != NULL) {
-      fprintf(stderr, "--- log of mlfqd %d:\n", live[i].pid);
-      while ((c = fgetc(f)) != EOF)
-        fputc(c, stderr);
-      fclose(f);
-    }
-    unlink(live[i].log);
-  }
-}
-
-static void track(int pid, const char *log) {
-  static int registered;
-  unsigned i;
-
-  if (!registered) {
-    atexit(kill_live);
-    registered = 1;
-  }
-  for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
-    if (live[i].pid == 0) {
-      live[i].pid = pid;
-      live[i].log = log;
-      return;
-    }
-  }
-  MLFQ_TEST_FAIL("too many processes");
-}
-
-static void untrack(int pid) {
-  unsigned i;
-
-  for (i = 0; i < sizeof(live) / sizeof(live[0]); i++)
-    if (live[i].pid == pid)
-      live[i].pid = 0;
-}
-
-static void start(mlfq_test_daemon_t *d, const char *const *args) {
-  mlfq_test_daemon_start(d, args);
-  track(d->pid, d->log);
-}
-
-/* Sends sig (0: none) and returns the exit status once d has exited (at
- * most timeout_s; -1 if a signal ended it). */
-static int stop(mlfq_test_daemon_t *d, int sig, int timeout_s) {
-  untrack(d->pid);
-  return mlfq_test_daemon_stop(d, sig, timeout_s);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline) {
-  int64_t l = deadline - now_ms();
-
-  return l > 0 ? (int)l : 0;
-}
-
-static uint64_t msg_id(const Mlfq__ServerMessage *m) {
-  switch (m->msg_case) {
-  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    return m->accepted->id;
-  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    return m->token->id;
-  case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    return m->done->id;
-  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    return m->error->id;
-  default:
-    return ANY_ID;
-  }
-}
-
-static void record(client_t *c, const Mlfq__ServerMessage *m) {
-  uint64_t id = msg_id(m);
-
-  if (id >= MAXID)
-    return;
-  switch (m->msg_case) {
-  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    c->accepted[id]++;
-    break;
-  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    c->tokens[id]++;
-    ASSERT_EQ(m->token->index, c->tokens[id]);
-    break;
-  case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    c->done[id]++;
-    ASSERT_EQ(m->done->iterations, c->tokens[id]);
-    break;
-  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    c->err[id] = m->error->code;
-    break;
-  default:
-    break;
-  }
-}
-
-static client_t *cl_open_at(const char *host, int port) {
-  client_t *c = calloc(1, sizeof(*c));
-  char err[256];
-
-  ASSERT(c != NULL);
-  ASSERT_OK(mlfq_peer_connect(&c->p, host, port, WAIT_MS, err, sizeof(err)));
-  ASSERT_OK(mlfq_peer_hello(&c->p, "test-lifecycle", NULL, WAIT_MS));
-  return c;
-}
-
-static client_t *cl_open(const mlfq_test_daemon_t *d) {
-  return cl_open_at(d->host, d->port);
-}
-
-static void cl_close(client_t *c) {
-  mlfq_peer_close(&c->p);
-  free(c);
-}
-
-static void cl_submit(client_t *c, uint64_t id, uint32_t in, uint32_t out) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__Submit s = MLFQ__SUBMIT__INIT;
-
-  s.id = id;
-  s.input_length = in;
-  s.output_length = out;
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_SUBMIT;
-  m.submit = &s;
-  ASSERT_OK(mlfq_peer_send(&c->p, &m));
-}
-
-static Mlfq__ServerMessage *cl_recv(client_t *c, int timeout_ms) {
-  Mlfq__ServerMessage *m = NULL;
-  int rc = mlfq_peer_recv(&c->p, &m, timeout_ms);
-
-  if (rc != 0)
-    MLFQ_TEST_FAIL("recv: %d (%s)", rc, mlfq_strerror(rc));
-  record(c, m);
-  return m;
-}
-
-/* Receives until a message of kind msg_case (about id, unless ANY_ID) and
- * returns it; what comes before is recorded. */
-static Mlfq__ServerMessage *cl_wait(client_t *c, int msg_case, uint64_t id) {
-  int64_t deadline = now_ms() + WAIT_MS;
-  Mlfq__ServerMessage *m;
-
-  for (;;) {
-    m = cl_recv(c, left_ms(deadline));
-    if ((int)m->msg_case == msg_case && (id == ANY_ID || msg_id(m) == id))
-      return m;
-    mlfq__server_message__free_unpacked(m, NULL);
-  }
-}
-
-static void cl_wait_free(client_t *c, int msg_case, uint64_t id) {
-  mlfq__server_message__free_unpacked(cl_wait(c, msg_case, id), NULL);
-}
+#include "client.h"
 
 /* Receives until requests 1..n have all ended (Done or an Error). */
-static void wait_ended(client_t *c, uint64_t n) {
-  int64_t deadline = now_ms() + WAIT_MS;
+static void wait_ended(tc_client_t *c, uint64_t n) {
+  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
   uint64_t id, ended;
 
   for (;;) {
@@ -221,64 +24,25 @@ static void wait_ended(client_t *c, uint64_t n) {
       ended += c->done[id] > 0 || c->err[id] != 0;
     if (ended == n)
       return;
-    mlfq__server_message__free_unpacked(cl_recv(c, left_ms(deadline)), NULL);
+    mlfq__server_message__free_unpacked(tc_recv(c, tc_left_ms(deadline)), NULL);
   }
-}
-
-static Mlfq__ServerMessage *cl_stats(client_t *c) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__StatsRequest s = MLFQ__STATS_REQUEST__INIT;
-
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
-  m.stats = &s;
-  ASSERT_OK(mlfq_peer_send(&c->p, &m));
-  return cl_wait(c, MLFQ__SERVER_MESSAGE__MSG_STATS, ANY_ID);
 }
 
 /* Polls Stats on c until the server says it is draining: it has handled
  * the signal. */
-static void wait_draining(client_t *c) {
-  int64_t deadline = now_ms() + WAIT_MS;
+static void wait_draining(tc_client_t *c) {
+  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
   Mlfq__ServerMessage *m;
   int draining;
 
   for (;;) {
-    m = cl_stats(c);
+    m = tc_stats(c);
     draining = m->stats->draining;
     mlfq__server_message__free_unpacked(m, NULL);
     if (draining)
       return;
-    ASSERT_LT(now_ms(), deadline);
+    ASSERT_LT(tc_now_ms(), deadline);
   }
-}
-
-/* The server closes c: recv ends with -EPIPE, no further message. */
-static void expect_closed(client_t *c) {
-  Mlfq__ServerMessage *m = NULL;
-  int rc = mlfq_peer_recv(&c->p, &m, WAIT_MS);
-
-  if (rc == 0)
-    MLFQ_TEST_FAIL("expected the connection closed, got message %d",
-                   (int)m->msg_case);
-  ASSERT_EQ(rc, -EPIPE);
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *s;
-  long n;
-
-  if (f == NULL)
-    MLFQ_TEST_FAIL("cannot open %s: %s", path, strerror(errno));
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  s = calloc(1, (size_t)n + 1);
-  ASSERT(s != NULL);
-  if (n > 0)
-    ASSERT_EQ(fread(s, 1, (size_t)n, f), n);
-  fclose(f);
-  return s;
 }
 
 static void write_file(const char *path, const char *text) {
@@ -320,22 +84,23 @@ TEST(lifecycle, sigterm_finishes_in_flight) {
                         NULL};
   mlfq_test_daemon_t d;
   mlfq_peer_t late;
-  client_t *c;
+  tc_client_t *c;
   char err[256];
   uint64_t id;
 
-  start(&d, args);
-  c = cl_open(&d);
+  mlfq_test_daemon_start(&d, args);
+  c = tc_open(&d, 1);
   for (id = 1; id <= 3; id++)
-    cl_submit(c, id, 4, 25); /* 1.5 s of work for one engine */
+    tc_submit(c, id, 4, 25); /* 1.5 s of work for one engine */
   for (id = 1; id <= 3; id++)
-    cl_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
+    tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
 
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
   wait_draining(c);
-  ASSERT_EQ(mlfq_peer_connect(&late, d.host, d.port, WAIT_MS, err, sizeof(err)),
-            -ECONNREFUSED);
-  cl_submit(c, 10, 4, 3);
+  ASSERT_EQ(
+      mlfq_peer_connect(&late, d.host, d.port, TC_WAIT_MS, err, sizeof(err)),
+      -ECONNREFUSED);
+  tc_submit(c, 10, 4, 3);
   wait_ended(c, 3);
   for (id = 1; id <= 3; id++) {
     ASSERT_EQ(c->done[id], 1);
@@ -344,23 +109,23 @@ TEST(lifecycle, sigterm_finishes_in_flight) {
   }
   ASSERT_EQ(c->err[10], MLFQ__ERROR_CODE__SHUTTING_DOWN);
   ASSERT_EQ(c->accepted[10], 0);
-  expect_closed(c);
-  cl_close(c);
-  ASSERT_EQ(stop(&d, 0, 5), 0);
+  tc_expect_closed(c);
+  tc_close(c);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, 0, 5), 0);
 }
 
 /* SIGINT drains the same way. */
 TEST(lifecycle, sigint_idle) {
   const char *args[] = {NULL};
   mlfq_test_daemon_t d;
-  client_t *c;
+  tc_client_t *c;
 
-  start(&d, args);
-  c = cl_open(&d);
+  mlfq_test_daemon_start(&d, args);
+  c = tc_open(&d, 1);
   ASSERT_EQ(kill(d.pid, SIGINT), 0);
-  expect_closed(c);
-  cl_close(c);
-  ASSERT_EQ(stop(&d, 0, 5), 0);
+  tc_expect_closed(c);
+  tc_close(c);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, 0, 5), 0);
 }
 
 /* Requests still in flight at --drain-timeout get SHUTTING_DOWN and the
@@ -371,27 +136,27 @@ TEST(lifecycle, drain_timeout) {
       "0.2",         NULL};
   mlfq_test_daemon_t d;
   int64_t signalled;
-  client_t *c;
+  tc_client_t *c;
   uint64_t id;
 
-  start(&d, args);
-  c = cl_open(&d);
+  mlfq_test_daemon_start(&d, args);
+  c = tc_open(&d, 1);
   for (id = 1; id <= 3; id++)
-    cl_submit(c, id, 4, 100000); /* 100 s each */
+    tc_submit(c, id, 4, 100000); /* 100 s each */
   for (id = 1; id <= 3; id++)
-    cl_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
-  signalled = now_ms();
+    tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
+  signalled = tc_now_ms();
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
   wait_ended(c, 3);
-  ASSERT_GE(now_ms() - signalled, 150);
+  ASSERT_GE(tc_now_ms() - signalled, 150);
   for (id = 1; id <= 3; id++) {
     ASSERT_EQ(c->err[id], MLFQ__ERROR_CODE__SHUTTING_DOWN);
     ASSERT_EQ(c->done[id], 0);
   }
-  expect_closed(c);
-  cl_close(c);
-  ASSERT_EQ(stop(&d, 0, 3), 0);
-  ASSERT_LT(now_ms() - signalled, 3000);
+  tc_expect_closed(c);
+  tc_close(c);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, 0, 3), 0);
+  ASSERT_LT(tc_now_ms() - signalled, 3000);
 }
 
 /* The same while an engine is inside one long iteration (a 20 s prefill):
@@ -404,30 +169,26 @@ TEST(lifecycle, drain_timeout_mid_iteration) {
   Mlfq__ServerMessage *m = NULL;
   mlfq_test_daemon_t d;
   int64_t signalled;
-  client_t *c;
-  int rc, pid;
+  tc_client_t *c;
+  int rc;
 
-  start(&d, args);
-  c = cl_open(&d);
-  cl_submit(c, 1, 20000, 2);
-  cl_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, 1);
-  signalled = now_ms();
+  mlfq_test_daemon_start(&d, args);
+  c = tc_open(&d, 1);
+  tc_submit(c, 1, 20000, 2);
+  tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, 1);
+  signalled = tc_now_ms();
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
   wait_ended(c, 1);
   ASSERT_EQ(c->err[1], MLFQ__ERROR_CODE__SHUTTING_DOWN);
   rc = mlfq_peer_recv(&c->p, &m, 2000);
-  if (rc != -EPIPE) {
-    pid = d.pid;
-    kill(pid, SIGKILL);
-    stop(&d, 0, 5);
+  if (rc != -EPIPE)
     MLFQ_TEST_FAIL("%lld ms after SIGTERM (--drain-timeout 0.2, a 20 s "
                    "iteration running) the daemon still holds the "
                    "connection open (recv %d: %s)",
-                   (long long)(now_ms() - signalled), rc, mlfq_strerror(rc));
-  }
-  cl_close(c);
-  ASSERT_EQ(stop(&d, 0, 3), 0);
-  ASSERT_LT(now_ms() - signalled, 3000);
+                   (long long)(tc_now_ms() - signalled), rc, mlfq_strerror(rc));
+  tc_close(c);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, 0, 3), 0);
+  ASSERT_LT(tc_now_ms() - signalled, 3000);
 }
 
 /* A second signal during the drain exits at once, non-zero, and removes
@@ -438,27 +199,27 @@ TEST(lifecycle, second_signal) {
   const char *args[] = {"--decode-ms", "1", "--pidfile", pidfile, NULL};
   mlfq_test_daemon_t d;
   int64_t signalled;
-  client_t *c;
+  tc_client_t *c;
   uint64_t id;
   int status;
 
   tmpdir(dir, sizeof(dir));
   snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
-  start(&d, args);
+  mlfq_test_daemon_start(&d, args);
   ASSERT(exists(pidfile));
-  c = cl_open(&d);
+  c = tc_open(&d, 1);
   for (id = 1; id <= 2; id++)
-    cl_submit(c, id, 4, 100000);
+    tc_submit(c, id, 4, 100000);
   for (id = 1; id <= 2; id++)
-    cl_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
+    tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
   wait_draining(c);
-  signalled = now_ms();
-  status = stop(&d, SIGTERM, 2);
+  signalled = tc_now_ms();
+  status = mlfq_test_daemon_stop(&d, SIGTERM, 2);
   ASSERT_NE(status, 0);
-  ASSERT_LT(now_ms() - signalled, 2000);
+  ASSERT_LT(tc_now_ms() - signalled, 2000);
   ASSERT(!exists(pidfile));
-  cl_close(c);
+  tc_close(c);
   rmtree(dir, names);
 }
 
@@ -493,7 +254,7 @@ static pid_t spawn(const char *const *args, int *out, int errfd) {
 /* Reads fd until EOF (at most timeout_ms) into buf; returns 0, or -1 if
  * fd is still open at the deadline. */
 static int read_to_eof(int fd, char *buf, size_t len, int timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = tc_now_ms() + timeout_ms;
   struct pollfd p;
   size_t got = 0;
   char scratch[256];
@@ -503,7 +264,7 @@ static int read_to_eof(int fd, char *buf, size_t len, int timeout_ms) {
     p.fd = fd;
     p.events = POLLIN;
     p.revents = 0;
-    if (poll(&p, 1, left_ms(deadline)) == 0)
+    if (poll(&p, 1, tc_left_ms(deadline)) == 0)
       return -1;
     n = read(fd, got + 1 < len ? buf + got : scratch,
              got + 1 < len ? len - 1 - got : sizeof(scratch));
@@ -522,20 +283,20 @@ static int read_to_eof(int fd, char *buf, size_t len, int timeout_ms) {
 /* Waits at most timeout_ms for child pid to exit; returns its exit status
  * (-1 for a signal), or -2 at the deadline. */
 static int wait_exit(pid_t pid, int timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = tc_now_ms() + timeout_ms;
   int status;
 
   for (;;) {
     if (waitpid(pid, &status, WNOHANG) == pid)
       return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (now_ms() > deadline)
+    if (tc_now_ms() > deadline)
       return -2;
     poll(NULL, 0, 10); /* waiting for a process has no event to wait on */
   }
 }
 
 static long read_pid(const char *path) {
-  char *s = slurp(path);
+  char *s = mlfq_test_slurp(path);
   char *end;
   long pid = strtol(s, &end, 10);
 
@@ -555,7 +316,7 @@ TEST(lifecycle, daemon_mode) {
                         pidfile,    "--port-file", portfile,      "--log-file",
                         logfile,    "--decode-ms", "1",           NULL};
   char printed[256], host[64], *port_text, *log;
-  client_t *c;
+  tc_client_t *c;
   int out, errfd, port, status;
   pid_t pid;
   long dpid;
@@ -572,37 +333,37 @@ TEST(lifecycle, daemon_mode) {
   ASSERT_GE(errfd, 0);
   pid = spawn(args, &out, errfd);
   close(errfd);
-  track(pid, NULL);
-  ASSERT_EQ(read_to_eof(out, printed, sizeof(printed), WAIT_MS), 0);
+  mlfq_test_track(pid);
+  ASSERT_EQ(read_to_eof(out, printed, sizeof(printed), TC_WAIT_MS), 0);
   close(out);
-  status = wait_exit(pid, WAIT_MS);
-  untrack(pid);
+  status = wait_exit(pid, TC_WAIT_MS);
+  mlfq_test_untrack(pid);
   ASSERT_EQ(status, 0);
 
   ASSERT(exists(pidfile));
   dpid = read_pid(pidfile);
-  track((int)dpid, NULL);
+  mlfq_test_track((int)dpid);
   ASSERT_NE(dpid, pid);
   ASSERT_EQ(kill((pid_t)dpid, 0), 0);
-  port_text = slurp(portfile);
+  port_text = mlfq_test_slurp(portfile);
   ASSERT_STR_EQ(port_text, printed);
   *strchr(port_text, '\n') = '\0';
   ASSERT_OK(mlfq_peer_parse_addr(port_text, host, sizeof(host), &port));
   ASSERT_STR_EQ(host, "127.0.0.1");
   free(port_text);
-  c = cl_open_at(host, port);
-  cl_submit(c, 1, 4, 3);
-  cl_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_DONE, 1);
+  c = tc_open_at(host, port, 1);
+  tc_submit(c, 1, 4, 3);
+  tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_DONE, 1);
   ASSERT_EQ(c->tokens[1], 3);
-  cl_close(c);
+  tc_close(c);
 
   ASSERT_EQ(kill((pid_t)dpid, SIGTERM), 0);
-  status = wait_exit((pid_t)dpid, WAIT_MS);
-  untrack((int)dpid);
+  status = wait_exit((pid_t)dpid, TC_WAIT_MS);
+  mlfq_test_untrack((int)dpid);
   ASSERT_EQ(status, 0);
   ASSERT_EQ(kill((pid_t)dpid, 0), -1);
   ASSERT(!exists(pidfile));
-  log = slurp(logfile);
+  log = mlfq_test_slurp(logfile);
   ASSERT_CONTAINS(log, "listening on");
   ASSERT_CONTAINS(log, "stopped");
   free(log);
@@ -629,20 +390,20 @@ TEST(lifecycle, daemon_detaches_stderr) {
   ASSERT_EQ(pipe2(errp, O_CLOEXEC), 0);
   pid = spawn(args, &out, errp[1]);
   close(errp[1]);
-  track(pid, NULL);
-  ASSERT_EQ(read_to_eof(out, printed, sizeof(printed), WAIT_MS), 0);
+  mlfq_test_track(pid);
+  ASSERT_EQ(read_to_eof(out, printed, sizeof(printed), TC_WAIT_MS), 0);
   close(out);
-  status = wait_exit(pid, WAIT_MS);
-  untrack(pid);
+  status = wait_exit(pid, TC_WAIT_MS);
+  mlfq_test_untrack(pid);
   ASSERT_EQ(status, 0);
   dpid = read_pid(pidfile);
-  track((int)dpid, NULL);
+  mlfq_test_track((int)dpid);
 
   stderr_open = read_to_eof(errp[0], NULL, 0, 2000) != 0;
   close(errp[0]);
   ASSERT_EQ(kill((pid_t)dpid, SIGTERM), 0);
-  status = wait_exit((pid_t)dpid, WAIT_MS);
-  untrack((int)dpid);
+  status = wait_exit((pid_t)dpid, TC_WAIT_MS);
+  mlfq_test_untrack((int)dpid);
   ASSERT_EQ(status, 0);
   rmtree(dir, names);
   if (stderr_open)
@@ -670,7 +431,7 @@ TEST(lifecycle, pidfile_live) {
   ASSERT_CONTAINS(err, pidfile);
   ASSERT_CONTAINS(err, num);
   ASSERT_CONTAINS(err, "running");
-  after = slurp(pidfile);
+  after = mlfq_test_slurp(pidfile);
   ASSERT_STR_EQ(after, text);
   free(after);
   free(out);
@@ -697,9 +458,9 @@ TEST(lifecycle, pidfile_stale) {
   ASSERT_EQ(waitpid(gone, &status, 0), gone);
   snprintf(text, sizeof(text), "%ld\n", (long)gone);
   write_file(pidfile, text);
-  start(&d, args);
+  mlfq_test_daemon_start(&d, args);
   ASSERT_EQ(read_pid(pidfile), d.pid);
-  ASSERT_EQ(stop(&d, SIGTERM, 5), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 5), 0);
   ASSERT(!exists(pidfile));
   rmtree(dir, names);
 }
@@ -765,7 +526,7 @@ TEST(lifecycle, port_in_use) {
   char *out, *err;
   int status;
 
-  start(&d, args);
+  mlfq_test_daemon_start(&d, args);
   argv[2] = d.addr;
   status = mlfq_test_run(argv, &out, &err, 5);
   if (status != 1)
@@ -774,7 +535,7 @@ TEST(lifecycle, port_in_use) {
   ASSERT_CONTAINS(err, "cannot listen");
   free(out);
   free(err);
-  ASSERT_EQ(stop(&d, SIGTERM, 5), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 5), 0);
 }
 
 /* A --listen host that is not an IP address is a bad option too. */

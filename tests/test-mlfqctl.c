@@ -13,9 +13,7 @@
 
 #include <cJSON.h>
 
-#include "peer.h"
-
-#include "task.h"
+#include "client.h"
 
 #define CTL MLFQ_BIN_DIR "/mlfqctl"
 
@@ -96,28 +94,10 @@ static const char *text(const cJSON *o, const char *name) {
  * so that the statistics have something to count. */
 static void run_one_request(const mlfq_test_daemon_t *d, uint32_t in,
                             uint32_t out) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__Submit s = MLFQ__SUBMIT__INIT;
-  Mlfq__ServerMessage *r;
-  mlfq_peer_t p;
-  char err[256];
-  int done = 0;
+  tc_client_t *c = tc_open(d, 1);
 
-  ASSERT_OK(mlfq_peer_connect(&p, d->host, d->port, 5000, err, sizeof(err)));
-  ASSERT_OK(mlfq_peer_hello(&p, "test-mlfqctl", NULL, 5000));
-  s.id = 1;
-  s.input_length = in;
-  s.output_length = out;
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_SUBMIT;
-  m.submit = &s;
-  ASSERT_OK(mlfq_peer_send(&p, &m));
-  while (!done) {
-    ASSERT_OK(mlfq_peer_recv(&p, &r, 10000));
-    ASSERT(r->msg_case != MLFQ__SERVER_MESSAGE__MSG_ERROR);
-    done = r->msg_case == MLFQ__SERVER_MESSAGE__MSG_DONE;
-    mlfq__server_message__free_unpacked(r, NULL);
-  }
-  mlfq_peer_close(&p);
+  tc_run(c, 1, in, out);
+  tc_close(c);
 }
 
 TEST(mlfqctl, ping) {
@@ -368,12 +348,11 @@ TEST(mlfqctl, server_error) {
   const char *dargs[] = {"--max-connections", "1", NULL};
   const char *args[] = {"ping", NULL};
   mlfq_test_daemon_t d;
-  mlfq_peer_t p;
-  char *out, *err, msg[256];
+  tc_client_t *c;
+  char *out, *err;
 
   mlfq_test_daemon_start(&d, dargs);
-  ASSERT_OK(mlfq_peer_connect(&p, d.host, d.port, 5000, msg, sizeof(msg)));
-  ASSERT_OK(mlfq_peer_hello(&p, "test-mlfqctl", NULL, 5000));
+  c = tc_open(&d, 1);
   ASSERT_EQ(ctl(d.addr, args, &out, &err), 1);
   ASSERT_STR_EQ(out, "");
   assert_one_line(err);
@@ -381,7 +360,7 @@ TEST(mlfqctl, server_error) {
   ASSERT_CONTAINS(err, "TOO_MANY_CONNECTIONS");
   free(out);
   free(err);
-  mlfq_peer_close(&p);
+  tc_close(c);
   ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
 }
 

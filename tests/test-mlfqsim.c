@@ -7,23 +7,6 @@
 
 #define SIM MLFQ_BIN_DIR "/mlfqsim"
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  long n;
-
-  ASSERT(f != NULL);
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = malloc((size_t)n + 1);
-  ASSERT(buf != NULL);
-  ASSERT_EQ(fread(buf, 1, (size_t)n, f), n);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 /* The line of out that starts with prefix, copied into line. */
 static void find_line(const char *out, const char *prefix, char *line,
                       size_t len) {
@@ -138,8 +121,8 @@ static void expect_same_file(const char *d1, const char *d2, const char *f,
 
   snprintf(p1, sizeof(p1), "%s/%s", d1, f);
   snprintf(p2, sizeof(p2), "%s/%s", d2, f);
-  a = slurp(p1);
-  b = slurp(p2);
+  a = mlfq_test_slurp(p1);
+  b = mlfq_test_slurp(p2);
   ASSERT(strlen(a) > 0);
   if (same)
     ASSERT(strcmp(a, b) == 0);
@@ -194,7 +177,7 @@ TEST(mlfqsim, trace_matches_jobs) {
   snprintf(trace, sizeof(trace), "%s/trace.csv", dir);
   ASSERT_EQ(mlfq_test_run(argv, NULL, NULL, 30), 0);
 
-  text = slurp(jobs);
+  text = mlfq_test_slurp(jobs);
   line = strtok_r(text, "\n", &save);
   ASSERT_STR_EQ(line, "id,arrival_ms,input_length,output_length,"
                       "first_token_ms,finish_ms,jct_ms");
@@ -210,7 +193,7 @@ TEST(mlfqsim, trace_matches_jobs) {
   ASSERT_EQ(n, 99);
   free(text);
 
-  text = slurp(trace);
+  text = mlfq_test_slurp(trace);
   save = NULL;
   line = strtok_r(text, "\n", &save);
   ASSERT_STR_EQ(line, "t_ms,job,token");

@@ -1,0 +1,228 @@
+/* The tests' protocol client (client.h). */
+#include <errno.h>
+#include <time.h>
+
+#include "wire.h"
+
+#include "client.h"
+
+int64_t tc_now_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tc_left_ms(int64_t deadline) {
+  int64_t l = deadline - tc_now_ms();
+
+  return l > 0 ? (int)l : 0;
+}
+
+/* The request a message is about, TC_ANY_ID for none. */
+static uint64_t msg_id(const Mlfq__ServerMessage *m) {
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    return m->accepted->id;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    return m->token->id;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    return m->done->id;
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    return m->error->id;
+  default:
+    return TC_ANY_ID;
+  }
+}
+
+/* Whether an Error with code ends its request. */
+static int final_error(int code) {
+  return code == MLFQ__ERROR_CODE__INVALID_REQUEST ||
+         code == MLFQ__ERROR_CODE__OVERLOADED ||
+         code == MLFQ__ERROR_CODE__CANCELLED ||
+         code == MLFQ__ERROR_CODE__SHUTTING_DOWN ||
+         code == MLFQ__ERROR_CODE__INTERNAL;
+}
+
+void tc_record(tc_client_t *c, const Mlfq__ServerMessage *m) {
+  uint64_t id = msg_id(m);
+
+  if (id >= TC_MAXID)
+    return;
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    c->late[id] += (uint32_t)c->ended[id];
+    c->accepted[id]++;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    c->late[id] += (uint32_t)c->ended[id];
+    c->tokens[id]++;
+    ASSERT_EQ(m->token->index, c->tokens[id]);
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    c->late[id] += (uint32_t)c->ended[id];
+    c->done[id]++;
+    ASSERT_EQ(m->done->iterations, c->tokens[id]);
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    c->err[id] = m->error->code;
+    if (final_error(m->error->code))
+      c->ended[id] = 1;
+    break;
+  default:
+    break;
+  }
+}
+
+tc_client_t *tc_open_at(const char *host, int port, int hello) {
+  tc_client_t *c = calloc(1, sizeof(*c));
+  char err[256];
+
+  ASSERT(c != NULL);
+  if (mlfq_peer_connect(&c->p, host, port, TC_WAIT_MS, err, sizeof(err)) != 0)
+    MLFQ_TEST_FAIL("connect to %s:%d: %s", host, port, err);
+  if (hello)
+    ASSERT_OK(mlfq_peer_hello(&c->p, "test-client", NULL, TC_WAIT_MS));
+  return c;
+}
+
+tc_client_t *tc_open(const mlfq_test_daemon_t *d, int hello) {
+  return tc_open_at(d->host, d->port, hello);
+}
+
+void tc_close(tc_client_t *c) {
+  mlfq_peer_close(&c->p);
+  free(c);
+}
+
+void tc_send(tc_client_t *c, const Mlfq__ClientMessage *m) {
+  ASSERT_OK(mlfq_peer_send(&c->p, m));
+}
+
+/* Sends the frames b holds, and frees b. */
+static void send_and_free(tc_client_t *c, mlfq_buf_t *b) {
+  ASSERT_OK(mlfq_peer_send_raw(&c->p, b->data, b->len));
+  mlfq_buf_free(b);
+}
+
+void tc_submit(tc_client_t *c, uint64_t id, uint32_t in, uint32_t out) {
+  mlfq_buf_t b;
+
+  if (id < TC_MAXID && (c->ended[id] || c->done[id])) {
+    c->accepted[id] = c->tokens[id] = c->done[id] = c->late[id] = 0;
+    c->err[id] = c->ended[id] = 0;
+  }
+  mlfq_buf_init(&b, 1 << 16);
+  tc_put_submit(&b, id, in, out);
+  send_and_free(c, &b);
+}
+
+void tc_cancel(tc_client_t *c, uint64_t id) {
+  mlfq_buf_t b;
+
+  mlfq_buf_init(&b, 1 << 16);
+  tc_put_cancel(&b, id);
+  send_and_free(c, &b);
+}
+
+Mlfq__ServerMessage *tc_recv(tc_client_t *c, int timeout_ms) {
+  Mlfq__ServerMessage *m = NULL;
+  int rc = mlfq_peer_recv(&c->p, &m, timeout_ms);
+
+  if (rc != 0)
+    MLFQ_TEST_FAIL("recv: %d (%s)", rc, mlfq_strerror(rc));
+  tc_record(c, m);
+  return m;
+}
+
+Mlfq__ServerMessage *tc_wait(tc_client_t *c, int msg_case, uint64_t id) {
+  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
+  Mlfq__ServerMessage *m;
+
+  for (;;) {
+    m = tc_recv(c, tc_left_ms(deadline));
+    if ((int)m->msg_case == msg_case && (id == TC_ANY_ID || msg_id(m) == id))
+      return m;
+    mlfq__server_message__free_unpacked(m, NULL);
+  }
+}
+
+void tc_wait_free(tc_client_t *c, int msg_case, uint64_t id) {
+  mlfq__server_message__free_unpacked(tc_wait(c, msg_case, id), NULL);
+}
+
+Mlfq__ServerMessage *tc_stats(tc_client_t *c) {
+  mlfq_buf_t b;
+
+  mlfq_buf_init(&b, 1 << 16);
+  tc_put_stats(&b);
+  send_and_free(c, &b);
+  return tc_wait(c, MLFQ__SERVER_MESSAGE__MSG_STATS, TC_ANY_ID);
+}
+
+void tc_expect_error(tc_client_t *c, uint64_t id, int code) {
+  Mlfq__ServerMessage *m = tc_wait(c, MLFQ__SERVER_MESSAGE__MSG_ERROR, id);
+
+  if ((int)m->error->code != code)
+    MLFQ_TEST_FAIL("error for %llu: %s (%s), expected %s",
+                   (unsigned long long)id, mlfq_wire_error_name(m->error->code),
+                   m->error->message, mlfq_wire_error_name(code));
+  mlfq__server_message__free_unpacked(m, NULL);
+}
+
+void tc_expect_closed(tc_client_t *c) {
+  Mlfq__ServerMessage *m = NULL;
+  int rc = mlfq_peer_recv(&c->p, &m, TC_WAIT_MS);
+
+  if (rc == 0)
+    MLFQ_TEST_FAIL("expected the connection closed, got message %d",
+                   (int)m->msg_case);
+  ASSERT_EQ(rc, -EPIPE);
+}
+
+void tc_run(tc_client_t *c, uint64_t id, uint32_t in, uint32_t out) {
+  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
+
+  ASSERT_LT(id, TC_MAXID);
+  tc_submit(c, id, in, out);
+  while (c->done[id] == 0 && c->ended[id] == 0)
+    mlfq__server_message__free_unpacked(tc_recv(c, tc_left_ms(deadline)), NULL);
+  if (c->err[id] != 0)
+    MLFQ_TEST_FAIL("request %llu got %s", (unsigned long long)id,
+                   mlfq_wire_error_name(c->err[id]));
+  ASSERT_EQ(c->accepted[id], 1);
+  ASSERT_EQ(c->tokens[id], out);
+  ASSERT_EQ(c->done[id], 1);
+  ASSERT_EQ(c->ended[id], 0);
+}
+
+void tc_put_submit(mlfq_buf_t *b, uint64_t id, uint32_t in, uint32_t out) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Submit s = MLFQ__SUBMIT__INIT;
+
+  s.id = id;
+  s.input_length = in;
+  s.output_length = out;
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_SUBMIT;
+  m.submit = &s;
+  ASSERT_OK(mlfq_wire_put_client(b, &m));
+}
+
+void tc_put_cancel(mlfq_buf_t *b, uint64_t id) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Cancel k = MLFQ__CANCEL__INIT;
+
+  k.id = id;
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_CANCEL;
+  m.cancel = &k;
+  ASSERT_OK(mlfq_wire_put_client(b, &m));
+}
+
+void tc_put_stats(mlfq_buf_t *b) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__StatsRequest s = MLFQ__STATS_REQUEST__INIT;
+
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
+  m.stats = &s;
+  ASSERT_OK(mlfq_wire_put_client(b, &m));
+}

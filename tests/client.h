@@ -1,0 +1,94 @@
+/* The tests' protocol client: one connection to mlfqd (usually a test's own,
+ * see mlfq_test_daemon_t in task.h) that records what it receives about each
+ * of its requests, and the frames of hand-made writes. Nothing here returns
+ * an error: what goes wrong fails the test, and every wait has a deadline
+ * (TC_WAIT_MS unless the call takes one).
+ */
+#ifndef MLFQ_TEST_CLIENT_H
+#define MLFQ_TEST_CLIENT_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "peer.h"
+#include "task.h"
+
+#define TC_MAXID 512         /* ids recorded: 0 .. TC_MAXID - 1 */
+#define TC_WAIT_MS 5000      /* bound of every wait */
+#define TC_ANY_ID UINT64_MAX /* tc_wait: about any id, or none */
+
+/* A connection and what it has seen of each of its requests (messages
+ * about ids of TC_MAXID and above are not recorded). */
+typedef struct {
+  mlfq_peer_t p;
+  uint32_t accepted[TC_MAXID];
+  uint32_t tokens[TC_MAXID];
+  uint32_t done[TC_MAXID];
+  int err[TC_MAXID];       /* code of the last Error for the id, 0 if none */
+  int ended[TC_MAXID];     /* a final Error was seen (nothing may follow) */
+  uint32_t late[TC_MAXID]; /* Accepted, Token or Done after a final Error */
+} tc_client_t;
+
+/* The monotonic clock in ms. */
+int64_t tc_now_ms(void);
+
+/* The ms left until deadline (a tc_now_ms time), 0 once it has passed. */
+int tc_left_ms(int64_t deadline);
+
+/* Connects to d (or host:port) and, if hello, sends Hello and waits for the
+ * Welcome. Free with tc_close. */
+tc_client_t *tc_open(const mlfq_test_daemon_t *d, int hello);
+tc_client_t *tc_open_at(const char *host, int port, int hello);
+
+/* Closes the connection and frees c. */
+void tc_close(tc_client_t *c);
+
+/* Sends one message. */
+void tc_send(tc_client_t *c, const Mlfq__ClientMessage *m);
+
+/* Sends Submit (id, in input tokens, out output tokens). An id that has
+ * ended (Done or a final Error) may be reused: what was recorded of it is
+ * forgotten first. */
+void tc_submit(tc_client_t *c, uint64_t id, uint32_t in, uint32_t out);
+
+/* Sends Cancel for id. */
+void tc_cancel(tc_client_t *c, uint64_t id);
+
+/* Receives the next message within timeout_ms, records it (tc_record) and
+ * returns it (free it with mlfq__server_message__free_unpacked). A closed
+ * connection or the deadline fails the test. */
+Mlfq__ServerMessage *tc_recv(tc_client_t *c, int timeout_ms);
+
+/* Adds m to what c has seen of its id. Asserts that Tokens are numbered
+ * 1, 2, ... and that Done counts them. */
+void tc_record(tc_client_t *c, const Mlfq__ServerMessage *m);
+
+/* Receives until a message of kind msg_case about id (any id if TC_ANY_ID)
+ * and returns it; the messages before it are recorded and freed. */
+Mlfq__ServerMessage *tc_wait(tc_client_t *c, int msg_case, uint64_t id);
+
+/* tc_wait, freeing the message: only what it recorded is kept. */
+void tc_wait_free(tc_client_t *c, int msg_case, uint64_t id);
+
+/* Sends a StatsRequest and returns the Stats reply: the server's counts
+ * once it has handled everything sent before on c. */
+Mlfq__ServerMessage *tc_stats(tc_client_t *c);
+
+/* Receives until an Error about id and asserts that its code is code. */
+void tc_expect_error(tc_client_t *c, uint64_t id, int code);
+
+/* Asserts that the server closes c: the next receive finds the connection
+ * closed (-EPIPE) rather than a message. */
+void tc_expect_closed(tc_client_t *c);
+
+/* Submits request id and receives until it ends; asserts that it completed:
+ * Accepted once, out Tokens, Done, no Error. */
+void tc_run(tc_client_t *c, uint64_t id, uint32_t in, uint32_t out);
+
+/* Append the frame of a Submit, a Cancel or a StatsRequest to b, for tests
+ * that write several frames, or parts of one, at once. */
+void tc_put_submit(mlfq_buf_t *b, uint64_t id, uint32_t in, uint32_t out);
+void tc_put_cancel(mlfq_buf_t *b, uint64_t id);
+void tc_put_stats(mlfq_buf_t *b);
+
+#endif
