@@ -5,16 +5,19 @@
 #   bench/run.sh                  every benchmark, 5 runs each (a few minutes)
 #   bench/run.sh --quick          tiny sizes, 1 run, a few seconds (CI)
 #   bench/run.sh --runs N         N runs of each measurement
-#   bench/run.sh --only NAME      sched, mem or sim
+#   bench/run.sh --only NAME      sched, mem, sim or daemon
 #   bench/run.sh --build-dir DIR  build in DIR (default build-bench)
 #   bench/run.sh --no-build       use the programs already built in DIR
 #
-# Every run prints one key=value line; the runs go to
+# Every run prints key=value lines; the runs go to
 # DIR/bench-results/raw.txt, and at the end one "summary" line per
 # measurement gives min/median/max over the runs. The exact command of each
-# measurement is printed as a "# cmd:" line. Exits 77 if /usr/bin/time (the
-# Debian package "time") is missing, 1 if a benchmark fails or prints a
-# malformed line. Nothing here checks speed.
+# measurement is printed as a "# cmd:" line. The daemon benchmarks start a
+# fresh mlfqd on 127.0.0.1:0 for every run, point bench-daemon at it and stop
+# it with SIGTERM; no daemon outlives the script. Exits 77 if /usr/bin/time
+# (the Debian package "time") is missing, 1 if a benchmark fails, prints a
+# malformed line or reports failed requests, or a daemon exits non-zero.
+# Nothing here checks speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +43,7 @@ while [ $# -gt 0 ]; do
     ;;
   --no-build) build=0 ;;
   -h | --help)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -67,12 +70,14 @@ fi
 if [ "$build" = 1 ]; then
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$dir" -j "$(nproc)" --target bench-sched bench-mem mlfqsim \
-    >/dev/null
+    mlfqd bench-daemon >/dev/null
 fi
 sched="$dir/bench/bench-sched"
 mem="$dir/bench/bench-mem"
 sim="$dir/mlfqsim"
-for p in "$sched" "$mem" "$sim"; do
+mlfqd="$dir/mlfqd"
+bdaemon="$dir/bench/bench-daemon"
+for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon"; do
   if [ ! -x "$p" ]; then
     echo "run.sh: $p is not built" >&2
     exit 1
@@ -83,7 +88,35 @@ mkdir -p "$out"
 raw="$out/raw.txt"
 : >"$raw"
 tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+
+# The mlfqd of the measurement running now (started by daemon_start).
+daemon_pid=
+daemon_addr=
+
+# Stops the daemon: SIGTERM, then waits for it (SIGKILL after 60 s).
+# Returns its exit status.
+daemon_stop() {
+  local pid="$daemon_pid" state=Z rc=0
+  if [ -z "$pid" ]; then return 0; fi
+  daemon_pid=
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 600); do
+    state="$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null || echo Z)"
+    if [ "$state" = Z ]; then break; fi
+    sleep 0.1
+  done
+  if [ "$state" != Z ]; then
+    echo "run.sh: mlfqd (pid $pid) did not stop within 60 s; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
+trap 'daemon_stop || true; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 policies="fcfs naive-mlfq mlfq srpt"
 num='[0-9]+(\.[0-9]+)?'
@@ -95,7 +128,7 @@ echo "# machine: nproc=$(nproc)" \
   "cc=\"$("${cc:-cc}" --version | head -1)\" build_type=${btype:-?}" \
   "kernel=$(uname -r)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo none)"
-if [ -n "$(git status --porcelain -- common sim 2>/dev/null)" ]; then
+if [ -n "$(git status --porcelain -- common sim server 2>/dev/null)" ]; then
   commit="$commit+modified-core"
 fi
 echo "# start: $(date -u +%FT%TZ) commit=$commit load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" \
@@ -134,6 +167,16 @@ mem_line+=" sched_bytes_per_job=-?$num bytes_per_job=-?$num"
 mem_line+=" maxrss_kb=[0-9]+ waiting=[0-9]+"
 sim_line="bench=sim policy=[a-z-]+ requests=[0-9]+ rate=$num wall_s=$num"
 sim_line+=" maxrss_kb=[0-9]+ makespan_s=$num throughput_rps=$num"
+daemon_load="bench=daemon mode=[a-z]+ conns=[0-9]+ requests=[0-9]+"
+daemon_load+=" tokens_per_request=[0-9]+ window=[0-9]+ done=[0-9]+"
+daemon_load+=" errors=[0-9]+ tokens=[0-9]+ seconds=$num requests_per_s=[0-9]+"
+daemon_load+=" tokens_per_s=[0-9]+"
+daemon_late="bench=daemon mode=lateness workers=[0-9]+ iterations=[0-9]+"
+daemon_late+=" p50_us=$num p99_us=$num max_us=$num"
+daemon_mem="bench=daemon mode=memory requests=[0-9]+ pending=[0-9]+"
+daemon_mem+=" rejected=[0-9]+ rss_before_kb=[0-9]+ rss_after_kb=[0-9]+"
+daemon_mem+=" bytes_per_request=-?$num rss_after_mb=$num"
+daemon_line="($daemon_load|$daemon_late|$daemon_mem)"
 
 # One mlfqsim run under /usr/bin/time -v, as a bench=sim line.
 sim_run() {
@@ -151,10 +194,74 @@ sim_run() {
     "maxrss_kb=$rss makespan_s=$makespan throughput_rps=$tput"
 }
 
-# min/median/max of the metrics over the runs of each key in the raw file.
+# Starts mlfqd with the options in $1 (split on spaces), which must include
+# --listen HOST:0; sets daemon_pid and daemon_addr, the address it prints
+# as its first line once it listens.
+daemon_start() {
+  local state
+  # shellcheck disable=SC2086
+  "$mlfqd" $1 >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
+  daemon_pid=$!
+  for _ in $(seq 200); do
+    if IFS= read -r daemon_addr <"$tmp/daemon.out"; then return 0; fi
+    state="$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo Z)"
+    if [ "$state" = Z ]; then break; fi
+    sleep 0.05
+  done
+  echo "run.sh: mlfqd did not start: $mlfqd $1" >&2
+  cat "$tmp/daemon.err" >&2
+  daemon_stop || true
+  return 1
+}
+
+# One daemon measurement: a fresh mlfqd with the options in $1, then
+# bench-daemon with the other arguments, ADDR and PID standing for the
+# daemon's address and pid, then the daemon is stopped. Prints
+# bench-daemon's lines, the memory line with the RSS after in MB (10^6
+# bytes) appended; fails on errors or rejected requests, or if the daemon
+# does not exit 0.
+daemon_run() {
+  local dopts="$1" a rc=0
+  local args=()
+  shift
+  daemon_start "$dopts" || return 1
+  for a in "$@"; do
+    case "$a" in
+    ADDR) args+=("$daemon_addr") ;;
+    PID) args+=("$daemon_pid") ;;
+    *) args+=("$a") ;;
+    esac
+  done
+  "$bdaemon" "${args[@]}" >"$tmp/bd" || rc=1
+  if ! daemon_stop; then
+    echo "run.sh: mlfqd exited non-zero: $mlfqd $dopts" >&2
+    rc=1
+  fi
+  if [ "$rc" != 0 ]; then
+    cat "$tmp/daemon.err" >&2
+    return 1
+  fi
+  if grep -Eq ' (errors|rejected)=[1-9]' "$tmp/bd"; then
+    echo "run.sh: failed requests: $(cat "$tmp/bd")" >&2
+    return 1
+  fi
+  awk '$2 == "mode=memory" {
+         for (i = 3; i <= NF; i++) {
+           if ($i ~ /^rss_after_kb=/) kb = substr($i, 14)
+           if ($i ~ /^requests=/) n = substr($i, 10)
+           if ($i ~ /^pending=/) p = substr($i, 9)
+         }
+         if (p != n) { print "run.sh: pending " p " of " n > "/dev/stderr"; exit 1 }
+         $0 = $0 sprintf(" rss_after_mb=%.1f", kb * 1024 / 1e6)
+       }
+       { print }' "$tmp/bd"
+}
+
+# min/median/max of the metrics over the runs of each key in the raw file,
+# of the lines of that bench that match the ERE $4 if given.
 summarize() {
-  local bench="$1" keys="$2" metrics="$3"
-  awk -v bench="$bench" -v keys="$keys" -v metrics="$metrics" '
+  local bench="$1" keys="$2" metrics="$3" sel="${4:-}"
+  awk -v bench="$bench" -v keys="$keys" -v metrics="$metrics" -v sel="$sel" '
     function num_sort(a, n, i, j, t) {
       for (i = 2; i <= n; i++)
         for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
@@ -163,7 +270,7 @@ summarize() {
     }
     function fmt(v) { return sprintf(v >= 10000 || v == int(v) ? "%.0f" : "%.2f", v) }
     BEGIN { nk = split(keys, K, " "); nm = split(metrics, M, " ") }
-    $1 == "bench=" bench {
+    $1 == "bench=" bench && (sel == "" || $0 ~ sel) {
       delete f
       for (i = 1; i <= NF; i++) {
         eq = index($i, "=")
@@ -236,9 +343,51 @@ if [ -z "$only" ] || [ "$only" = sim ]; then
   done
 fi
 
+if [ -z "$only" ] || [ "$only" = daemon ]; then
+  late_tokens=1500 req_n=200000 tok_n=2000 mem_n=100000
+  if [ "$quick" = 1 ]; then
+    late_tokens=20 req_n=2000 tok_n=20 mem_n=1000
+  fi
+  listen="--listen 127.0.0.1:0 --log-level warn"
+  late_d="$listen --policy fcfs --prefill-ms-per-token 0.001 --decode-ms 1"
+  zero_d="$listen --policy fcfs --prefill-ms-per-token 0 --decode-ms 0"
+  zero_d+=" --max-batch 256"
+  mem_d="$listen --policy mlfq --decode-ms 100000 --max-pending 200000"
+  late1=(--server ADDR --mode lateness --requests 2 --tokens "$late_tokens"
+    --window 64)
+  late4=(--server ADDR --mode lateness --requests 8 --tokens "$late_tokens"
+    --window 64)
+  reqs=(--server ADDR --mode requests --requests "$req_n" --window 8192)
+  toks=(--server ADDR --mode tokens --conns 8 --requests "$tok_n" --tokens 64
+    --window 256)
+  memo=(--server ADDR --mode memory --requests "$mem_n" --pid PID)
+  echo "# daemon: every run starts its own mlfqd; ADDR is the address it" \
+    "prints first, PID its pid; it is stopped with SIGTERM after the run"
+  echo "# cmd: $mlfqd $late_d --workers 1 ; $bdaemon ${late1[*]}"
+  echo "# cmd: $mlfqd $late_d --workers 4 ; $bdaemon ${late4[*]}"
+  echo "# cmd: $mlfqd $zero_d ; $bdaemon ${reqs[*]}"
+  echo "# cmd: $mlfqd $zero_d ; $bdaemon ${toks[*]}"
+  echo "# cmd: $mlfqd $mem_d ; $bdaemon ${memo[*]}"
+  for _ in $(seq "$runs"); do
+    record "$daemon_line" daemon_run "$late_d --workers 1" "${late1[@]}"
+    record "$daemon_line" daemon_run "$late_d --workers 4" "${late4[@]}"
+    record "$daemon_line" daemon_run "$zero_d" "${reqs[@]}"
+    record "$daemon_line" daemon_run "$zero_d" "${toks[@]}"
+    record "$daemon_line" daemon_run "$mem_d" "${memo[@]}"
+  done
+fi
+
 echo "# end: $(date -u +%FT%TZ) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 summarize sched "policy max_batch" "iter_per_s job_iter_per_s" | tee "$out/summary.txt"
 summarize mem "policy" "bytes_per_job sched_bytes_per_job maxrss_kb" |
   tee -a "$out/summary.txt"
 summarize sim "policy rate" "wall_s maxrss_kb throughput_rps" |
   tee -a "$out/summary.txt"
+summarize daemon "mode workers" "p50_us p99_us max_us" " p99_us=" |
+  tee -a "$out/summary.txt"
+summarize daemon "mode conns requests tokens_per_request" "requests_per_s" \
+  " mode=requests " | tee -a "$out/summary.txt"
+summarize daemon "mode conns requests tokens_per_request" "tokens_per_s" \
+  " mode=tokens " | tee -a "$out/summary.txt"
+summarize daemon "mode requests" "bytes_per_request rss_after_mb" \
+  " mode=memory " | tee -a "$out/summary.txt"
