@@ -82,6 +82,20 @@ int mlfq_cli_set_str(const mlfq_cli_opt_t *o, void *field, const char *val,
   return 0;
 }
 
+int mlfq_cli_set_list(const mlfq_cli_opt_t *o, void *field, const char *val,
+                      char *err, size_t errlen) {
+  mlfq_cli_list_t *l = field;
+
+  (void)o;
+  if (*val == '\0')
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "empty value");
+  if (l->n == MLFQ_CLI_LIST_MAX)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "given more than %d times",
+                     MLFQ_CLI_LIST_MAX);
+  l->v[l->n++] = val;
+  return 0;
+}
+
 int mlfq_cli_set_flag(const mlfq_cli_opt_t *o, void *field, const char *val,
                       char *err, size_t errlen) {
   (void)o;

@@ -38,6 +38,13 @@ typedef struct {
 
 #define MLFQ_CLI_GIVEN(type, field) (offsetof(type, field) + 1)
 
+/* A repeatable option's values, in order (mlfq_cli_set_list). */
+#define MLFQ_CLI_LIST_MAX 16
+typedef struct {
+  const char *v[MLFQ_CLI_LIST_MAX];
+  size_t n;
+} mlfq_cli_list_t;
+
 /* Setters: an unsigned (field unsigned), a size_t, a uint64_t, a double
  * (accepts "inf" when max is INFINITY), a string (kept by pointer into
  * argv), a flag (int set to 1; the option takes no value). */
@@ -51,6 +58,9 @@ int mlfq_cli_set_double(const mlfq_cli_opt_t *o, void *field, const char *val,
                         char *err, size_t errlen);
 int mlfq_cli_set_str(const mlfq_cli_opt_t *o, void *field, const char *val,
                      char *err, size_t errlen);
+/* Appends to an mlfq_cli_list_t (at most MLFQ_CLI_LIST_MAX values). */
+int mlfq_cli_set_list(const mlfq_cli_opt_t *o, void *field, const char *val,
+                      char *err, size_t errlen);
 int mlfq_cli_set_flag(const mlfq_cli_opt_t *o, void *field, const char *val,
                       char *err, size_t errlen);
 

@@ -1,0 +1,568 @@
+/* DESIGN
+ *
+ * One run against one server, on the loop thread only. States:
+ * connecting (C connections, each says Hello and waits for Welcome), then
+ * sending (a timerfd, polled by the loop, is armed at the next request's
+ * absolute deadline; every request due when it fires is sent, batched per
+ * connection into one write), then draining (every request sent; waiting
+ * for the last to end). Request i goes to connection i mod C. A closed-loop
+ * cap holds due requests back until one in flight ends. In-flight requests
+ * are kept in one list in send order, so timeouts only look at its head.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "error.h"
+#include "frame.h"
+#include "run.h"
+#include "wire.h"
+
+#define START_LEAD_NS 20000000u /* first send 20 ms after all are ready */
+
+typedef struct run_s run_t;
+
+typedef struct {
+  uv_tcp_t tcp;
+  uv_connect_t connect;
+  run_t *run;
+  unsigned index;
+  mlfq_buf_t in;
+  mlfq_buf_t out;
+  int ready;  /* Welcome received */
+  int closed; /* lost, or closed at the end */
+} lconn_t;
+
+typedef struct {
+  uv_write_t req;
+  size_t len;
+  uint8_t data[];
+} lwrite_t;
+
+struct run_s {
+  const lg_run_opts_t *o;
+  const mlfq_workload_t *w;
+  lg_result_t *res;
+  uv_loop_t loop;
+  lconn_t *conns;
+  unsigned nready;
+  unsigned nalive;
+  uv_timer_t guard; /* connect timeout, then the per-request timeouts */
+  uv_timer_t progress;
+  uv_poll_t tick;
+  uv_signal_t sigint;
+  int tfd;
+  size_t next;  /* next request to send */
+  size_t ended; /* requests done or failed */
+  size_t inflight;
+  mlfq_link_t flight;
+  int phase; /* 0 connecting, 1 sending, 2 finished */
+  int failed_start;
+  char *err;
+  size_t errlen;
+};
+
+const char *lg_status_name(int32_t status) {
+  switch (status) {
+  case 0:
+    return "ok";
+  case LG_ERR_TIMEOUT:
+    return "TIMEOUT";
+  case LG_ERR_CONN_LOST:
+    return "CONNECTION_LOST";
+  case LG_ERR_INTERRUPTED:
+    return "INTERRUPTED";
+  default:
+    return mlfq_wire_error_name(status);
+  }
+}
+
+static void finish_run(run_t *r);
+
+static void end_req(run_t *r, lg_req_t *q, int state, int32_t status) {
+  if (q->state == LG_INFLIGHT) {
+    mlfq_list_remove(&q->link);
+    r->inflight--;
+  }
+  q->state = (uint8_t)state;
+  q->status = status;
+  r->ended++;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  (void)status; /* a failed write shows up as a read error */
+  free(req);
+}
+
+static void flush(lconn_t *c) {
+  lwrite_t *w;
+  uv_buf_t b;
+
+  if (c->out.len == 0 || c->closed)
+    return;
+  w = malloc(sizeof(*w) + c->out.len);
+  if (w == NULL)
+    return; /* the requests time out or the run is interrupted */
+  w->len = c->out.len;
+  memcpy(w->data, c->out.data, c->out.len);
+  mlfq_buf_consume(&c->out, c->out.len);
+  b = uv_buf_init((char *)w->data, (unsigned)w->len);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0)
+    free(w);
+}
+
+static void put(lconn_t *c, const Mlfq__ClientMessage *m) {
+  mlfq_wire_put_client(&c->out, m);
+}
+
+static void send_cancel(run_t *r, size_t i) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Cancel k = MLFQ__CANCEL__INIT;
+  lconn_t *c = &r->conns[r->res->reqs[i].conn];
+
+  k.id = (uint64_t)i + 1;
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_CANCEL;
+  m.cancel = &k;
+  put(c, &m);
+  flush(c);
+}
+
+/* Sends every request that is due and allowed by the cap; arms the timer
+ * for the next one. */
+static void send_due(run_t *r) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Submit s = MLFQ__SUBMIT__INIT;
+  struct itimerspec its;
+  uint64_t now = uv_hrtime();
+  lg_req_t *q;
+  lconn_t *c;
+  unsigned k;
+
+  if (r->phase != 1)
+    return;
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_SUBMIT;
+  m.submit = &s;
+  while (r->next < r->res->n) {
+    q = &r->res->reqs[r->next];
+    if (q->intended_wall > now)
+      break;
+    if (r->o->max_concurrency && r->inflight >= r->o->max_concurrency)
+      break;
+    c = &r->conns[q->conn];
+    if (c->closed) {
+      end_req(r, q, LG_FAILED, LG_ERR_CONN_LOST);
+      r->next++;
+      continue;
+    }
+    s.id = (uint64_t)r->next + 1;
+    s.input_length = q->input_len;
+    s.output_length = q->output_len;
+    put(c, &m);
+    if (r->o->trace)
+      q->tok_wall = calloc(q->output_len, sizeof(*q->tok_wall));
+    q->state = LG_INFLIGHT;
+    mlfq_list_push_tail(&r->flight, &q->link);
+    r->inflight++;
+    r->next++;
+    now = uv_hrtime();
+    q->sent_wall = now; /* stamped as it goes out, below */
+  }
+  for (k = 0; k < r->o->connections; k++)
+    flush(&r->conns[k]);
+  if (r->next < r->res->n &&
+      !(r->o->max_concurrency && r->inflight >= r->o->max_concurrency)) {
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec =
+        (time_t)(r->res->reqs[r->next].intended_wall / 1000000000u);
+    its.it_value.tv_nsec =
+        (long)(r->res->reqs[r->next].intended_wall % 1000000000u);
+    timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+  }
+  if (r->ended == r->res->n)
+    finish_run(r);
+}
+
+static void on_tick(uv_poll_t *h, int status, int events) {
+  run_t *r = h->data;
+  uint64_t expirations;
+
+  (void)status;
+  (void)events;
+  while (read(r->tfd, &expirations, sizeof(expirations)) > 0)
+    ;
+  send_due(r);
+}
+
+static void lose(run_t *r, lconn_t *c, int32_t why) {
+  mlfq_link_t *l, *next;
+  lg_req_t *q;
+
+  if (c->closed)
+    return;
+  c->closed = 1;
+  r->res->lost = 1;
+  r->nalive--;
+  for (l = r->flight.next; l != &r->flight; l = next) {
+    next = l->next;
+    q = MLFQ_CONTAINER_OF(l, lg_req_t, link);
+    if (q->conn == c->index)
+      end_req(r, q, LG_FAILED, why);
+  }
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  if (r->phase == 1)
+    send_due(r); /* fails the unsent requests of c as they fall due */
+}
+
+static void on_guard(uv_timer_t *t);
+
+static void start_sending(run_t *r) {
+  Mlfq__Config *cfg = r->res->welcome->welcome->config;
+  size_t i;
+
+  r->res->time_scale = cfg->time_scale > 0 ? cfg->time_scale : 1;
+  r->res->t0_wall = uv_hrtime() + START_LEAD_NS;
+  for (i = 0; i < r->res->n; i++)
+    r->res->reqs[i].intended_wall =
+        r->res->t0_wall +
+        (uint64_t)((double)r->w->reqs[i].arrival_ns * r->res->time_scale);
+  uv_timer_stop(&r->guard);
+  if (r->o->timeout_s > 0) /* from now on it checks the timeouts */
+    uv_timer_start(&r->guard, on_guard, 10, 10);
+  r->phase = 1;
+  send_due(r);
+}
+
+static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
+  uint64_t now = uv_hrtime(), id = 0;
+  lg_req_t *q = NULL;
+
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
+    if (!c->ready && m->welcome->config != NULL) {
+      c->ready = 1;
+      if (r->res->welcome == NULL) {
+        r->res->welcome = m;
+        m = NULL;
+      }
+      if (++r->nready == r->o->connections && r->phase == 0)
+        start_sending(r);
+    }
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    id = m->accepted->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    id = m->token->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    id = m->done->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    id = m->error->id;
+    if (id == 0) {
+      if (r->phase == 0) {
+        snprintf(r->err, r->errlen, "%s:%d refused the connection: %s: %s",
+                 r->o->host, r->o->port, mlfq_wire_error_name(m->error->code),
+                 m->error->message ? m->error->message : "");
+        r->failed_start = 1;
+        finish_run(r);
+      } else {
+        lose(r, c, (int32_t)m->error->code);
+      }
+    }
+    break;
+  default:
+    break;
+  }
+  if (id >= 1 && id <= r->res->n)
+    q = &r->res->reqs[id - 1];
+  if (q != NULL && q->state == LG_INFLIGHT) {
+    switch (m->msg_case) {
+    case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+      q->accepted = 1;
+      q->srv_arrival_ns = m->accepted->arrival_ns;
+      break;
+    case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+      if (q->tokens == 0)
+        q->first_wall = now;
+      q->last_wall = now;
+      if (q->tok_wall != NULL && q->tokens < q->output_len)
+        q->tok_wall[q->tokens] = now;
+      q->tokens++;
+      break;
+    case MLFQ__SERVER_MESSAGE__MSG_DONE:
+      q->srv_arrival_ns = m->done->arrival_ns;
+      q->srv_first_ns = m->done->first_token_ns;
+      q->srv_finish_ns = m->done->finish_ns;
+      end_req(r, q, LG_DONE, 0);
+      send_due(r);
+      break;
+    case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+      end_req(r, q, LG_FAILED, (int32_t)m->error->code);
+      send_due(r);
+      break;
+    default:
+      break;
+    }
+  }
+  if (m != NULL)
+    mlfq__server_message__free_unpacked(m, NULL);
+  if (r->phase == 1 && r->ended == r->res->n)
+    finish_run(r);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  lconn_t *c = (lconn_t *)h;
+  uint8_t *p = mlfq_buf_reserve(&c->in, 65536, NULL);
+
+  (void)suggested;
+  *buf = uv_buf_init((char *)p, p ? 65536 : 0);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  lconn_t *c = (lconn_t *)s;
+  run_t *r = c->run;
+  const uint8_t *payload;
+  Mlfq__ServerMessage *m;
+  size_t off = 0, plen;
+  long n;
+
+  (void)buf;
+  if (nread < 0) {
+    if (r->phase == 0) {
+      snprintf(r->err, r->errlen,
+               "%s:%d closed the connection before "
+               "Welcome",
+               r->o->host, r->o->port);
+      r->failed_start = 1;
+      finish_run(r);
+      return;
+    }
+    lose(r, c, LG_ERR_CONN_LOST);
+    if (r->ended == r->res->n || r->nalive == 0)
+      finish_run(r);
+    return;
+  }
+  mlfq_buf_commit(&c->in, (size_t)nread);
+  while (!c->closed && r->phase != 2) {
+    n = mlfq_frame_decode(c->in.data + off, c->in.len - off, 64u << 20,
+                          &payload, &plen);
+    if (n == 0)
+      break;
+    m = n > 0 ? mlfq__server_message__unpack(NULL, plen, payload) : NULL;
+    if (m == NULL) {
+      lose(r, c, LG_ERR_CONN_LOST);
+      break;
+    }
+    off += (size_t)n;
+    handle(r, c, m);
+  }
+  if (r->phase != 2)
+    mlfq_buf_consume(&c->in, off);
+  if (r->phase == 1 && r->nalive == 0)
+    finish_run(r);
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  lconn_t *c = MLFQ_CONTAINER_OF(req, lconn_t, connect);
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Hello h = MLFQ__HELLO__INIT;
+  run_t *r = c->run;
+
+  if (status < 0) {
+    if (r->phase == 0 && !r->failed_start) {
+      snprintf(r->err, r->errlen, "cannot connect to %s:%d: %s", r->o->host,
+               r->o->port, uv_strerror(status));
+      r->failed_start = 1;
+      finish_run(r);
+    }
+    return;
+  }
+  if (r->phase == 2)
+    return;
+  uv_tcp_nodelay(&c->tcp, 1);
+  h.protocol_version = MLFQ_PROTOCOL_VERSION;
+  h.client_name = "loadgen";
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
+  m.hello = &h;
+  put(c, &m);
+  flush(c);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_guard(uv_timer_t *t) {
+  run_t *r = t->data;
+  uint64_t now = uv_hrtime(), limit;
+  lg_req_t *q;
+
+  if (r->phase == 0) {
+    snprintf(r->err, r->errlen, "%s:%d did not answer within 5 s", r->o->host,
+             r->o->port);
+    r->failed_start = 1;
+    finish_run(r);
+    return;
+  }
+  limit = (uint64_t)(r->o->timeout_s * 1e9);
+  while (!mlfq_list_empty(&r->flight)) {
+    q = MLFQ_CONTAINER_OF(r->flight.next, lg_req_t, link);
+    if (now - q->sent_wall < limit)
+      break;
+    end_req(r, q, LG_FAILED, LG_ERR_TIMEOUT);
+    send_cancel(r, (size_t)(q - r->res->reqs));
+  }
+  send_due(r);
+}
+
+static void on_progress(uv_timer_t *t) {
+  run_t *r = t->data;
+  size_t failed = 0, i;
+
+  for (i = 0; i < r->next; i++)
+    failed += r->res->reqs[i].state == LG_FAILED;
+  fprintf(stderr, "\r%s: sent %zu/%zu, completed %zu, failed %zu, %.1f s  ",
+          r->o->label ? r->o->label : "loadgen", r->next, r->res->n,
+          r->ended - failed, failed,
+          r->phase == 1 ? (double)(uv_hrtime() - r->res->t0_wall) / 1e9 : 0);
+}
+
+static void on_sigint(uv_signal_t *h, int signum) {
+  run_t *r = h->data;
+  size_t i;
+
+  (void)signum;
+  r->res->interrupted = 1;
+  for (i = 0; i < r->res->n; i++) {
+    lg_req_t *q = &r->res->reqs[i];
+    if (q->state == LG_UNSENT || q->state == LG_INFLIGHT)
+      end_req(r, q, LG_FAILED, LG_ERR_INTERRUPTED);
+  }
+  r->next = r->res->n;
+  finish_run(r);
+}
+
+static void finish_run(run_t *r) {
+  unsigned k;
+  size_t i;
+
+  if (r->phase == 2)
+    return;
+  r->phase = 2;
+  /* What has not ended by now never will: the server is gone. */
+  for (i = 0; i < r->res->n; i++) {
+    lg_req_t *q = &r->res->reqs[i];
+    if (q->state == LG_UNSENT || q->state == LG_INFLIGHT)
+      end_req(r, q, LG_FAILED, LG_ERR_CONN_LOST);
+  }
+  for (k = 0; k < r->o->connections; k++)
+    if (!uv_is_closing((uv_handle_t *)&r->conns[k].tcp))
+      uv_close((uv_handle_t *)&r->conns[k].tcp, NULL);
+  uv_close((uv_handle_t *)&r->guard, NULL);
+  uv_close((uv_handle_t *)&r->progress, NULL);
+  uv_close((uv_handle_t *)&r->tick, NULL);
+  uv_close((uv_handle_t *)&r->sigint, NULL);
+  if (r->o->progress)
+    fputc('\n', stderr);
+}
+
+int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
+           char *err, size_t errlen) {
+  struct sockaddr_storage ss;
+  run_t r;
+  size_t i;
+  unsigned k;
+  int rc;
+
+  memset(res, 0, sizeof(*res));
+  memset(&r, 0, sizeof(r));
+  if (w->n == 0 || o->connections == 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "nothing to send");
+  r.o = o;
+  r.w = w;
+  r.res = res;
+  r.err = err;
+  r.errlen = errlen;
+  r.tfd = -1;
+  mlfq_list_init(&r.flight);
+  if (uv_ip4_addr(o->host, o->port, (struct sockaddr_in *)&ss) != 0 &&
+      uv_ip6_addr(o->host, o->port, (struct sockaddr_in6 *)&ss) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "%s: not an IP address",
+                     o->host);
+  res->n = w->n;
+  res->reqs = calloc(w->n ? w->n : 1, sizeof(*res->reqs));
+  r.conns = calloc(o->connections, sizeof(*r.conns));
+  r.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (res->reqs == NULL || r.conns == NULL || r.tfd < 0) {
+    free(r.conns);
+    if (r.tfd >= 0)
+      close(r.tfd);
+    lg_result_free(res);
+    return mlfq_fail(err, errlen, MLFQ_ENOMEM, "cannot set up the run");
+  }
+  for (i = 0; i < w->n; i++) {
+    res->reqs[i].input_len = w->reqs[i].input_len;
+    res->reqs[i].output_len = w->reqs[i].output_len;
+    res->reqs[i].conn = (uint16_t)(i % o->connections);
+    mlfq_list_init(&res->reqs[i].link);
+  }
+  uv_loop_init(&r.loop);
+  uv_timer_init(&r.loop, &r.guard);
+  uv_timer_init(&r.loop, &r.progress);
+  uv_poll_init(&r.loop, &r.tick, r.tfd);
+  uv_signal_init(&r.loop, &r.sigint);
+  r.guard.data = r.progress.data = r.tick.data = r.sigint.data = &r;
+  uv_poll_start(&r.tick, UV_READABLE, on_tick);
+  uv_signal_start(&r.sigint, on_sigint, SIGINT);
+  uv_timer_start(&r.guard, on_guard, 5000, 0);
+  if (o->progress)
+    uv_timer_start(&r.progress, on_progress, 250, 250);
+  r.nalive = o->connections;
+  for (k = 0; k < o->connections; k++) {
+    lconn_t *c = &r.conns[k];
+    c->run = &r;
+    c->index = k;
+    mlfq_buf_init(&c->in, (64u << 20) + 65536);
+    mlfq_buf_init(&c->out, 256u << 20);
+    uv_tcp_init(&r.loop, &c->tcp);
+    rc = uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&ss,
+                        on_connect);
+    if (rc) {
+      snprintf(err, errlen, "cannot connect to %s:%d: %s", o->host, o->port,
+               uv_strerror(rc));
+      r.failed_start = 1;
+      finish_run(&r);
+      break;
+    }
+  }
+  uv_run(&r.loop, UV_RUN_DEFAULT);
+  rc = uv_loop_close(&r.loop);
+  (void)rc;
+  for (k = 0; k < o->connections; k++) {
+    mlfq_buf_free(&r.conns[k].in);
+    mlfq_buf_free(&r.conns[k].out);
+  }
+  free(r.conns);
+  close(r.tfd);
+  if (r.failed_start) {
+    lg_result_free(res);
+    return MLFQ_EIO;
+  }
+  return 0;
+}
+
+void lg_result_free(lg_result_t *res) {
+  size_t i;
+
+  for (i = 0; i < res->n && res->reqs != NULL; i++)
+    free(res->reqs[i].tok_wall);
+  free(res->reqs);
+  if (res->welcome != NULL)
+    mlfq__server_message__free_unpacked(res->welcome, NULL);
+  memset(res, 0, sizeof(*res));
+}

@@ -1,0 +1,85 @@
+/* One loadgen run: the whole schedule of a workload sent to one server, and
+ * what came back.
+ *
+ * The run owns a libuv loop with C connections to the server. Sends happen
+ * at absolute deadlines computed up front from the workload's arrival
+ * times (model time, scaled by the server's time_scale from Welcome): a
+ * timerfd armed at each next deadline wakes the loop with nanosecond
+ * resolution, so there is no chain of relative sleeps and no millisecond
+ * rounding of libuv timers. Everything is recorded per request with
+ * uv_hrtime().
+ */
+#ifndef MLFQ_LG_RUN_H
+#define MLFQ_LG_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "mlfq.pb-c.h"
+#include "workload.h"
+
+/* Request states and the client-side failure codes (server failures use
+ * their positive ErrorCode). */
+enum { LG_UNSENT = 0, LG_INFLIGHT, LG_DONE, LG_FAILED };
+enum { LG_ERR_TIMEOUT = -1, LG_ERR_CONN_LOST = -2, LG_ERR_INTERRUPTED = -3 };
+
+typedef struct {
+  uint64_t intended_wall; /* uv_hrtime() at which it is due */
+  uint64_t sent_wall;
+  uint64_t first_wall;     /* receipt of token 1 */
+  uint64_t last_wall;      /* receipt of the last token */
+  uint64_t srv_arrival_ns; /* server model times from Accepted and Done */
+  uint64_t srv_first_ns;
+  uint64_t srv_finish_ns;
+  uint64_t *tok_wall; /* receipt of every token, when tracing */
+  mlfq_link_t link;   /* in the in-flight list, by send time */
+  uint32_t input_len;
+  uint32_t output_len;
+  uint32_t tokens;
+  int32_t status; /* 0, an ErrorCode, or an LG_ERR_* */
+  uint8_t state;
+  uint8_t accepted;
+  uint16_t conn;
+} lg_req_t;
+
+typedef struct {
+  const char *host;
+  int port;
+  unsigned connections;   /* >= 1 */
+  size_t max_concurrency; /* 0: open loop */
+  double timeout_s;       /* per request, 0: none */
+  int trace;              /* keep every token's receipt time */
+  int progress;           /* a progress line on stderr */
+  const char *label;
+} lg_run_opts_t;
+
+typedef struct {
+  lg_req_t *reqs; /* by request id (workload row) */
+  size_t n;
+  uint64_t t0_wall;  /* model time 0 of the schedule */
+  double time_scale; /* the server's */
+  Mlfq__ServerMessage *welcome;
+  int interrupted;
+  int lost; /* a connection was lost */
+} lg_result_t;
+
+/* Sends w to the server as o says and waits for every request to end.
+ * Returns 0 when the run happened (requests may have failed: see their
+ * status), or a negative code with err set when the server could not be
+ * reached or did not answer Hello (nothing was sent). */
+int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
+           char *err, size_t errlen);
+
+void lg_result_free(lg_result_t *res);
+
+/* "OVERLOADED", "TIMEOUT", "CONNECTION_LOST", "INTERRUPTED", ... */
+const char *lg_status_name(int32_t status);
+
+/* Model ns between two uv_hrtime() readings of a run. */
+static inline double lg_model_ms(const lg_result_t *r, uint64_t from,
+                                 uint64_t to) {
+  return (double)(to - from) / 1e6 / r->time_scale;
+}
+
+#endif
