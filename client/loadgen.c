@@ -86,6 +86,7 @@ typedef struct {
   double within_half_ms; /* fraction of jobs within 0.5 ms */
   int model_ok;
   uint64_t send_p50, send_p99, send_max; /* actual - intended, ns */
+  double sent_per_s; /* requests sent per wall second, first to last send */
   size_t failures[32];
 } lg_report_t;
 
@@ -183,6 +184,7 @@ static void model_error(const lg_result_t *r, lg_report_t *rep) {
 
 static void send_error(const lg_result_t *r, lg_report_t *rep) {
   mlfq_hist_t *h = malloc(sizeof(*h));
+  uint64_t first, last;
   size_t i;
 
   if (h == NULL)
@@ -193,6 +195,18 @@ static void send_error(const lg_result_t *r, lg_report_t *rep) {
       mlfq_hist_add(h, r->reqs[i].sent_wall > r->reqs[i].intended_wall
                            ? r->reqs[i].sent_wall - r->reqs[i].intended_wall
                            : 0);
+  first = UINT64_MAX;
+  last = 0;
+  for (i = 0; i < r->n; i++) {
+    if (r->reqs[i].sent_wall == 0)
+      continue;
+    if (r->reqs[i].sent_wall < first)
+      first = r->reqs[i].sent_wall;
+    if (r->reqs[i].sent_wall > last)
+      last = r->reqs[i].sent_wall;
+  }
+  if (h->n > 1 && last > first)
+    rep->sent_per_s = (double)(h->n - 1) / ((double)(last - first) / 1e9);
   rep->send_p50 = mlfq_hist_percentile(h, 50);
   rep->send_p99 = mlfq_hist_percentile(h, 99);
   rep->send_max = h->n ? h->max : 0;
@@ -444,6 +458,7 @@ int main(int argc, char **argv) {
                             (double)rep->send_p99 / 1e3);
     cJSON_AddNumberToObject(run, "send_error_max_us",
                             (double)rep->send_max / 1e3);
+    cJSON_AddNumberToObject(run, "sent_per_s", rep->sent_per_s);
     cJSON_AddItemToArray(runs, run);
     lg_result_free(&res);
   }
