@@ -289,7 +289,7 @@ int main(int argc, char **argv) {
   mlfq_outcome_t *oc = NULL;
   cJSON *doc = NULL, *runs;
   char err[512], name[4096];
-  size_t ntargets, t, i;
+  size_t ntargets, nruns = 0, t, i;
   int rc, status = 0;
 
   signal(SIGPIPE, SIG_IGN);
@@ -460,13 +460,18 @@ int main(int argc, char **argv) {
                             (double)rep->send_max / 1e3);
     cJSON_AddNumberToObject(run, "sent_per_s", rep->sent_per_s);
     cJSON_AddItemToArray(runs, run);
+    nruns = t + 1;
+    if (res.interrupted) { /* SIGINT ends the whole comparison */
+      lg_result_free(&res);
+      break;
+    }
     lg_result_free(&res);
   }
 
   printf("\n");
-  mlfq_report_table(stdout, labels, sums, ntargets);
+  mlfq_report_table(stdout, labels, sums, nruns);
   printf("\n");
-  for (t = 0; t < ntargets; t++) {
+  for (t = 0; t < nruns; t++) {
     lg_report_t *rep = &reps[t];
     if (rep->sum.failed > 0) {
       printf("%s: %zu failed:", labels[t], rep->sum.failed);
