@@ -364,3 +364,19 @@ char *mlfq_test_slurp(const char *path) {
   fclose(f);
   return s;
 }
+
+void mlfq_test_find_line(const char *out, const char *prefix, char *line,
+                         size_t len) {
+  const char *p = out, *end;
+
+  for (;;) {
+    if (strncmp(p, prefix, strlen(prefix)) == 0)
+      break;
+    p = strchr(p, '\n');
+    if (p == NULL)
+      MLFQ_TEST_FAIL("no line starting with '%s' in:\n%s", prefix, out);
+    p++;
+  }
+  end = strchr(p, '\n');
+  snprintf(line, len, "%.*s", (int)(end ? end - p : (long)strlen(p)), p);
+}

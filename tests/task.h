@@ -104,6 +104,11 @@
  * Gives up and fails the test after timeout_s seconds. */
 int mlfq_test_run(char *const argv[], char **out, char **err, int timeout_s);
 
+/* Copies the line of out that starts with prefix into line (len bytes);
+ * fails the test if there is none. */
+void mlfq_test_find_line(const char *out, const char *prefix, char *line,
+                         size_t len);
+
 /* Writes text to a fresh temporary file and returns its path (static
  * storage per call index: the caller copies it if it needs several). */
 const char *mlfq_test_tmpfile(const char *suffix, const char *text);

@@ -27,23 +27,6 @@ typedef struct {
   char status[32];
 } job_row_t;
 
-/* The line of out that starts with prefix, copied into line. */
-static void find_line(const char *out, const char *prefix, char *line,
-                      size_t len) {
-  const char *p = out, *end;
-
-  for (;;) {
-    if (strncmp(p, prefix, strlen(prefix)) == 0)
-      break;
-    p = strchr(p, '\n');
-    if (p == NULL)
-      MLFQ_TEST_FAIL("no line starting with '%s' in:\n%s", prefix, out);
-    p++;
-  }
-  end = strchr(p, '\n');
-  snprintf(line, len, "%.*s", (int)(end ? end - p : (long)strlen(p)), p);
-}
-
 /* The number of '\n' in s. */
 static int count_lines(const char *s) {
   int n = 0;
@@ -322,18 +305,18 @@ TEST(loadgen, compare_prints_both_and_ratio) {
     ASSERT_EQ(mlfq_test_run(argv, &out, &err, 30), 0);
   }
   /* The header of the table: both labels, fcfs first. */
-  find_line(out, "    ", line, sizeof(line));
+  mlfq_test_find_line(out, "    ", line, sizeof(line));
   ASSERT(strstr(line, "fcfs") != NULL && strstr(line, "mlfq") != NULL);
   ASSERT_LT(strstr(line, "fcfs") - line, strstr(line, "mlfq") - line);
-  find_line(out, "JCT mean / fcfs", line, sizeof(line));
+  mlfq_test_find_line(out, "JCT mean / fcfs", line, sizeof(line));
   ASSERT_EQ(
       sscanf(line + strlen("JCT mean / fcfs"), "%lf %lf", &r_fcfs, &r_mlfq), 2);
   ASSERT_CONTAINS(line, " 1.000 ");
   ASSERT_NEAR(r_fcfs, 1.0, 1e-9);
   /* SPEC 3: mlfq's mean JCT is 6.67 / 8.33 of fcfs's. */
   ASSERT_NEAR(r_mlfq, 6.67 / 8.33, 0.03);
-  find_line(out, "fcfs: model error", line, sizeof(line));
-  find_line(out, "mlfq: model error", line, sizeof(line));
+  mlfq_test_find_line(out, "fcfs: model error", line, sizeof(line));
+  mlfq_test_find_line(out, "mlfq: model error", line, sizeof(line));
   for (k = 0; k < 2; k++) {
     ASSERT_EQ(read_jobs(in_dir(dir, names[k]), rows), 3);
     for (i = 0; i < 3; i++)
@@ -476,11 +459,11 @@ static void expect_failed(const bg_t *b, const char *jobs, const char *code) {
   job_row_t rows[MAXJOBS];
   int n, i;
 
-  find_line(out, "requests ", line, sizeof(line));
+  mlfq_test_find_line(out, "requests ", line, sizeof(line));
   ASSERT_CONTAINS(line, " 5");
-  find_line(out, "failed ", line, sizeof(line));
+  mlfq_test_find_line(out, "failed ", line, sizeof(line));
   ASSERT_CONTAINS(line, " 5");
-  find_line(out, "JCT mean (ms)", line, sizeof(line));
+  mlfq_test_find_line(out, "JCT mean (ms)", line, sizeof(line));
   snprintf(want, sizeof(want), "5 failed: %s 5", code);
   ASSERT_CONTAINS(out, want);
   n = read_jobs(jobs, rows);
@@ -532,7 +515,7 @@ TEST(loadgen, timeout_marks_failed) {
   }
   /* Each request would take 2 s; the run ends near the timeout. */
   ASSERT_LT(tc_now_ms() - start, 1900);
-  find_line(out, "failed ", line, sizeof(line));
+  mlfq_test_find_line(out, "failed ", line, sizeof(line));
   ASSERT_CONTAINS(line, " 3");
   ASSERT_CONTAINS(out, "3 failed: TIMEOUT 3");
   n = read_jobs(jobs, rows);

@@ -7,23 +7,6 @@
 
 #define SIM MLFQ_BIN_DIR "/mlfqsim"
 
-/* The line of out that starts with prefix, copied into line. */
-static void find_line(const char *out, const char *prefix, char *line,
-                      size_t len) {
-  const char *p = out, *end;
-
-  for (;;) {
-    if (strncmp(p, prefix, strlen(prefix)) == 0)
-      break;
-    p = strchr(p, '\n');
-    if (p == NULL)
-      MLFQ_TEST_FAIL("no line starting with '%s' in:\n%s", prefix, out);
-    p++;
-  }
-  end = strchr(p, '\n');
-  snprintf(line, len, "%.*s", (int)(end ? end - p : (long)strlen(p)), p);
-}
-
 TEST(mlfqsim, figure6_all_policies) {
   char *argv[] = {SIM,
                   "--workload",
@@ -40,10 +23,10 @@ TEST(mlfqsim, figure6_all_policies) {
   char *out, *err, line[256];
 
   ASSERT_EQ(mlfq_test_run(argv, &out, &err, 30), 0);
-  find_line(out, "JCT mean (ms)", line, sizeof(line));
+  mlfq_test_find_line(out, "JCT mean (ms)", line, sizeof(line));
   ASSERT_STR_EQ(line, "JCT mean (ms)               8.33          10        "
                       "6.67           6");
-  find_line(out, "  ", line, sizeof(line));
+  mlfq_test_find_line(out, "  ", line, sizeof(line));
   ASSERT_CONTAINS(line, "fcfs  naive-mlfq        mlfq        srpt");
   ASSERT_STR_EQ(err, "");
   free(out);
