@@ -2,10 +2,10 @@
 # Builds the benchmarks in Release and runs them one at a time; see
 # docs/BENCHMARKS.md for what each one measures and the targets.
 #
-#   bench/run.sh                  every benchmark, 5 runs each (a few minutes)
+#   bench/run.sh                  every benchmark, 5 runs each (~23 min, 19 of them loadgen)
 #   bench/run.sh --quick          tiny sizes, 1 run, a few seconds (CI)
 #   bench/run.sh --runs N         N runs of each measurement
-#   bench/run.sh --only NAME      sched, mem, sim or daemon
+#   bench/run.sh --only NAME      sched, mem, sim, daemon or loadgen
 #   bench/run.sh --build-dir DIR  build in DIR (default build-bench)
 #   bench/run.sh --no-build       use the programs already built in DIR
 #
@@ -14,10 +14,12 @@
 # measurement gives min/median/max over the runs. The exact command of each
 # measurement is printed as a "# cmd:" line. The daemon benchmarks start a
 # fresh mlfqd on 127.0.0.1:0 for every run, point bench-daemon at it and stop
-# it with SIGTERM; no daemon outlives the script. Exits 77 if /usr/bin/time
-# (the Debian package "time") is missing, 1 if a benchmark fails, prints a
-# malformed line or reports failed requests, or a daemon exits non-zero.
-# Nothing here checks speed.
+# it with SIGTERM; no daemon outlives the script. The loadgen group does the
+# same for loadgen (its JSON is read with python3). Exits 77 if
+# /usr/bin/time (the Debian package "time") or, for the loadgen group,
+# python3 is missing, 1 if a benchmark fails, prints a malformed line or
+# reports failed requests, or a daemon exits non-zero. Nothing here checks
+# speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,18 +68,23 @@ if [ ! -x /usr/bin/time ]; then
   echo "run.sh: /usr/bin/time is missing (apt-get install time)" >&2
   exit 77
 fi
+if { [ -z "$only" ] || [ "$only" = loadgen ]; } && ! command -v python3 >/dev/null; then
+  echo "run.sh: python3 is missing (the loadgen group reads loadgen's JSON)" >&2
+  exit 77
+fi
 
 if [ "$build" = 1 ]; then
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$dir" -j "$(nproc)" --target bench-sched bench-mem mlfqsim \
-    mlfqd bench-daemon >/dev/null
+    mlfqd bench-daemon loadgen >/dev/null
 fi
 sched="$dir/bench/bench-sched"
 mem="$dir/bench/bench-mem"
 sim="$dir/mlfqsim"
 mlfqd="$dir/mlfqd"
 bdaemon="$dir/bench/bench-daemon"
-for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon"; do
+lg="$dir/loadgen"
+for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon" "$lg"; do
   if [ ! -x "$p" ]; then
     echo "run.sh: $p is not built" >&2
     exit 1
@@ -177,6 +184,164 @@ daemon_mem="bench=daemon mode=memory requests=[0-9]+ pending=[0-9]+"
 daemon_mem+=" rejected=[0-9]+ rss_before_kb=[0-9]+ rss_after_kb=[0-9]+"
 daemon_mem+=" bytes_per_request=-?$num rss_after_mb=$num"
 daemon_line="($daemon_load|$daemon_late|$daemon_mem)"
+lg_run_line="bench=loadgen mode=(fidelity|rate) policy=[a-z-]+ dist=[a-z]+"
+lg_run_line+=" rate=$num( schedule_per_s=$num)? requests=[0-9]+ time_scale=$num"
+lg_run_line+=" failed=0 mean_jct_pct=-?$num abs_mean_jct_pct=$num"
+lg_run_line+=" job_diff_mean_ms=$num job_diff_p95_ms=$num within_0_5_ms_pct=$num"
+lg_run_line+=" send_p50_us=$num send_p99_us=$num send_max_us=$num"
+lg_run_line+=" sent_per_s=$num"
+lg_mem_line="bench=loadgen mode=memory requests=[0-9]+ timeouts=[0-9]+"
+lg_mem_line+=" maxrss_kb=[0-9]+ base_maxrss_kb=[0-9]+ bytes_per_request=-?$num"
+lg_trace_line="bench=loadgen mode=trace requests=[0-9]+ tokens=[0-9]+"
+lg_trace_line+=" base_maxrss_kb=[0-9]+ run_maxrss_kb=[0-9]+ peak_maxrss_kb=[0-9]+"
+lg_trace_line+=" bytes_per_token_run=-?$num bytes_per_token_peak=-?$num"
+lg_line="($lg_run_line|$lg_mem_line|$lg_trace_line)"
+
+# Peak RSS in kB from the /usr/bin/time -v output in $tmp/time.
+maxrss() {
+  sed -n 's/^.*Maximum resident set size (kbytes): //p' "$tmp/time"
+}
+
+# Runs loadgen under /usr/bin/time -v (to $tmp/time) with the arguments
+# after $2, ADDR standing for the address of a fresh mlfqd started with the
+# options in $1; the daemon is stopped afterwards. Fails unless loadgen
+# exits with status $2 and the daemon exits 0.
+lg_daemon_run() {
+  local dopts="$1" want="$2" a st=0 rc=0
+  local args=()
+  shift 2
+  daemon_start "$dopts" || return 1
+  for a in "$@"; do
+    case "$a" in
+    ADDR) args+=("$daemon_addr") ;;
+    *) args+=("$a") ;;
+    esac
+  done
+  /usr/bin/time -v -o "$tmp/time" "$lg" "${args[@]}" >"$tmp/lg.out" \
+    2>"$tmp/lg.err" || st=$?
+  if [ "$st" != "$want" ]; then
+    echo "run.sh: loadgen exited $st, not $want: $lg ${args[*]}" >&2
+    cat "$tmp/lg.err" >&2
+    rc=1
+  fi
+  if ! daemon_stop; then
+    echo "run.sh: mlfqd exited non-zero: $mlfqd $dopts" >&2
+    rc=1
+  fi
+  if [ "$rc" != 0 ]; then
+    cat "$tmp/daemon.err" >&2
+    return 1
+  fi
+}
+
+# key=value fields of the run in loadgen's JSON $tmp/lg.json; fails if a
+# request failed or there is no model error.
+lg_json() {
+  python3 - "$tmp/lg.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+r = doc["runs"][0]
+failed = sum(r["failures"].values())
+me = r.get("model_error")
+if failed or me is None:
+    sys.exit("run.sh: loadgen: %d failed requests %s" % (failed, r["failures"]))
+print("requests=%d time_scale=%g failed=%d mean_jct_pct=%.4f"
+      " abs_mean_jct_pct=%.4f job_diff_mean_ms=%.4f job_diff_p95_ms=%.4f"
+      " within_0_5_ms_pct=%.2f send_p50_us=%.1f send_p99_us=%.1f"
+      " send_max_us=%.1f sent_per_s=%.1f" % (
+          doc["requests"], r["time_scale"], failed, me["mean_jct_pct"],
+          abs(me["mean_jct_pct"]), me["job_diff_mean_ms"],
+          me["job_diff_p95_ms"], me["jobs_within_0_5_ms"] * 100,
+          r["send_error_p50_us"], r["send_error_p99_us"],
+          r["send_error_max_us"], r["sent_per_s"]))
+EOF
+}
+
+# One loadgen run that must complete every request, against a fresh mlfqd
+# with the options in $2: a mode=fidelity or mode=rate line ($1) with the
+# fields in $3, then the run's model error, send error and send rate. The
+# rest are loadgen's arguments.
+lg_complete() {
+  local mode="$1" dopts="$2" fields="$3" m
+  shift 3
+  lg_daemon_run "$dopts" 0 "$@" --json "$tmp/lg.json" --quiet || return 1
+  m="$(lg_json)" || return 1
+  echo "bench=loadgen mode=$mode $fields $m"
+}
+
+# Requests per second of the schedule itself (first to last arrival) for
+# $1 requests at rate $2 with arrivals $3, from mlfqsim's per-job CSV: the
+# same options and seed give loadgen's send times.
+lg_schedule_rate() {
+  "$sim" --num-requests "$1" --rate "$2" --dist "$3" --input-len fixed:16 \
+    --output-len fixed:1 --prefill-ms-per-token 0 --decode-ms 0 \
+    --jobs-csv "$tmp/sched.csv" >/dev/null || return 1
+  python3 - "$tmp/sched.csv" <<'EOF'
+import csv, sys
+a = [float(r["arrival_ms"]) for r in csv.DictReader(open(sys.argv[1]))]
+print("%.1f" % ((len(a) - 1) / ((max(a) - min(a)) / 1000)))
+EOF
+}
+
+# Loadgen's memory per in-flight request: peak RSS of $1 requests that
+# never finish (all sent at once, all failing TIMEOUT after $2 s; loadgen
+# exits 1), minus that of the same command with 1 request, per request.
+lg_memory() {
+  local n="$1" t="$2" dopts="$3" k rss base fails
+  for k in 1 "$n"; do
+    lg_daemon_run "$dopts" 1 --server ADDR --rate inf --num-requests "$k" \
+      --timeout "$t" --input-len fixed:16 --output-len fixed:1000 \
+      --json "$tmp/lg.json" --quiet || return 1
+    fails="$(python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["runs"][0]["failures"].get("TIMEOUT", 0))' \
+      "$tmp/lg.json")" || return 1
+    if [ "$fails" != "$k" ]; then
+      echo "run.sh: $fails of $k requests timed out" >&2
+      return 1
+    fi
+    if [ "$k" = 1 ]; then base="$(maxrss)"; else rss="$(maxrss)"; fi
+  done
+  echo "bench=loadgen mode=memory requests=$n timeouts=$fails maxrss_kb=$rss" \
+    "base_maxrss_kb=$base bytes_per_request=$(awk -v a="$rss" -v b="$base" \
+      -v n="$n" 'BEGIN { printf "%.1f", (a - b) * 1024 / n }')"
+}
+
+# Memory of the token timestamps: $1 requests of 100 tokens sent at once
+# to a fresh zero-time mlfqd (options $2), without --trace-csv, with it
+# written to a file, and with it pointed at a directory that does not
+# exist (loadgen keeps the timestamps through the run, then fails to open
+# the file before it builds the sorted trace, and exits 1).
+lg_trace() {
+  local n="$1" dopts="$2" base run peak want v
+  local targs=(--server ADDR --rate inf --num-requests "$n" --input-len fixed:16
+    --output-len fixed:100 --quiet)
+  for v in base peak run; do
+    want=0
+    case "$v" in
+    base) lg_daemon_run "$dopts" 0 "${targs[@]}" || return 1 ;;
+    peak) lg_daemon_run "$dopts" 0 "${targs[@]}" \
+      --trace-csv "$tmp/trace.csv" || return 1 ;;
+    run)
+      lg_daemon_run "$dopts" 1 "${targs[@]}" \
+        --trace-csv "$tmp/none/trace.csv" || return 1
+      if ! grep -q 'cannot write' "$tmp/lg.err"; then
+        cat "$tmp/lg.err" >&2
+        return 1
+      fi
+      ;;
+    esac
+    printf -v "$v" '%s' "$(maxrss)"
+  done
+  if [ "$(wc -l <"$tmp/trace.csv")" != $((n * 100 + 1)) ]; then
+    echo "run.sh: the trace has $(wc -l <"$tmp/trace.csv") lines" >&2
+    return 1
+  fi
+  echo "bench=loadgen mode=trace requests=$n tokens=$((n * 100))" \
+    "base_maxrss_kb=$base run_maxrss_kb=$run peak_maxrss_kb=$peak" \
+    "$(awk -v b="$base" -v r="$run" -v p="$peak" -v t=$((n * 100)) 'BEGIN {
+      printf "bytes_per_token_run=%.1f bytes_per_token_peak=%.1f",
+        (r - b) * 1024 / t, (p - b) * 1024 / t }')"
+}
 
 # One mlfqsim run under /usr/bin/time -v, as a bench=sim line.
 sim_run() {
@@ -268,7 +433,9 @@ summarize() {
           t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
         }
     }
-    function fmt(v) { return sprintf(v >= 10000 || v == int(v) ? "%.0f" : "%.2f", v) }
+    function fmt(v) {
+      return sprintf(v >= 10000 || v == int(v) ? "%.0f" : v < 1 && v > -1 ? "%.4f" : "%.2f", v)
+    }
     BEGIN { nk = split(keys, K, " "); nm = split(metrics, M, " ") }
     $1 == "bench=" bench && (sel == "" || $0 ~ sel) {
       delete f
@@ -377,6 +544,57 @@ if [ -z "$only" ] || [ "$only" = daemon ]; then
   done
 fi
 
+if [ -z "$only" ] || [ "$only" = loadgen ]; then
+  fid_n= fid_ts= rate_n=100000 slow_n=10000 lmem_n=100000 lmem_t=3 tr_n=10000
+  if [ "$quick" = 1 ]; then
+    fid_n="--num-requests 20" fid_ts="--time-scale 0.05"
+    rate_n=2000 slow_n=200 lmem_n=1000 lmem_t=0.5 tr_n=100
+  fi
+  listen="--listen 127.0.0.1:0 --log-level warn"
+  fid_d="$listen $fid_ts"
+  zero_d="$listen --policy fcfs --prefill-ms-per-token 0 --decode-ms 0"
+  zero_d+=" --max-batch 256"
+  lmem_d="$listen --policy fcfs --decode-ms 100000 --max-pending 200000"
+  # shellcheck disable=SC2206
+  fid=(--server ADDR --workload data/appendix_b.csv $fid_n --rate 20 --dist poisson)
+  zero=(--input-len fixed:16 --output-len fixed:1)
+  echo "# loadgen: every run starts its own mlfqd; ADDR is the address it" \
+    "prints first; it is stopped with SIGTERM after the run. F is loadgen's" \
+    "--json file"
+  for p in fcfs mlfq; do
+    echo "# cmd: $mlfqd $fid_d --policy $p ; $lg ${fid[*]} --json F --quiet"
+  done
+  declare -A sched_rate=()
+  for rd in "20000 $rate_n poisson" "20000 $rate_n uniform" \
+    "1000 $slow_n poisson" "1000 $slow_n uniform"; do
+    set -- $rd
+    echo "# cmd: $mlfqd $zero_d ; $lg --server ADDR --rate $1 --dist $3" \
+      "--num-requests $2 ${zero[*]} --json F --quiet"
+    sched_rate[$rd]="$(lg_schedule_rate "$2" "$1" "$3")"
+  done
+  echo "# cmd: $mlfqd $lmem_d ; /usr/bin/time -v $lg --server ADDR --rate inf" \
+    "--num-requests N --timeout $lmem_t --input-len fixed:16" \
+    "--output-len fixed:1000 --json F --quiet   (N = $lmem_n and 1; exits 1)"
+  echo "# cmd: $mlfqd $zero_d ; /usr/bin/time -v $lg --server ADDR --rate inf" \
+    "--num-requests $tr_n --input-len fixed:16 --output-len fixed:100" \
+    "--quiet [--trace-csv FILE | --trace-csv NO-SUCH-DIR/FILE (exits 1)]"
+  for _ in $(seq "$runs"); do
+    for p in fcfs mlfq; do
+      record "$lg_line" lg_complete fidelity "$fid_d --policy $p" \
+        "policy=$p dist=poisson rate=20" "${fid[@]}"
+    done
+    for rd in "20000 $rate_n poisson" "20000 $rate_n uniform" \
+      "1000 $slow_n poisson" "1000 $slow_n uniform"; do
+      set -- $rd
+      record "$lg_line" lg_complete rate "$zero_d" \
+        "policy=fcfs dist=$3 rate=$1 schedule_per_s=${sched_rate[$rd]}" \
+        --server ADDR --rate "$1" --dist "$3" --num-requests "$2" "${zero[@]}"
+    done
+    record "$lg_line" lg_memory "$lmem_n" "$lmem_t" "$lmem_d"
+    record "$lg_line" lg_trace "$tr_n" "$zero_d"
+  done
+fi
+
 echo "# end: $(date -u +%FT%TZ) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 summarize sched "policy max_batch" "iter_per_s job_iter_per_s" | tee "$out/summary.txt"
 summarize mem "policy" "bytes_per_job sched_bytes_per_job maxrss_kb" |
@@ -391,3 +609,14 @@ summarize daemon "mode conns requests tokens_per_request" "tokens_per_s" \
   " mode=tokens " | tee -a "$out/summary.txt"
 summarize daemon "mode requests" "bytes_per_request rss_after_mb" \
   " mode=memory " | tee -a "$out/summary.txt"
+summarize loadgen "mode policy dist rate requests time_scale" \
+  "abs_mean_jct_pct within_0_5_ms_pct job_diff_p95_ms" " mode=fidelity " |
+  tee -a "$out/summary.txt"
+summarize loadgen "mode dist rate requests" \
+  "sent_per_s schedule_per_s send_p50_us send_p99_us send_max_us" \
+  " mode=rate " | tee -a "$out/summary.txt"
+summarize loadgen "mode requests" "bytes_per_request maxrss_kb base_maxrss_kb" \
+  " mode=memory " | tee -a "$out/summary.txt"
+summarize loadgen "mode requests tokens" \
+  "bytes_per_token_run bytes_per_token_peak" " mode=trace " |
+  tee -a "$out/summary.txt"
