@@ -213,55 +213,75 @@ static void send_error(const lg_result_t *r, lg_report_t *rep) {
   free(h);
 }
 
+/* The trace is a k-way merge of the requests' token times (each request's
+ * are in order): a min-heap holds each request's next token, so writing it
+ * needs memory for one entry per request, not one per token. */
 typedef struct {
   uint64_t t;
   uint32_t job;
-  uint32_t token;
-} tok_t;
+  uint32_t k; /* index of the token in the request */
+} head_t;
 
-static int cmp_tok(const void *a, const void *b) {
-  const tok_t *x = a, *y = b;
+static int head_before(const head_t *a, const head_t *b) {
+  if (a->t != b->t)
+    return a->t < b->t;
+  return a->job < b->job;
+}
 
-  if (x->t != y->t)
-    return x->t < y->t ? -1 : 1;
-  if (x->job != y->job)
-    return x->job < y->job ? -1 : 1;
-  return x->token < y->token ? -1 : (x->token > y->token);
+static void sift_down(head_t *h, size_t n, size_t i) {
+  head_t x = h[i];
+  size_t c;
+
+  for (;;) {
+    c = 2 * i + 1;
+    if (c >= n)
+      break;
+    if (c + 1 < n && head_before(&h[c + 1], &h[c]))
+      c++;
+    if (!head_before(&h[c], &x))
+      break;
+    h[i] = h[c];
+    i = c;
+  }
+  h[i] = x;
 }
 
 static int write_trace(const char *path, const lg_result_t *r) {
-  size_t i, n = 0, k;
-  tok_t *t;
-  FILE *f;
+  head_t *h = malloc((r->n ? r->n : 1) * sizeof(*h));
+  const lg_req_t *q;
+  size_t n = 0, i;
+  FILE *f = fopen(path, "w");
 
-  for (i = 0; i < r->n; i++)
-    n += r->reqs[i].tok_wall ? r->reqs[i].tokens : 0;
-  t = malloc((n ? n : 1) * sizeof(*t));
-  f = fopen(path, "w");
-  if (t == NULL || f == NULL) {
-    free(t);
+  if (h == NULL || f == NULL) {
+    free(h);
     if (f != NULL)
       fclose(f);
     fprintf(stderr, "loadgen: cannot write %s\n", path);
     return 1;
   }
-  n = 0;
   for (i = 0; i < r->n; i++) {
-    const lg_req_t *q = &r->reqs[i];
-    for (k = 0; q->tok_wall != NULL && k < q->tokens && k < q->output_len;
-         k++) {
-      t[n].t = model_ns(r, q->tok_wall[k]);
-      t[n].job = (uint32_t)i;
-      t[n].token = (uint32_t)k + 1;
+    q = &r->reqs[i];
+    if (q->tok_wall != NULL && q->tokens > 0) {
+      h[n].t = model_ns(r, q->tok_wall[0]);
+      h[n].job = (uint32_t)i;
+      h[n].k = 0;
       n++;
     }
   }
-  qsort(t, n, sizeof(*t), cmp_tok);
+  for (i = n; i-- > 0;)
+    sift_down(h, n, i);
   setvbuf(f, NULL, _IOFBF, 1 << 20);
   mlfq_report_trace_header(f);
-  for (i = 0; i < n; i++)
-    mlfq_report_trace_line(f, t[i].t, t[i].job, t[i].token);
-  free(t);
+  while (n > 0) {
+    q = &r->reqs[h[0].job];
+    mlfq_report_trace_line(f, h[0].t, h[0].job, h[0].k + 1);
+    if (++h[0].k < q->tokens && h[0].k < q->output_len)
+      h[0].t = model_ns(r, q->tok_wall[h[0].k]);
+    else
+      h[0] = h[--n];
+    sift_down(h, n, 0);
+  }
+  free(h);
   if (ferror(f) | fclose(f)) {
     fprintf(stderr, "loadgen: error writing %s\n", path);
     return 1;

@@ -2,9 +2,10 @@
  *
  * One run against one server, on the loop thread only. States:
  * connecting (C connections, each says Hello and waits for Welcome), then
- * sending (a timerfd, polled by the loop, is armed at the next request's
- * absolute deadline; every request due when it fires is sent, batched per
- * connection into one write), then draining (every request sent; waiting
+ * sending (a timerfd, polled by the loop, is armed SPIN_NS before the next
+ * request's absolute deadline, and the loop spins to the deadline itself;
+ * every request due then is sent, batched per connection into one write),
+ * then draining (every request sent; waiting
  * for the last to end). Request i goes to connection i mod C. A closed-loop
  * cap holds due requests back until one in flight ends. In-flight requests
  * are kept in one list in send order, so timeouts only look at its head.
@@ -26,6 +27,10 @@
 #include "wire.h"
 
 #define START_LEAD_NS 20000000u /* first send 20 ms after all are ready */
+/* The timer fires this much before a deadline and the loop spins the rest,
+ * so that waking an idle CPU (tens of microseconds, more on a VM) does not
+ * make sends late. */
+#define SPIN_NS 150000u
 
 typedef struct run_s run_t;
 
@@ -134,27 +139,50 @@ static void send_cancel(run_t *r, size_t i) {
   flush(c);
 }
 
+/* Stamps the requests queued since *first as sent now and writes every
+ * connection's queue. */
+static void send_queued(run_t *r, size_t *first) {
+  uint64_t now = uv_hrtime();
+  unsigned k;
+  size_t i;
+
+  for (i = *first; i < r->next; i++)
+    if (r->res->reqs[i].state == LG_INFLIGHT)
+      r->res->reqs[i].sent_wall = now;
+  *first = r->next;
+  for (k = 0; k < r->o->connections; k++)
+    flush(&r->conns[k]);
+}
+
 /* Sends every request that is due and allowed by the cap; arms the timer
  * for the next one. */
 static void send_due(run_t *r) {
   Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
   Mlfq__Submit s = MLFQ__SUBMIT__INIT;
   struct itimerspec its;
-  uint64_t now = uv_hrtime();
+  uint64_t now = uv_hrtime(), wake;
+  size_t first;
   lg_req_t *q;
   lconn_t *c;
-  unsigned k;
 
   if (r->phase != 1)
     return;
+  first = r->next;
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_SUBMIT;
   m.submit = &s;
   while (r->next < r->res->n) {
     q = &r->res->reqs[r->next];
-    if (q->intended_wall > now)
+    if (q->intended_wall > now + SPIN_NS)
       break;
     if (r->o->max_concurrency && r->inflight >= r->o->max_concurrency)
       break;
+    if (q->intended_wall > now) {
+      /* Send what is queued before waiting for this one. */
+      send_queued(r, &first);
+      do /* at most SPIN_NS */
+        now = uv_hrtime();
+      while (q->intended_wall > now);
+    }
     c = &r->conns[q->conn];
     if (c->closed) {
       end_req(r, q, LG_FAILED, LG_ERR_CONN_LOST);
@@ -171,18 +199,14 @@ static void send_due(run_t *r) {
     mlfq_list_push_tail(&r->flight, &q->link);
     r->inflight++;
     r->next++;
-    now = uv_hrtime();
-    q->sent_wall = now; /* stamped as it goes out, below */
   }
-  for (k = 0; k < r->o->connections; k++)
-    flush(&r->conns[k]);
+  send_queued(r, &first);
   if (r->next < r->res->n &&
       !(r->o->max_concurrency && r->inflight >= r->o->max_concurrency)) {
+    wake = r->res->reqs[r->next].intended_wall - SPIN_NS;
     memset(&its, 0, sizeof(its));
-    its.it_value.tv_sec =
-        (time_t)(r->res->reqs[r->next].intended_wall / 1000000000u);
-    its.it_value.tv_nsec =
-        (long)(r->res->reqs[r->next].intended_wall % 1000000000u);
+    its.it_value.tv_sec = (time_t)(wake / 1000000000u);
+    its.it_value.tv_nsec = (long)(wake % 1000000000u);
     timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL);
   }
   if (r->ended == r->res->n)
