@@ -3,6 +3,7 @@
  * same workload and print side by side. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +38,62 @@ static const char examples[] =
     "\nExit status: 0 on success, 1 if an output file cannot be written,\n"
     "2 for bad options or input.\n";
 
+/* The shared output options plus mlfqsim's own; the shared struct comes
+ * first so the shared table's offsets hold for it. */
+typedef struct {
+  mlfq_output_opts_t common;
+  const char *iterations_csv;
+} sim_output_opts_t;
+
+#define MAX_OUTPUT_OPTS 16
+static mlfq_cli_opt_t output_options[MAX_OUTPUT_OPTS];
+
+/* The Output group: the shared output options, then mlfqsim's. */
+static const mlfq_cli_opt_t sim_output_extra[] = {
+    {"iterations-csv", "FILE",
+     "write one CSV line per iteration (engine,start_ms,end_ms,batch)",
+     mlfq_cli_set_str, offsetof(sim_output_opts_t, iterations_csv), 0, 0, 0},
+    {NULL, NULL, NULL, NULL, 0, 0, 0, 0}};
+
+static void build_output_options(void) {
+  size_t n = 0, i;
+
+  for (i = 0; mlfq_output_options[i].name != NULL && n + 1 < MAX_OUTPUT_OPTS;
+       i++)
+    output_options[n++] = mlfq_output_options[i];
+  for (i = 0; sim_output_extra[i].name != NULL && n + 1 < MAX_OUTPUT_OPTS; i++)
+    output_options[n++] = sim_output_extra[i];
+  memset(&output_options[n], 0, sizeof(output_options[n]));
+}
+
 typedef struct {
   FILE *trace;
+  FILE *iters;
+  char iname[4096];
 } run_ctx_t;
 
 static void on_token(void *ud, size_t id, uint32_t token, uint64_t t_ns) {
   run_ctx_t *c = ud;
-  mlfq_report_trace_line(c->trace, t_ns, id, token);
+  if (c->trace != NULL)
+    mlfq_report_trace_line(c->trace, t_ns, id, token);
+}
+
+/* One line per iteration: the tokens it produces, "J<id+1>T<token>". */
+static void on_iteration(void *ud, unsigned e, uint64_t start_ns,
+                         uint64_t dur_ns, mlfq_job_t *const *batch,
+                         unsigned n) {
+  run_ctx_t *c = ud;
+  char a[MLFQ_MS_BUFSIZE], b[MLFQ_MS_BUFSIZE];
+  unsigned i;
+
+  mlfq_ms_format(start_ns, a);
+  mlfq_ms_format(start_ns + dur_ns, b);
+  fprintf(c->iters, "%u,%s,%s,", e, a, b);
+  for (i = 0; i < n; i++)
+    fprintf(c->iters, "%sJ%lluT%lu", i ? " " : "",
+            (unsigned long long)batch[i]->id + 1,
+            (unsigned long)batch[i]->tokens + 1);
+  fputc('\n', c->iters);
 }
 
 static void print_policies(void) {
@@ -155,7 +205,8 @@ static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
 int main(int argc, char **argv) {
   mlfq_model_opts_t mo;
   mlfq_load_opts_t lo;
-  mlfq_output_opts_t oo;
+  sim_output_opts_t soo;
+  mlfq_output_opts_t *const oop = &soo.common;
   mlfq_cli_group_t groups[3];
   const char *names[MAX_RUNS];
   mlfq_summary_t sums[MAX_RUNS];
@@ -170,13 +221,14 @@ int main(int argc, char **argv) {
 
   mlfq_model_opts_init(&mo);
   mlfq_load_opts_init(&lo);
-  memset(&oo, 0, sizeof(oo));
+  memset(&soo, 0, sizeof(soo));
+  build_output_options();
   memset(&w, 0, sizeof(w));
   memset(&cost, 0, sizeof(cost));
   groups[0] =
       (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &mo};
   groups[1] = (mlfq_cli_group_t){"Workload", mlfq_load_options, &lo};
-  groups[2] = (mlfq_cli_group_t){"Output", mlfq_output_options, &oo};
+  groups[2] = (mlfq_cli_group_t){"Output", output_options, &soo};
 
   rc = mlfq_cli_parse(argc, argv, groups, 3, NULL, 0, NULL, err, sizeof(err));
   if (rc == MLFQ_CLI_HELP) {
@@ -232,9 +284,9 @@ int main(int argc, char **argv) {
     cfg.policy = names[r];
     memset(&hooks, 0, sizeof(hooks));
     memset(&ctx, 0, sizeof(ctx));
-    if (oo.trace_csv != NULL) {
+    if (oop->trace_csv != NULL) {
       ctx.trace =
-          open_out(oo.trace_csv, names[r], nruns > 1, fname, sizeof(fname));
+          open_out(oop->trace_csv, names[r], nruns > 1, fname, sizeof(fname));
       if (ctx.trace == NULL) {
         status = 1;
         goto done;
@@ -244,8 +296,23 @@ int main(int argc, char **argv) {
       hooks.on_token = on_token;
       hooks.ud = &ctx;
     }
+    if (soo.iterations_csv != NULL) {
+      ctx.iters = open_out(soo.iterations_csv, names[r], nruns > 1,
+                           ctx.iname, sizeof(ctx.iname));
+      if (ctx.iters == NULL) {
+        if (ctx.trace != NULL)
+          fclose(ctx.trace);
+        status = 1;
+        goto done;
+      }
+      fputs("engine,start_ms,end_ms,batch\n", ctx.iters);
+      hooks.on_iteration = on_iteration;
+      hooks.ud = &ctx;
+    }
     rc = mlfq_sim_run(&cfg, &cost, w.reqs, w.n, &hooks, &res, err, sizeof(err));
     if (ctx.trace != NULL && close_out(ctx.trace, fname))
+      status = 1;
+    if (ctx.iters != NULL && close_out(ctx.iters, ctx.iname))
       status = 1;
     if (rc)
       goto bad;
@@ -263,9 +330,9 @@ int main(int argc, char **argv) {
       status = 1;
       goto done;
     }
-    if (oo.jobs_csv != NULL) {
+    if (oop->jobs_csv != NULL) {
       FILE *f =
-          open_out(oo.jobs_csv, names[r], nruns > 1, fname, sizeof(fname));
+          open_out(oop->jobs_csv, names[r], nruns > 1, fname, sizeof(fname));
       if (f == NULL || mlfq_report_jobs_csv(f, oc, w.n, 0) != 0 ||
           close_out(f, fname))
         status = 1;
@@ -282,10 +349,10 @@ int main(int argc, char **argv) {
     mlfq_sim_result_free(&res);
   }
   mlfq_report_table(stdout, names, sums, nruns);
-  if (oo.json != NULL) {
-    rc = mlfq_report_write_json(oo.json, doc);
+  if (oop->json != NULL) {
+    rc = mlfq_report_write_json(oop->json, doc);
     if (rc) {
-      fprintf(stderr, "mlfqsim: cannot write %s: %s\n", oo.json,
+      fprintf(stderr, "mlfqsim: cannot write %s: %s\n", oop->json,
               mlfq_strerror(rc));
       status = 1;
     }
