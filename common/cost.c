@@ -119,19 +119,13 @@ int mlfq_cost_parse_profile(mlfq_cost_t *c, const char *name, const char *buf,
     return r;
 
   for (;;) {
-    n = mlfq_csv_next(&csv, f, PROFILE_MAX_COLUMNS, err, errlen);
+    n = mlfq_csv_row(&csv, f, PROFILE_MAX_COLUMNS, ncols, err, errlen);
     if (n < 0) {
       r = n;
       goto fail;
     }
     if (n == 0)
       break;
-    if ((size_t)n != ncols) {
-      r = mlfq_fail(err, errlen, MLFQ_EPARSE,
-                    "%s:%zu: %d field%s, the header has %zu", name, csv.line, n,
-                    n == 1 ? "" : "s", ncols);
-      goto fail;
-    }
     r = parse_input_len(&csv, &f[col[COL_INPUT]], prev, &row.input_len, err,
                         errlen);
     if (r == 0)

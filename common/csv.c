@@ -193,3 +193,16 @@ int mlfq_csv_header(mlfq_csv_t *c, mlfq_field_t *f, size_t max,
   return mlfq_csv_columns(c, f, *ncols, names, nnames, nrequired, col, err,
                           errlen);
 }
+
+int mlfq_csv_row(mlfq_csv_t *c, mlfq_field_t *f, size_t max, size_t ncols,
+                 char *err, size_t errlen) {
+  int n = mlfq_csv_next(c, f, max, err, errlen);
+
+  if (n <= 0)
+    return n;
+  if ((size_t)n != ncols)
+    return mlfq_fail(err, errlen, MLFQ_EPARSE,
+                     "%s:%zu: %d field%s, the header has %zu", c->name, c->line,
+                     n, n == 1 ? "" : "s", ncols);
+  return 1;
+}

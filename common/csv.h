@@ -57,6 +57,13 @@ int mlfq_csv_header(mlfq_csv_t *c, mlfq_field_t *f, size_t max,
                     const char *const *names, size_t nnames, size_t nrequired,
                     size_t *col, size_t *ncols, char *err, size_t errlen);
 
+/* Reads the next row of a table whose header has ncols fields into f (room
+ * for max). Returns 1 for a row, 0 at the end of input, or MLFQ_EPARSE with
+ * "NAME:LINE: N fields, the header has M" (or mlfq_csv_next's error) in
+ * err. */
+int mlfq_csv_row(mlfq_csv_t *c, mlfq_field_t *f, size_t max, size_t ncols,
+                 char *err, size_t errlen);
+
 /* Reads the whole file at path into a new NUL-terminated buffer (*buf, which
  * the caller frees; *len excludes the NUL). Fails with a message naming the
  * file: a UV-style negated errno if it cannot be read, MLFQ_ERANGE if it is

@@ -122,19 +122,13 @@ int mlfq_workload_parse(mlfq_workload_t *w, const char *name, const char *buf,
   w->has_arrivals = col[COL_ARRIVAL] < ncols;
 
   for (;;) {
-    n = mlfq_csv_next(&csv, f, WORKLOAD_MAX_COLUMNS, err, errlen);
+    n = mlfq_csv_row(&csv, f, WORKLOAD_MAX_COLUMNS, ncols, err, errlen);
     if (n < 0) {
       r = n;
       goto fail;
     }
     if (n == 0)
       break;
-    if ((size_t)n != ncols) {
-      r = mlfq_fail(err, errlen, MLFQ_EPARSE,
-                    "%s:%zu: %d field%s, the header has %zu", name, csv.line, n,
-                    n == 1 ? "" : "s", ncols);
-      goto fail;
-    }
     r = parse_row(&csv, f, col, w->has_arrivals, &req, err, errlen);
     if (r != 0)
       goto fail;
