@@ -9,7 +9,8 @@
  * arrive once; then any number of rounds of take (it joins a batch), ran
  * (it finished an iteration and is unfinished) and release (it leaves the
  * batch, unfinished); and finally leave (finished or cancelled, running or
- * not). All calls come from the scheduler's thread.
+ * not). At any time the core may ask which of two ready jobs comes first
+ * (before). All calls come from the scheduler's thread.
  */
 #ifndef MLFQ_POLICY_H
 #define MLFQ_POLICY_H
@@ -43,7 +44,8 @@ struct mlfq_policy_s {
   /* The next ready job that is not running, in priority order from *c, or
    * NULL. Returning a job does not take it. */
   mlfq_job_t *(*next)(void *ps, mlfq_cursor_t *c);
-  /* j (just returned by next) joins a batch. */
+  /* j joins a batch: a job just returned by next, or (with a KV capacity)
+   * another ready job that is not running. */
   void (*take)(void *ps, mlfq_job_t *j);
   /* j ran an iteration of dur ns and is unfinished: account for it. Returns
    * 1 if j used its quantum (it was demoted, or moved to its level's tail),
@@ -53,6 +55,10 @@ struct mlfq_policy_s {
   void (*release)(void *ps, mlfq_job_t *j, uint64_t now);
   /* j finished or was cancelled. */
   void (*leave)(void *ps, mlfq_job_t *j);
+  /* 1 if next, walking the order now, would offer ready job a before ready
+   * job b; 0 otherwise (also when a == b). O(1). The KV cache evicts the
+   * job scheduled last (kv.h). */
+  int (*before)(const void *ps, const mlfq_job_t *a, const mlfq_job_t *b);
   /* Levels, and unfinished jobs in level i (running included). */
   unsigned (*levels)(const void *ps);
   size_t (*level_len)(const void *ps, unsigned i);

@@ -5,7 +5,9 @@
  * every unfinished job of that level, running ones included, in the order
  * they joined it: a job that runs and keeps its level keeps its place (the
  * SPEC's "kept in place"), so no list ever needs a sorted insert. fcfs is
- * the one-level case whose quantum never runs out.
+ * the one-level case whose quantum never runs out. Each push stamps the job
+ * with a sequence number (_lseq), so that `before` compares two jobs'
+ * places in O(1): (level, _lseq) is exactly the order of next.
  *
  * Engines fill a batch by walking from the head of the highest non-empty
  * level (a 64-bit mask finds it) and skipping running jobs. With one engine
@@ -32,6 +34,7 @@ typedef struct {
   uint64_t starve_ns;
   mlfq_sched_stats_t *st;
   uint64_t nonempty; /* bit i: level i has a job */
+  uint64_t lseq;     /* pushes so far: a job's _lseq orders its level */
   size_t len[MLFQ_MAX_QUEUES];
   mlfq_link_t level[MLFQ_MAX_QUEUES];
   mlfq_link_t wait; /* waiting jobs of levels >= 1, by wait start */
@@ -88,6 +91,7 @@ static void destroy(void *ps) { free(ps); }
 static void level_push(mlfq_state_t *m, mlfq_job_t *j, unsigned lv) {
   j->level = (uint16_t)lv;
   j->_attained_ns = 0;
+  j->_lseq = m->lseq++; /* lists only grow at the tail: this is list order */
   mlfq_list_push_tail(&m->level[lv], &j->_link);
   m->len[lv]++;
   m->nonempty |= UINT64_C(1) << lv;
@@ -217,6 +221,14 @@ static void leave(void *ps, mlfq_job_t *j) {
     mlfq_list_remove(&j->_wlink);
 }
 
+/* next's order: levels from the highest, each in list order. */
+static int before(const void *ps, const mlfq_job_t *a, const mlfq_job_t *b) {
+  (void)ps;
+  if (a->level != b->level)
+    return a->level < b->level;
+  return a->_lseq < b->_lseq;
+}
+
 static unsigned levels(const void *ps) { return ((const mlfq_state_t *)ps)->k; }
 
 static size_t level_len(const void *ps, unsigned i) {
@@ -228,7 +240,7 @@ static size_t level_len(const void *ps, unsigned i) {
 #define MLFQ_FAMILY_OPS                                                        \
   .destroy = destroy, .arrive = arrive, .refresh = refresh, .next = next,      \
   .take = take, .ran = ran, .release = release, .leave = leave,                \
-  .levels = levels, .level_len = level_len
+  .before = before, .levels = levels, .level_len = level_len
 
 const mlfq_policy_t mlfq_policy_fcfs = {
     .name = "fcfs",

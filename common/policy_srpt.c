@@ -170,6 +170,16 @@ static void leave(void *ps, mlfq_job_t *j) {
   h->unfinished--;
 }
 
+/* The heap's key order. A job's key, its _remaining_ns and _seq, changes
+ * only while it runs (out of the heap). */
+static int job_before(const void *ps, const mlfq_job_t *a,
+                      const mlfq_job_t *b) {
+  (void)ps;
+  if (a->_remaining_ns != b->_remaining_ns)
+    return a->_remaining_ns < b->_remaining_ns;
+  return a->_seq < b->_seq;
+}
+
 static unsigned levels(const void *ps) {
   (void)ps;
   return 1;
@@ -191,5 +201,6 @@ const mlfq_policy_t mlfq_policy_srpt = {
     .ran = ran,
     .release = release,
     .leave = leave,
+    .before = job_before,
     .levels = levels,
     .level_len = level_len};

@@ -18,6 +18,15 @@
  * each iteration, and the engine picks again; with preempt=quantum a job
  * stays in its batch until the policy says its quantum is used, so the
  * engine only refills the free slots.
+ *
+ * With a KV capacity (kv.c; docs/MODEL.md, "Memory (KV cache)") a batch
+ * fill also asks the KV cache whether each candidate fits, and under
+ * recompute or swap lets it evict resident jobs that are in no batch and
+ * that the policy schedules after the candidate. A victim is found by
+ * scanning the resident jobs with the policy's `before`: O(resident jobs),
+ * bounded by the capacity, never by the queue length. With no capacity
+ * (the default) none of that runs: it costs a few well-predicted branches
+ * per dispatch and per job of a batch.
  */
 #include <assert.h>
 #include <math.h>
@@ -26,6 +35,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "kv.h"
 #include "policy.h"
 #include "sched.h"
 #include "units.h"
@@ -48,6 +58,7 @@ struct mlfq_sched_s {
   mlfq_job_t **slots; /* workers * max_batch, backing the batches */
   uint64_t seq;
   mlfq_sched_stats_t st;
+  mlfq_kv_t kv;
 };
 
 void mlfq_sched_config_init(mlfq_sched_config_t *cfg) {
@@ -60,6 +71,9 @@ void mlfq_sched_config_init(mlfq_sched_config_t *cfg) {
   cfg->preempt = MLFQ_PREEMPT_ITERATION;
   cfg->max_batch = 1;
   cfg->workers = 1;
+  cfg->kv_capacity_tokens = 0;
+  cfg->on_full = MLFQ_ON_FULL_DEFER;
+  cfg->swap_ms_per_token = 0;
 }
 
 static uint64_t scaled_ns(double ns) {
@@ -94,6 +108,14 @@ int mlfq_sched_resolve(mlfq_sched_params_t *p, const mlfq_sched_config_t *cfg,
   if (cfg->preempt != MLFQ_PREEMPT_ITERATION &&
       cfg->preempt != MLFQ_PREEMPT_QUANTUM)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "preempt: unknown mode");
+  if (cfg->on_full != MLFQ_ON_FULL_DEFER &&
+      cfg->on_full != MLFQ_ON_FULL_RECOMPUTE &&
+      cfg->on_full != MLFQ_ON_FULL_SWAP)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "on-full: unknown mode");
+  if (!isfinite(cfg->swap_ms_per_token) || cfg->swap_ms_per_token < 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "swap-ms-per-token: %g is not a number >= 0",
+                     cfg->swap_ms_per_token);
 
   memset(p, 0, sizeof(*p));
   p->queues = cfg->queues;
@@ -105,6 +127,10 @@ int mlfq_sched_resolve(mlfq_sched_params_t *p, const mlfq_sched_config_t *cfg,
   p->preempt = cfg->preempt;
   p->max_batch = cfg->max_batch;
   p->workers = cfg->workers;
+  p->kv_capacity = cfg->kv_capacity_tokens;
+  p->on_full = cfg->on_full;
+  /* Rounded once: a transfer of n tokens costs exactly n times this. */
+  p->swap_ns_per_token = mlfq_ms_to_ns(cfg->swap_ms_per_token);
   return 0;
 }
 
@@ -139,6 +165,8 @@ mlfq_sched_t *mlfq_sched_new(const mlfq_sched_config_t *cfg,
   s->ps = s->pol->create(&s->params, &s->cost, &s->st);
   if (s->ps == NULL)
     goto nomem;
+  mlfq_kv_init(&s->kv, s->params.kv_capacity, s->params.on_full,
+               s->params.swap_ns_per_token, s->pol, s->ps);
   return s;
 
 nomem:
@@ -168,24 +196,32 @@ int mlfq_sched_submit(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now) {
 
   if (j->input_len == 0 || j->output_len == 0 || j->_state == MLFQ_JOB_READY)
     return MLFQ_EINVAL;
+  if (s->kv.cap > 0 && mlfq_kv_footprint(j) > s->kv.cap)
+    return MLFQ_EINVAL; /* it could never run */
   j->tokens = 0;
   j->demotions = 0;
   j->promotions = 0;
+  j->preemptions = 0;
+  j->swapped_tokens = 0;
   j->level = 0;
   j->initial_level = 0;
   j->first_token_ns = 0;
   j->finish_ns = 0;
   j->_seq = s->seq;
+  j->_lseq = 0;
   j->_prefill_ns = mlfq_cost_prefill_ns(&s->cost, j->input_len);
   j->_decode_ns = mlfq_cost_decode_ns(&s->cost, j->input_len);
   j->_attained_ns = 0;
   j->_wait_ns = now;
   j->_remaining_ns =
       j->_prefill_ns + (uint64_t)(j->output_len - 1) * j->_decode_ns;
+  j->_kv = 0;
   mlfq_list_init(&j->_link);
   mlfq_list_init(&j->_wlink);
+  mlfq_list_init(&j->_mlink);
   j->_heap_idx = UINT32_MAX;
   j->_engine = -1;
+  j->_kvstate = MLFQ_KV_NONE;
   err = s->pol->arrive(s->ps, j, now);
   if (err)
     return err;
@@ -219,14 +255,17 @@ int mlfq_sched_cancel(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now) {
     s->st.running--;
   }
   s->pol->leave(s->ps, j);
+  if (s->kv.cap > 0)
+    mlfq_kv_release(&s->kv, j);
   j->_state = MLFQ_JOB_CANCELLED;
   s->st.cancelled++;
   return 0;
 }
 
 /* The batch's iteration time (SPEC 1): the prefill of every prompt token of
- * jobs without a token yet, plus the slowest decode among the others and
- * the per-sequence batch overhead. */
+ * jobs without a token yet (and of the prompt and generated tokens of jobs
+ * whose evicted KV is recomputed), plus the slowest decode among the others
+ * and the per-sequence batch overhead. */
 static uint64_t batch_time(const mlfq_sched_t *s, const engine_t *eng) {
   uint64_t prefill_tokens = 0, max_decode = 0;
   uint32_t ndecode = 0;
@@ -236,6 +275,8 @@ static uint64_t batch_time(const mlfq_sched_t *s, const engine_t *eng) {
     const mlfq_job_t *j = eng->batch[i];
     if (j->tokens == 0) {
       prefill_tokens += j->input_len;
+    } else if (j->_kvstate == MLFQ_KV_REFILL) {
+      prefill_tokens += (uint64_t)j->input_len + j->tokens;
     } else {
       ndecode++;
       if (j->_decode_ns > max_decode)
@@ -243,6 +284,74 @@ static uint64_t batch_time(const mlfq_sched_t *s, const engine_t *eng) {
     }
   }
   return mlfq_cost_batch_ns(&s->cost, prefill_tokens, max_decode, ndecode);
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+  return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b) {
+  return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+static void take(mlfq_sched_t *s, engine_t *eng, unsigned e, mlfq_job_t *j) {
+  j->_engine = (int32_t)e;
+  s->pol->take(s->ps, j);
+  eng->batch[eng->n++] = j;
+}
+
+/* Under preempt=quantum, recompute or swap: the jobs kept in eng's batch
+ * each need one more token of KV. Evicts resident jobs for them, lowest
+ * priority first; when there are none, the last kept job leaves the batch
+ * (it stays resident, and can be evicted in turn). */
+static void keep_room(mlfq_sched_t *s, engine_t *eng, uint64_t now) {
+  mlfq_job_t *j;
+  unsigned i;
+
+  while (mlfq_kv_free(&s->kv) < eng->n) {
+    if (mlfq_kv_evict(&s->kv, NULL))
+      continue;
+    j = eng->batch[--eng->n];
+    j->_engine = -1;
+    s->st.running--;
+    s->pol->release(s->ps, j, now);
+    mlfq_kv_park(&s->kv, j);
+  }
+  for (i = 0; i < eng->n; i++)
+    mlfq_kv_extend(&s->kv, eng->batch[i]);
+}
+
+/* Fills eng's free slots in the policy's order while the KV cache lets the
+ * candidates in. Under recompute and swap the fill stops at the first
+ * candidate that does not fit even after evictions. Under defer a new job
+ * that does not fit stops admission (head-of-line), but the jobs already
+ * admitted, which hold their KV, still fill the batch: otherwise a new job
+ * of higher priority could wait forever for memory that only a waiting
+ * admitted job would free. */
+static void fill_kv(mlfq_sched_t *s, engine_t *eng, unsigned e) {
+  mlfq_cursor_t c;
+  mlfq_job_t *j;
+  int closed = 0;
+
+  memset(&c, 0, sizeof(c));
+  while (eng->n < s->params.max_batch) {
+    if (!closed) {
+      j = s->pol->next(s->ps, &c);
+      if (j == NULL)
+        break;
+      if (!mlfq_kv_admit(&s->kv, j)) {
+        if (s->kv.on_full != MLFQ_ON_FULL_DEFER)
+          break;
+        closed = 1;
+        continue;
+      }
+    } else {
+      j = mlfq_kv_first_resident(&s->kv);
+      if (j == NULL || !mlfq_kv_admit(&s->kv, j))
+        break;
+    }
+    take(s, eng, e, j);
+  }
 }
 
 unsigned mlfq_sched_dispatch(mlfq_sched_t *s, unsigned e, uint64_t now,
@@ -256,15 +365,22 @@ unsigned mlfq_sched_dispatch(mlfq_sched_t *s, unsigned e, uint64_t now,
   if (eng->busy)
     return 0;
   s->pol->refresh(s->ps, now);
-  memset(&c, 0, sizeof(c));
+  if (s->kv.cap > 0) {
+    mlfq_kv_begin(&s->kv);
+    if (eng->n > 0 && s->kv.on_full != MLFQ_ON_FULL_DEFER)
+      keep_room(s, eng, now);
+  }
   before = eng->n; /* kept from the last iteration under preempt=quantum */
-  while (eng->n < s->params.max_batch) {
-    j = s->pol->next(s->ps, &c);
-    if (j == NULL)
-      break;
-    j->_engine = (int32_t)e;
-    s->pol->take(s->ps, j);
-    eng->batch[eng->n++] = j;
+  if (s->kv.cap > 0) {
+    fill_kv(s, eng, e);
+  } else {
+    memset(&c, 0, sizeof(c));
+    while (eng->n < s->params.max_batch) {
+      j = s->pol->next(s->ps, &c);
+      if (j == NULL)
+        break;
+      take(s, eng, e, j);
+    }
   }
   s->st.running += eng->n - before;
   if (eng->n == 0)
@@ -272,6 +388,8 @@ unsigned mlfq_sched_dispatch(mlfq_sched_t *s, unsigned e, uint64_t now,
   eng->busy = 1;
   eng->start_ns = now;
   eng->dur_ns = batch_time(s, eng);
+  if (s->kv.cap > 0 && s->kv.moved > 0) /* charged serially, see MODEL.md */
+    eng->dur_ns = sat_add(eng->dur_ns, sat_mul(s->kv.moved, s->kv.swap_ns));
   s->st.iterations++;
   *dur_ns = eng->dur_ns;
   return eng->n;
@@ -290,6 +408,8 @@ unsigned mlfq_sched_complete(mlfq_sched_t *s, unsigned e, uint64_t now,
     j = eng->batch[i];
     out[i] = j;
     j->tokens++;
+    if (s->kv.cap > 0)
+      mlfq_kv_ran(&s->kv, j);
     if (j->tokens == 1) {
       j->first_token_ns = now;
       j->_remaining_ns -= j->_prefill_ns;
@@ -301,6 +421,8 @@ unsigned mlfq_sched_complete(mlfq_sched_t *s, unsigned e, uint64_t now,
       j->_engine = -1;
       j->_state = MLFQ_JOB_DONE;
       s->pol->leave(s->ps, j);
+      if (s->kv.cap > 0)
+        mlfq_kv_release(&s->kv, j);
       s->st.completed++;
       s->st.running--;
       continue;
@@ -310,6 +432,8 @@ unsigned mlfq_sched_complete(mlfq_sched_t *s, unsigned e, uint64_t now,
       j->_engine = -1;
       s->st.running--;
       s->pol->release(s->ps, j, now);
+      if (s->kv.cap > 0)
+        mlfq_kv_park(&s->kv, j);
     } else {
       eng->batch[kept++] = j;
     }
@@ -352,6 +476,10 @@ const mlfq_policy_t *mlfq_sched_policy(const mlfq_sched_t *s) { return s->pol; }
 
 void mlfq_sched_stats(const mlfq_sched_t *s, mlfq_sched_stats_t *st) {
   *st = s->st;
+  st->preemptions = s->kv.preemptions;
+  st->swapped_tokens = s->kv.swapped;
+  st->kv_used = s->kv.used;
+  st->kv_peak = s->kv.peak;
   st->waiting = (size_t)(s->st.submitted - s->st.completed - s->st.cancelled) -
                 s->st.running;
 }

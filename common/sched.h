@@ -14,6 +14,7 @@
 
 #include "cost.h"
 #include "job.h"
+#include "kv.h"
 
 typedef struct mlfq_sched_s mlfq_sched_t;
 typedef struct mlfq_policy_s mlfq_policy_t;
@@ -38,8 +39,13 @@ typedef struct {
   double quantum_rate;    /* q_i = quantum * rate^(i-1), >= 1 (default 2) */
   double starve_limit_ms; /* > 0 turns on starvation prevention */
   mlfq_preempt_t preempt;
-  unsigned max_batch; /* >= 1 */
-  unsigned workers;   /* engines, >= 1 */
+  unsigned max_batch;          /* >= 1 */
+  unsigned workers;            /* engines, >= 1 */
+  uint64_t kv_capacity_tokens; /* KV cache shared by the engines; 0:
+                                  unlimited (default) */
+  mlfq_on_full_t on_full;      /* when it is full (default defer) */
+  double swap_ms_per_token;    /* on_full swap: moving one token's KV either
+                                  way, >= 0 (default 0) */
 } mlfq_sched_config_t;
 
 /* The configuration with every default filled in (policy "mlfq"). */
@@ -54,6 +60,9 @@ typedef struct {
   mlfq_preempt_t preempt;
   unsigned max_batch;
   unsigned workers;
+  uint64_t kv_capacity; /* tokens; 0: unlimited */
+  mlfq_on_full_t on_full;
+  uint64_t swap_ns_per_token; /* swap_ms_per_token rounded once to ns */
 } mlfq_sched_params_t;
 
 /* Validates cfg and resolves it against cost into p (quanta in ns: the
@@ -71,8 +80,12 @@ typedef struct {
   uint64_t iterations; /* batches run, over all engines */
   uint64_t demotions;
   uint64_t promotions;
-  size_t running; /* jobs in a batch now */
-  size_t waiting; /* submitted, unfinished, not running */
+  uint64_t preemptions;    /* KV evictions (recompute or swap) */
+  uint64_t swapped_tokens; /* KV tokens moved to host memory and back */
+  uint64_t kv_used;        /* KV cache tokens in use now */
+  uint64_t kv_peak;        /* most in use at once */
+  size_t running;          /* jobs in a batch now */
+  size_t waiting;          /* submitted, unfinished, not running */
 } mlfq_sched_stats_t;
 
 /* Creates a scheduler. The cost model is copied. Returns NULL on failure
@@ -88,7 +101,9 @@ void mlfq_sched_free(mlfq_sched_t *s);
  * id, arrival_ns, input_len and output_len (both >= 1) and keeps j alive
  * until it is returned finished by mlfq_sched_complete or cancelled.
  * Arrivals at one time are submitted in arrival order, ties by id. Returns
- * 0, or MLFQ_EINVAL for a zero length or a job already submitted. */
+ * 0, or MLFQ_EINVAL for a zero length, a job already submitted, or a job
+ * that can never run: input_len + output_len over a KV capacity that is
+ * set. */
 int mlfq_sched_submit(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now);
 
 /* Removes an unfinished job at once, running or waiting; afterwards the
@@ -100,9 +115,11 @@ int mlfq_sched_cancel(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now);
 /* If engine e is idle, fills its batch at model time now in the policy's
  * priority order and starts an iteration: returns the batch size and stores
  * the iteration's duration in *dur_ns. Returns 0 (engine stays idle) when
- * no job is ready. A busy engine is left alone and returns 0. At one
- * scheduling point, call it for each idle engine in engine order, after
- * every arrival and iteration end of that time. */
+ * no job is ready, or none fits in the KV cache. A busy engine is left
+ * alone and returns 0. With a KV capacity, filling may evict other jobs'
+ * KV (docs/MODEL.md, "Memory"). At one scheduling point, call it for each
+ * idle engine in engine order, after every arrival and iteration end of
+ * that time. */
 unsigned mlfq_sched_dispatch(mlfq_sched_t *s, unsigned e, uint64_t now,
                              uint64_t *dur_ns);
 

@@ -71,6 +71,8 @@ int mlfq_summary_compute(mlfq_summary_t *sum, const mlfq_outcome_t *o,
     if (r->output_len > 1)
       tpot[ntpot++] = (j - t) / (double)(r->output_len - 1);
     sum->tokens += r->output_len;
+    sum->preemptions += r->preemptions;
+    sum->swapped_tokens += r->swapped_tokens;
     if (r->finish_ns > last)
       last = r->finish_ns;
   }
@@ -80,6 +82,8 @@ int mlfq_summary_compute(mlfq_summary_t *sum, const mlfq_outcome_t *o,
     sum->req_per_s = (double)nok / secs;
     sum->tok_per_s = (double)sum->tokens / secs;
   }
+  if (nok > 0)
+    sum->preempt_rate = (double)sum->preemptions / (double)nok;
   describe(&sum->jct, jct, nok);
   describe(&sum->ttft, ttft, nok);
   describe(&sum->tpot, tpot, ntpot);

@@ -20,8 +20,14 @@ typedef struct {
   uint64_t finish_ns;      /* MLFQ_TIME_NONE if never */
   uint32_t input_len;
   uint32_t output_len;
-  const char *status; /* NULL: ok; otherwise the error code's name */
+  uint32_t preemptions;    /* times its KV cache was evicted */
+  uint64_t swapped_tokens; /* KV tokens moved to host memory and back */
+  uint32_t replica;        /* 1-based replica that ran it; 0: unknown */
+  const char *status;      /* NULL: ok; otherwise the error code's name */
 } mlfq_outcome_t;
+
+/* kv_peak of a summary that is not known. */
+#define MLFQ_KV_PEAK_UNKNOWN UINT64_MAX
 
 typedef struct {
   double mean, p50, p90, p99, max;
@@ -36,10 +42,18 @@ typedef struct {
   double req_per_s;   /* completed requests per model second */
   double tok_per_s;   /* their output tokens per model second */
   mlfq_stat_t jct, ttft, tpot;
+  /* Memory (docs/MODEL.md, "Memory (KV cache)"). */
+  uint64_t preemptions;    /* of the completed requests */
+  uint64_t swapped_tokens; /* likewise */
+  double preempt_rate;     /* preemptions per completed request */
+  uint64_t kv_capacity;    /* tokens, 0: unlimited; set by the caller */
+  uint64_t kv_peak; /* most KV in use at once, or MLFQ_KV_PEAK_UNKNOWN; set
+                       by the caller */
 } mlfq_summary_t;
 
-/* Summarises o[0..n). Only requests with status NULL count towards times
- * and throughput. Returns 0 or MLFQ_ENOMEM. */
+/* Summarises o[0..n). Only requests with status NULL count towards times,
+ * throughput and memory counts. kv_capacity and kv_peak are left 0 for the
+ * caller, who knows the run's configuration. Returns 0 or MLFQ_ENOMEM. */
 int mlfq_summary_compute(mlfq_summary_t *sum, const mlfq_outcome_t *o,
                          size_t n);
 
