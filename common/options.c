@@ -17,6 +17,15 @@ static int set_preempt(const mlfq_cli_opt_t *o, void *field, const char *val,
   return 0;
 }
 
+static int set_on_full(const mlfq_cli_opt_t *o, void *field, const char *val,
+                       char *err, size_t errlen) {
+  (void)o;
+  if (mlfq_on_full_parse(val, (mlfq_on_full_t *)field) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "'%s' is not defer, recompute or swap", val);
+  return 0;
+}
+
 #define M(field) offsetof(mlfq_model_opts_t, field)
 #define MS(field) offsetof(mlfq_model_opts_t, sched.field)
 #define MG MLFQ_CLI_GIVEN(mlfq_model_opts_t, linear)
@@ -42,6 +51,18 @@ const mlfq_cli_opt_t mlfq_model_options[] = {
      mlfq_cli_set_uint, MS(max_batch), 0, 1, MLFQ_MAX_BATCH},
     {"workers", "N", "engines running in parallel (default 1)",
      mlfq_cli_set_uint, MS(workers), 0, 1, MLFQ_MAX_WORKERS},
+    {"kv-capacity-tokens", "N",
+     "KV cache of the engines, in tokens; a job holds its prompt and the "
+     "tokens generated so far (default 0: unlimited)",
+     mlfq_cli_set_u64, MS(kv_capacity_tokens), 0, 0, 1.8446744073709552e19},
+    {"on-full", "MODE",
+     "when the KV cache is full: defer (new jobs wait), recompute or swap "
+     "(evict the lowest-priority job's KV) (default defer)",
+     set_on_full, MS(on_full), 0, 0, 0},
+    {"swap-ms-per-token", "MS",
+     "on-full swap: time to move one token's KV to or from host memory "
+     "(default 0)",
+     mlfq_cli_set_double, MS(swap_ms_per_token), 0, 0, 1e12},
     {"profile", "FILE",
      "cost profile CSV input_length,prefill_ms,decode_ms (default: built-in "
      "OPT-1.3B)",

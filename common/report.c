@@ -15,13 +15,17 @@ static void put_ms(FILE *f, uint64_t ns) {
 }
 
 int mlfq_report_jobs_csv(FILE *f, const mlfq_outcome_t *o, size_t n,
-                         int with_status) {
+                         int flags) {
   size_t i;
 
   fputs("id,arrival_ms,input_length,output_length,first_token_ms,finish_ms,"
         "jct_ms",
         f);
-  fputs(with_status ? ",status\n" : "\n", f);
+  if (flags & MLFQ_REPORT_STATUS)
+    fputs(",status", f);
+  if (flags & MLFQ_REPORT_KV)
+    fputs(",preemptions,swapped_tokens", f);
+  fputs(flags & MLFQ_REPORT_REPLICA ? ",replica\n" : "\n", f);
   for (i = 0; i < n; i++) {
     const mlfq_outcome_t *r = &o[i];
     fprintf(f, "%zu,", i);
@@ -33,8 +37,17 @@ int mlfq_report_jobs_csv(FILE *f, const mlfq_outcome_t *o, size_t n,
     fputc(',', f);
     if (r->finish_ns != MLFQ_TIME_NONE)
       put_ms(f, r->finish_ns - r->arrival_ns);
-    if (with_status)
+    if (flags & MLFQ_REPORT_STATUS)
       fprintf(f, ",%s", r->status ? r->status : "ok");
+    if ((flags & MLFQ_REPORT_KV) && r->status == NULL)
+      fprintf(f, ",%lu,%llu", (unsigned long)r->preemptions,
+              (unsigned long long)r->swapped_tokens);
+    else if (flags & MLFQ_REPORT_KV)
+      fputs(",,", f);
+    if ((flags & MLFQ_REPORT_REPLICA) && r->replica > 0)
+      fprintf(f, ",%lu", (unsigned long)r->replica);
+    else if (flags & MLFQ_REPORT_REPLICA)
+      fputc(',', f);
     fputc('\n', f);
   }
   return ferror(f) ? -EIO : 0;
@@ -127,6 +140,40 @@ static double row_value(const row_t *r, const mlfq_summary_t *s) {
   return *(const double *)(base + r->stat_off);
 }
 
+/* The memory rows; "-" where a run had no capacity or its peak is not
+ * known. */
+static void kv_rows(FILE *f, const mlfq_summary_t *sums, size_t n, int w) {
+  char buf[32];
+  size_t k;
+
+  fprintf(f, "%-20s", "preemptions");
+  for (k = 0; k < n; k++)
+    fprintf(f, "%*llu", w, (unsigned long long)sums[k].preemptions);
+  fputc('\n', f);
+  fprintf(f, "%-20s", "preemptions per req");
+  for (k = 0; k < n; k++)
+    fprintf(f, "%*s", w, mlfq_report_num(sums[k].preempt_rate, buf));
+  fputc('\n', f);
+  fprintf(f, "%-20s", "swapped tokens");
+  for (k = 0; k < n; k++)
+    fprintf(f, "%*llu", w, (unsigned long long)sums[k].swapped_tokens);
+  fputc('\n', f);
+  fprintf(f, "%-20s", "KV capacity (tokens)");
+  for (k = 0; k < n; k++)
+    if (sums[k].kv_capacity > 0)
+      fprintf(f, "%*llu", w, (unsigned long long)sums[k].kv_capacity);
+    else
+      fprintf(f, "%*s", w, "-");
+  fputc('\n', f);
+  fprintf(f, "%-20s", "KV peak (tokens)");
+  for (k = 0; k < n; k++)
+    if (sums[k].kv_capacity > 0 && sums[k].kv_peak != MLFQ_KV_PEAK_UNKNOWN)
+      fprintf(f, "%*llu", w, (unsigned long long)sums[k].kv_peak);
+    else
+      fprintf(f, "%*s", w, "-");
+  fputc('\n', f);
+}
+
 void mlfq_report_table(FILE *f, const char *const *labels,
                        const mlfq_summary_t *sums, size_t n) {
   char buf[32];
@@ -155,6 +202,11 @@ void mlfq_report_table(FILE *f, const char *const *labels,
               mlfq_report_num(row_value(&table_rows[i], &sums[k]), buf));
     fputc('\n', f);
   }
+  for (k = 0; k < n; k++)
+    if (sums[k].kv_capacity > 0)
+      break;
+  if (k < n)
+    kv_rows(f, sums, n, w);
   if (n > 1) {
     snprintf(buf, sizeof(buf), "JCT mean / %s", labels[0]);
     fprintf(f, "%-20s", buf);
@@ -198,6 +250,16 @@ cJSON *mlfq_report_summary_json(const mlfq_summary_t *s) {
   cJSON_AddItemToObject(o, "jct_ms", stat_json(&s->jct));
   cJSON_AddItemToObject(o, "ttft_ms", stat_json(&s->ttft));
   cJSON_AddItemToObject(o, "tpot_ms", stat_json(&s->tpot));
+  if (s->kv_capacity > 0) {
+    cJSON_AddNumberToObject(o, "preemptions", (double)s->preemptions);
+    cJSON_AddNumberToObject(o, "preemption_rate", s->preempt_rate);
+    cJSON_AddNumberToObject(o, "swapped_tokens", (double)s->swapped_tokens);
+    cJSON_AddNumberToObject(o, "kv_capacity_tokens", (double)s->kv_capacity);
+    if (s->kv_peak != MLFQ_KV_PEAK_UNKNOWN)
+      cJSON_AddNumberToObject(o, "kv_peak_tokens", (double)s->kv_peak);
+    else
+      cJSON_AddNullToObject(o, "kv_peak_tokens");
+  }
   return o;
 }
 
@@ -223,6 +285,11 @@ cJSON *mlfq_report_config_json(const mlfq_sched_config_t *cfg,
                                                              : "iteration");
   cJSON_AddNumberToObject(o, "max_batch", p->max_batch);
   cJSON_AddNumberToObject(o, "workers", p->workers);
+  if (p->kv_capacity > 0) {
+    cJSON_AddNumberToObject(o, "kv_capacity_tokens", (double)p->kv_capacity);
+    cJSON_AddStringToObject(o, "on_full", mlfq_on_full_name(p->on_full));
+    cJSON_AddNumberToObject(o, "swap_ms_per_token", cfg->swap_ms_per_token);
+  }
   c = cJSON_AddObjectToObject(o, "cost");
   if (c != NULL) {
     cJSON_AddStringToObject(

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balance.h"
 #include "cli.h"
 #include "error.h"
 #include "options.h"
@@ -35,6 +36,10 @@ static const char examples[] =
     "  mlfqsim --workload data/figure6.csv --policy all \\\n"
     "          --prefill-ms-per-token 1 --decode-ms 1 --quantum-ms 1\n"
     "  mlfqsim --workload data/appendix_b.csv --rate 20 --policy fcfs,mlfq\n"
+    "  mlfqsim --workload data/appendix_b.csv --rate 20 --max-batch 8 \\\n"
+    "          --kv-capacity-tokens 4096 --on-full recompute\n"
+    "  mlfqsim --workload data/appendix_b.csv --rate 80 --replicas 4 \\\n"
+    "          --route least-tokens --policy fcfs,mlfq\n"
     "\nExit status: 0 on success, 1 if an output file cannot be written,\n"
     "2 for bad options or input.\n";
 
@@ -44,6 +49,41 @@ typedef struct {
   mlfq_output_opts_t common;
   const char *iterations_csv;
 } sim_output_opts_t;
+
+/* Replicas behind a router (mlfqsim only). */
+typedef struct {
+  unsigned replicas;
+  mlfq_balance_policy_t route;
+  uint64_t route_seed;
+} sim_cluster_opts_t;
+
+static int set_route(const mlfq_cli_opt_t *o, void *field, const char *val,
+                     char *err, size_t errlen) {
+  (void)o;
+  if (mlfq_balance_parse(val, field) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "'%s' is not round-robin, random, least-requests, "
+                     "least-tokens or power-of-two",
+                     val);
+  return 0;
+}
+
+static const mlfq_cli_opt_t cluster_options[] = {
+    {"replicas", "N",
+     "replicas, each with the scheduler and engines above, behind a router "
+     "(default 1)",
+     mlfq_cli_set_uint, offsetof(sim_cluster_opts_t, replicas), 0, 1,
+     MLFQ_SIM_MAX_REPLICAS},
+    {"route", "POLICY",
+     "how the router spreads requests over replicas: round-robin, random, "
+     "least-requests, least-tokens or power-of-two (default round-robin; "
+     "docs/ROUTER.md)",
+     set_route, offsetof(sim_cluster_opts_t, route), 0, 0, 0},
+    {"route-seed", "N",
+     "seed of the random routing policies (default 1, as mlfq-router's)",
+     mlfq_cli_set_u64, offsetof(sim_cluster_opts_t, route_seed), 0, 0,
+     1.8446744073709552e19},
+    {NULL, NULL, NULL, NULL, 0, 0, 0, 0}};
 
 #define MAX_OUTPUT_OPTS 16
 static mlfq_cli_opt_t output_options[MAX_OUTPUT_OPTS];
@@ -161,7 +201,8 @@ static int close_out(FILE *f, const char *name) {
 
 static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
                      const mlfq_cost_t *cost, const mlfq_sched_params_t *p,
-                     const char **names, size_t nruns) {
+                     const sim_cluster_opts_t *co, const char **names,
+                     size_t nruns) {
   char buf[MLFQ_MS_BUFSIZE];
   unsigned i;
   size_t r;
@@ -184,6 +225,23 @@ static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
            cost->prefill_base_ms, cost->prefill_ms_per_token, cost->decode_ms);
   printf("; max_batch %u, workers %u, preempt %s\n", p->max_batch, p->workers,
          p->preempt == MLFQ_PREEMPT_QUANTUM ? "quantum" : "iteration");
+  if (p->kv_capacity > 0) {
+    printf("KV cache: %llu tokens, on full: %s",
+           (unsigned long long)p->kv_capacity, mlfq_on_full_name(p->on_full));
+    if (p->on_full == MLFQ_ON_FULL_SWAP) {
+      mlfq_ms_format(p->swap_ns_per_token, buf);
+      printf(", %s ms per token moved", buf);
+    }
+    printf("\n");
+  }
+  if (co->replicas > 1) {
+    printf("replicas: %u, route %s", co->replicas,
+           mlfq_balance_name(co->route));
+    if (co->route == MLFQ_BALANCE_RANDOM ||
+        co->route == MLFQ_BALANCE_POWER_OF_TWO)
+      printf(" (seed %llu)", (unsigned long long)co->route_seed);
+    printf("\n");
+  }
   for (r = 0; r < nruns; r++)
     if (strstr(names[r], "mlfq") != NULL)
       break;
@@ -206,8 +264,10 @@ int main(int argc, char **argv) {
   mlfq_model_opts_t mo;
   mlfq_load_opts_t lo;
   sim_output_opts_t soo;
+  sim_cluster_opts_t co;
   mlfq_output_opts_t *const oop = &soo.common;
-  mlfq_cli_group_t groups[3];
+  mlfq_sim_cluster_t cluster;
+  mlfq_cli_group_t groups[4];
   const char *names[MAX_RUNS];
   mlfq_summary_t sums[MAX_RUNS];
   mlfq_sched_params_t params;
@@ -222,18 +282,23 @@ int main(int argc, char **argv) {
   mlfq_model_opts_init(&mo);
   mlfq_load_opts_init(&lo);
   memset(&soo, 0, sizeof(soo));
+  memset(&co, 0, sizeof(co));
+  co.replicas = 1;
+  co.route = MLFQ_BALANCE_ROUND_ROBIN;
+  co.route_seed = 1;
   build_output_options();
   memset(&w, 0, sizeof(w));
   memset(&cost, 0, sizeof(cost));
   groups[0] =
       (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &mo};
   groups[1] = (mlfq_cli_group_t){"Workload", mlfq_load_options, &lo};
-  groups[2] = (mlfq_cli_group_t){"Output", output_options, &soo};
+  groups[2] = (mlfq_cli_group_t){"Replicas", cluster_options, &co};
+  groups[3] = (mlfq_cli_group_t){"Output", output_options, &soo};
 
-  rc = mlfq_cli_parse(argc, argv, groups, 3, NULL, 0, NULL, err, sizeof(err));
+  rc = mlfq_cli_parse(argc, argv, groups, 4, NULL, 0, NULL, err, sizeof(err));
   if (rc == MLFQ_CLI_HELP) {
     fputs(usage, stdout);
-    mlfq_cli_help(stdout, groups, 3);
+    mlfq_cli_help(stdout, groups, 4);
     print_policies();
     fputs(examples, stdout);
     return 0;
@@ -258,6 +323,9 @@ int main(int argc, char **argv) {
   rc = mlfq_load_opts_make(&lo, &w, err, sizeof(err));
   if (rc)
     goto bad;
+  rc = mlfq_sim_check(&mo.sched, w.reqs, w.n, err, sizeof(err));
+  if (rc)
+    goto bad;
 
   oc = calloc(w.n ? w.n : 1, sizeof(*oc));
   doc = cJSON_CreateObject();
@@ -273,7 +341,10 @@ int main(int argc, char **argv) {
   cJSON_AddNumberToObject(doc, "seed", (double)lo.seed);
   runs = cJSON_AddArrayToObject(doc, "runs");
 
-  describe(&lo, &w, &cost, &params, names, nruns);
+  cluster.replicas = co.replicas;
+  cluster.route = co.route;
+  cluster.seed = co.route_seed;
+  describe(&lo, &w, &cost, &params, &co, names, nruns);
   for (r = 0; r < nruns; r++) {
     mlfq_sched_config_t cfg = mo.sched;
     mlfq_sim_hooks_t hooks;
@@ -297,8 +368,8 @@ int main(int argc, char **argv) {
       hooks.ud = &ctx;
     }
     if (soo.iterations_csv != NULL) {
-      ctx.iters = open_out(soo.iterations_csv, names[r], nruns > 1,
-                           ctx.iname, sizeof(ctx.iname));
+      ctx.iters = open_out(soo.iterations_csv, names[r], nruns > 1, ctx.iname,
+                           sizeof(ctx.iname));
       if (ctx.iters == NULL) {
         if (ctx.trace != NULL)
           fclose(ctx.trace);
@@ -309,7 +380,8 @@ int main(int argc, char **argv) {
       hooks.on_iteration = on_iteration;
       hooks.ud = &ctx;
     }
-    rc = mlfq_sim_run(&cfg, &cost, w.reqs, w.n, &hooks, &res, err, sizeof(err));
+    rc = mlfq_sim_run_cluster(&cfg, &cost, &cluster, w.reqs, w.n, &hooks, &res,
+                              err, sizeof(err));
     if (ctx.trace != NULL && close_out(ctx.trace, fname))
       status = 1;
     if (ctx.iters != NULL && close_out(ctx.iters, ctx.iname))
@@ -322,6 +394,9 @@ int main(int argc, char **argv) {
       oc[i].finish_ns = res.jobs[i].finish_ns;
       oc[i].input_len = res.jobs[i].input_len;
       oc[i].output_len = res.jobs[i].output_len;
+      oc[i].preemptions = res.jobs[i].preemptions;
+      oc[i].swapped_tokens = res.jobs[i].swapped_tokens;
+      oc[i].replica = co.replicas > 1 ? res.replica[i] + 1 : 0;
       oc[i].status = NULL;
     }
     if (mlfq_summary_compute(&sums[r], oc, w.n)) {
@@ -330,10 +405,16 @@ int main(int argc, char **argv) {
       status = 1;
       goto done;
     }
+    sums[r].kv_capacity = params.kv_capacity;
+    sums[r].kv_peak = res.stats.kv_peak;
     if (oop->jobs_csv != NULL) {
       FILE *f =
           open_out(oop->jobs_csv, names[r], nruns > 1, fname, sizeof(fname));
-      if (f == NULL || mlfq_report_jobs_csv(f, oc, w.n, 0) != 0 ||
+      if (f == NULL ||
+          mlfq_report_jobs_csv(
+              f, oc, w.n,
+              (params.kv_capacity ? MLFQ_REPORT_KV : 0) |
+                  (co.replicas > 1 ? MLFQ_REPORT_REPLICA : 0)) != 0 ||
           close_out(f, fname))
         status = 1;
     }
@@ -345,6 +426,13 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(run, "iterations", (double)res.stats.iterations);
     cJSON_AddNumberToObject(run, "demotions", (double)res.stats.demotions);
     cJSON_AddNumberToObject(run, "promotions", (double)res.stats.promotions);
+    if (co.replicas > 1) {
+      cJSON_AddNumberToObject(run, "replicas", co.replicas);
+      cJSON_AddStringToObject(run, "route", mlfq_balance_name(co.route));
+      if (co.route == MLFQ_BALANCE_RANDOM ||
+          co.route == MLFQ_BALANCE_POWER_OF_TWO)
+        cJSON_AddNumberToObject(run, "route_seed", (double)co.route_seed);
+    }
     cJSON_AddItemToArray(runs, run);
     mlfq_sim_result_free(&res);
   }
