@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,9 @@ int mlfq_wire_config_init(mlfq_wire_config_t *w, const mlfq_sched_config_t *cfg,
       (char *)(p->preempt == MLFQ_PREEMPT_QUANTUM ? "quantum" : "iteration");
   c->max_batch = p->max_batch;
   c->workers = p->workers;
+  c->kv_capacity_tokens = p->kv_capacity;
+  c->on_full = (char *)mlfq_on_full_name(p->on_full);
+  c->swap_ms_per_token = cfg->swap_ms_per_token;
   c->time_scale = lim->time_scale;
   c->max_pending = lim->max_pending;
   c->max_input_length = lim->max_input_length;
@@ -119,6 +123,13 @@ int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
                      c->preempt);
   cfg->max_batch = c->max_batch;
   cfg->workers = c->workers;
+  cfg->kv_capacity_tokens = c->kv_capacity_tokens;
+  /* An old server sends no on_full: it has no KV capacity either. */
+  if (c->on_full != NULL && c->on_full[0] != '\0' &&
+      mlfq_on_full_parse(c->on_full, &cfg->on_full) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: on_full '%s'",
+                     c->on_full);
+  cfg->swap_ms_per_token = c->swap_ms_per_token;
 
   if (strcmp(m->kind, "linear") == 0) {
     rc = mlfq_cost_linear(cost, m->prefill_base_ms, m->prefill_ms_per_token,
@@ -171,4 +182,104 @@ const char *mlfq_wire_error_name(int code) {
       protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor, code);
 
   return v != NULL ? v->name : "UNKNOWN";
+}
+
+const Mlfq__ServerMessage *mlfq_wire_error_init(mlfq_wire_error_t *w,
+                                                uint64_t id,
+                                                Mlfq__ErrorCode code,
+                                                const char *fmt, va_list ap) {
+  mlfq__server_message__init(&w->m);
+  mlfq__error__init(&w->e);
+  vsnprintf(w->message, sizeof(w->message), fmt, ap);
+  w->e.id = id;
+  w->e.code = code;
+  w->e.message = w->message;
+  w->m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ERROR;
+  w->m.error = &w->e;
+  return &w->m;
+}
+
+Mlfq__ClientMessage__MsgCase
+mlfq_wire_client_check(const Mlfq__ClientMessage *m, int hello,
+                       Mlfq__ErrorCode *code, const char **why) {
+  *code = MLFQ__ERROR_CODE__BAD_MESSAGE;
+  if (m == NULL) {
+    *why = "not a valid ClientMessage";
+  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_HELLO &&
+             m->hello != NULL) {
+    if (!hello)
+      return m->msg_case;
+    *why = "a second Hello";
+  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG__NOT_SET) {
+    *why = "empty or unknown message";
+  } else if (!hello) {
+    *code = MLFQ__ERROR_CODE__HELLO_FIRST;
+    *why = "the first message must be Hello";
+  } else if ((m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_SUBMIT &&
+              m->submit != NULL) ||
+             (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_CANCEL &&
+              m->cancel != NULL) ||
+             m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_STATS) {
+    return m->msg_case;
+  } else {
+    *why = "malformed message";
+  }
+  return MLFQ__CLIENT_MESSAGE__MSG__NOT_SET;
+}
+
+int mlfq_wire_hello_check(const Mlfq__Hello *h, const char *who, char *err,
+                          size_t errlen) {
+  if (h->protocol_version == MLFQ_PROTOCOL_VERSION)
+    return 0;
+  snprintf(err, errlen,
+           "protocol version %u is not supported (this %s speaks %d)",
+           h->protocol_version, who, MLFQ_PROTOCOL_VERSION);
+  return MLFQ_EINVAL;
+}
+
+int mlfq_wire_submit_check(const Mlfq__Submit *s, uint32_t max_input_length,
+                           uint32_t max_output_length, char *err,
+                           size_t errlen) {
+  if (s->input_length < 1 || s->input_length > max_input_length) {
+    snprintf(err, errlen, "input_length %u is not in [1, %u]", s->input_length,
+             max_input_length);
+    return MLFQ_EINVAL;
+  }
+  if (s->output_length < 1 || s->output_length > max_output_length) {
+    snprintf(err, errlen, "output_length %u is not in [1, %u]",
+             s->output_length, max_output_length);
+    return MLFQ_EINVAL;
+  }
+  return 0;
+}
+
+int mlfq_wire_tags_valid(const ProtobufCMessage *m) {
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  const ProtobufCFieldDescriptor *f;
+  const char *base = (const char *)m;
+  ProtobufCMessage *const *v;
+  size_t i, k, n;
+
+  for (i = 0; i < m->n_unknown_fields; i++)
+    if (m->unknown_fields[i].tag == 0)
+      return 0;
+  for (i = 0; i < d->n_fields; i++) {
+    f = &d->fields[i];
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+      continue;
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+        *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+      continue;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      n = *(const size_t *)(base + f->quantifier_offset);
+      v = *(ProtobufCMessage *const *const *)(base + f->offset);
+    } else {
+      n = 1;
+      v = (ProtobufCMessage *const *)(base + f->offset);
+    }
+    for (k = 0; k < n; k++)
+      if (v[k] != NULL && !mlfq_wire_tags_valid(v[k]))
+        return 0;
+  }
+  return 1;
 }

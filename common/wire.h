@@ -5,6 +5,7 @@
 #ifndef MLFQ_WIRE_H
 #define MLFQ_WIRE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,53 @@ void mlfq_wire_config_free(mlfq_wire_config_t *w);
 int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
                            mlfq_cost_t *cost, mlfq_limits_t *lim, char *err,
                            size_t errlen);
+
+/* An Error ServerMessage and the storage its fields point into. */
+typedef struct {
+  Mlfq__ServerMessage m;
+  Mlfq__Error e;
+  char message[256];
+} mlfq_wire_error_t;
+
+/* Fills w with an Error about request id (0: about the connection) with
+ * code and the message fmt and ap format (cut to fit w->message). Returns
+ * &w->m, which points into w. */
+const Mlfq__ServerMessage *mlfq_wire_error_init(mlfq_wire_error_t *w,
+                                                uint64_t id,
+                                                Mlfq__ErrorCode code,
+                                                const char *fmt, va_list ap);
+
+/* Checks m, the next message of a server's client connection (NULL: its
+ * bytes are not a ClientMessage), against docs/PROTOCOL.md: one Hello and
+ * it first (hello: the connection has had it), then Submit, Cancel and
+ * StatsRequest. Returns m's msg_case when the server is to handle m (its
+ * hello, submit or cancel is then set), or MLFQ__CLIENT_MESSAGE__MSG__NOT_SET
+ * with *code and *why (a static string) set to the error that closes the
+ * connection. */
+Mlfq__ClientMessage__MsgCase
+mlfq_wire_client_check(const Mlfq__ClientMessage *m, int hello,
+                       Mlfq__ErrorCode *code, const char **why);
+
+/* Checks a Hello's protocol version. Returns 0, or MLFQ_EINVAL with err set
+ * to the message of its BAD_VERSION Error, which names the server as who
+ * ("server", "router"). */
+int mlfq_wire_hello_check(const Mlfq__Hello *h, const char *who, char *err,
+                          size_t errlen);
+
+/* Checks a Submit's lengths against a server's limits (each length must be
+ * in [1, max]). Returns 0, or MLFQ_EINVAL with err set to the message of
+ * its INVALID_REQUEST Error. */
+int mlfq_wire_submit_check(const Mlfq__Submit *s, uint32_t max_input_length,
+                           uint32_t max_output_length, char *err,
+                           size_t errlen);
+
+/* Whether m (an unpacked message) and the messages in it carry no unknown
+ * field numbered 0. protobuf-c's unpack takes a tag of field 0 written in
+ * two or more bytes as an unknown field, and its pack writes it back in one
+ * byte, which its unpack then refuses: a message relayed as it came (the
+ * router's) must pass this check, or the peer it goes to gets bytes that
+ * are not a message. */
+int mlfq_wire_tags_valid(const ProtobufCMessage *m);
 
 /* The name of an ErrorCode ("OVERLOADED"), or "UNKNOWN". */
 const char *mlfq_wire_error_name(int code);

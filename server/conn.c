@@ -91,20 +91,14 @@ void conn_send(conn_t *c, const Mlfq__ServerMessage *m) {
 
 void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
                 ...) {
-  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
-  Mlfq__Error e = MLFQ__ERROR__INIT;
-  char msg[256];
+  const Mlfq__ServerMessage *m;
+  mlfq_wire_error_t e;
   va_list ap;
 
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  m = mlfq_wire_error_init(&e, id, code, fmt, ap);
   va_end(ap);
-  e.id = id;
-  e.code = code;
-  e.message = msg;
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ERROR;
-  m.error = &e;
-  conn_send(c, &m);
+  conn_send(c, m);
 }
 
 /* An error about the whole connection: it is closed once the error is
@@ -152,6 +146,8 @@ void conn_token(request_t *r, uint64_t t) {
   d.demotions = j->demotions;
   d.promotions = j->promotions;
   d.final_level = j->level;
+  d.preemptions = j->preemptions;
+  d.swapped_tokens = j->swapped_tokens;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
   m.done = &d;
   conn_send(r->conn, &m);
@@ -232,11 +228,10 @@ void conn_flush(conn_t *c) {
 static void welcome(conn_t *c, const Mlfq__Hello *h) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__Welcome w = MLFQ__WELCOME__INIT;
+  char err[256];
 
-  if (h->protocol_version != MLFQ_PROTOCOL_VERSION) {
-    conn_error(c, 0, MLFQ__ERROR_CODE__BAD_VERSION,
-               "protocol version %u is not supported (this server speaks %d)",
-               h->protocol_version, MLFQ_PROTOCOL_VERSION);
+  if (mlfq_wire_hello_check(h, "server", err, sizeof(err)) != 0) {
+    conn_error(c, 0, MLFQ__ERROR_CODE__BAD_VERSION, "%s", err);
     c->close_when_flushed = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
     return;
@@ -257,23 +252,26 @@ static void welcome(conn_t *c, const Mlfq__Hello *h) {
 static void submit(conn_t *c, const Mlfq__Submit *s, uint64_t now) {
   server_t *sv = c->sv;
   const mlfq_limits_t *lim = &sv->opt.lim;
+  uint64_t kv_cap = mlfq_sched_params(sv->sched)->kv_capacity;
   request_t *r;
+  char err[256];
 
   if (sv->draining) {
     conn_error(c, s->id, MLFQ__ERROR_CODE__SHUTTING_DOWN,
                "the server is shutting down");
     return;
   }
-  if (s->input_length < 1 || s->input_length > lim->max_input_length) {
-    conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST,
-               "input_length %u is not in [1, %u]", s->input_length,
-               lim->max_input_length);
+  if (mlfq_wire_submit_check(s, lim->max_input_length, lim->max_output_length,
+                             err, sizeof(err)) != 0) {
+    conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST, "%s", err);
     return;
   }
-  if (s->output_length < 1 || s->output_length > lim->max_output_length) {
+  if (kv_cap > 0 && (uint64_t)s->input_length + s->output_length > kv_cap) {
     conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST,
-               "output_length %u is not in [1, %u]", s->output_length,
-               lim->max_output_length);
+               "the request needs %llu KV tokens (input_length + "
+               "output_length) and the KV capacity is %llu",
+               (unsigned long long)s->input_length + s->output_length,
+               (unsigned long long)kv_cap);
     return;
   }
   if (mlfq_idmap_get(&c->ids, s->id) != NULL) {
@@ -319,30 +317,28 @@ static void cancel(conn_t *c, const Mlfq__Cancel *k) {
 /* Handles one message; a connection error stops reading. */
 static void handle(conn_t *c, const uint8_t *p, size_t len, uint64_t now) {
   Mlfq__ClientMessage *m = mlfq__client_message__unpack(NULL, len, p);
+  Mlfq__ErrorCode code;
+  const char *why;
 
-  if (m == NULL) {
-    fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "not a valid ClientMessage");
-    return;
-  }
-  if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_HELLO && m->hello != NULL) {
-    if (c->hello)
-      fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "a second Hello");
-    else
-      welcome(c, m->hello);
-  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG__NOT_SET) {
-    fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "empty or unknown message");
-  } else if (!c->hello) {
-    fatal(c, MLFQ__ERROR_CODE__HELLO_FIRST, "the first message must be Hello");
-  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_SUBMIT && m->submit) {
+  switch (mlfq_wire_client_check(m, c->hello, &code, &why)) {
+  case MLFQ__CLIENT_MESSAGE__MSG_HELLO:
+    welcome(c, m->hello);
+    break;
+  case MLFQ__CLIENT_MESSAGE__MSG_SUBMIT:
     submit(c, m->submit, now);
-  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_CANCEL && m->cancel) {
+    break;
+  case MLFQ__CLIENT_MESSAGE__MSG_CANCEL:
     cancel(c, m->cancel);
-  } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_STATS) {
+    break;
+  case MLFQ__CLIENT_MESSAGE__MSG_STATS:
     server_stats(c->sv, c);
-  } else {
-    fatal(c, MLFQ__ERROR_CODE__BAD_MESSAGE, "malformed message");
+    break;
+  default:
+    fatal(c, code, why);
+    break;
   }
-  mlfq__client_message__free_unpacked(m, NULL);
+  if (m != NULL)
+    mlfq__client_message__free_unpacked(m, NULL);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {

@@ -36,6 +36,7 @@
 #include "error.h"
 #include "log.h"
 #include "server.h"
+#include "tcp.h"
 
 #define REQ_OF_PLINK(l) MLFQ_CONTAINER_OF(l, request_t, plink)
 
@@ -236,6 +237,10 @@ void server_stats(server_t *sv, conn_t *c) {
   s.iterations = st.iterations;
   s.demotions = st.demotions;
   s.promotions = st.promotions;
+  s.preemptions = st.preemptions;
+  s.swapped_tokens = st.swapped_tokens;
+  s.kv_used_tokens = st.kv_used;
+  s.kv_peak_tokens = st.kv_peak;
   s.draining = sv->draining != 0;
   s.config = &sv->wcfg.config;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
@@ -396,38 +401,8 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
 
 int server_listen(server_t *sv, const char *host, int port, char *bound,
                   size_t boundlen, char *err, size_t errlen) {
-  struct sockaddr_storage ss;
-  int rc, len = sizeof(ss);
-  char ip[64];
-
-  rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
-  if (rc)
-    rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
-  if (rc)
-    return mlfq_fail(err, errlen, rc, "--listen: '%s' is not an IP address",
-                     host);
-  rc = uv_tcp_init(sv->loop, &sv->listener);
-  if (rc)
-    return mlfq_fail(err, errlen, rc, "listen: %s", uv_strerror(rc));
-  sv->listening = 1;
-  rc = uv_tcp_bind(&sv->listener, (const struct sockaddr *)&ss, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&sv->listener, 511, on_connection);
-  if (rc == 0)
-    rc = uv_tcp_getsockname(&sv->listener, (struct sockaddr *)&ss, &len);
-  if (rc)
-    return mlfq_fail(err, errlen, rc, "cannot listen on %s:%d: %s", host, port,
-                     uv_strerror(rc));
-  if (ss.ss_family == AF_INET6) {
-    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-    snprintf(bound, boundlen, "[%s]:%d", ip,
-             ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-  } else {
-    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-    snprintf(bound, boundlen, "%s:%d", ip,
-             ntohs(((struct sockaddr_in *)&ss)->sin_port));
-  }
-  return 0;
+  return mlfq_tcp_listen(sv->loop, &sv->listener, &sv->listening, host, port,
+                         on_connection, bound, boundlen, err, errlen);
 }
 
 void server_close(server_t *sv) {

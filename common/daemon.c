@@ -1,0 +1,327 @@
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "error.h"
+#include "frame.h"
+#include "log.h"
+#include "peer.h"
+#include "version.h"
+#include "wire.h"
+
+int mlfq_daemon_parse_listen(const char *s, char *host, size_t hostlen,
+                             int *port) {
+  struct in6_addr a6;
+  struct in_addr a4;
+  char addr[INET6_ADDRSTRLEN + 1];
+  size_t n;
+  int rc = mlfq_peer_parse_addr(s, host, hostlen, port);
+
+  if (rc)
+    return rc;
+  if (inet_pton(AF_INET, host, &a4) == 1)
+    return 0;
+  /* An IPv6 address may carry a zone ("fe80::1%eth0"). */
+  n = strcspn(host, "%");
+  if (n >= sizeof(addr))
+    return MLFQ_EINVAL;
+  memcpy(addr, host, n);
+  addr[n] = '\0';
+  return inet_pton(AF_INET6, addr, &a6) == 1 ? 0 : MLFQ_EINVAL;
+}
+
+#define O(field) offsetof(mlfq_daemon_opts_t, field)
+
+static const mlfq_cli_opt_t shared_options[] = {
+    {"max-pending", "N",
+     "requests in flight beyond which Submit is refused with OVERLOADED "
+     "(default 100000)",
+     mlfq_cli_set_size, O(max_pending), 0, 1, 1e9},
+    {"max-connections", "N", "client connections at once (default 1024)",
+     mlfq_cli_set_uint, O(max_connections), 0, 1, 1e6},
+    {"max-frame-bytes", "N", "largest client frame (default 65536)",
+     mlfq_cli_set_uint, O(max_frame_bytes), 0, 16, 64 << 20},
+    {"max-input-length", "N", "largest input_length (default 1048576)",
+     mlfq_cli_set_uint, O(max_input_length), 0, 1, 4294967295.0},
+    {"max-output-length", "N", "largest output_length (default 1048576)",
+     mlfq_cli_set_uint, O(max_output_length), 0, 1, 4294967295.0},
+    {"max-queued-bytes", "N",
+     "unread output that disconnects a client; reading pauses at a quarter "
+     "(default 8388608)",
+     mlfq_cli_set_size, O(max_queued_bytes), 0, 4096, 1e12},
+    {"drain-timeout", "S",
+     "on SIGINT/SIGTERM, seconds to let requests finish before cancelling "
+     "them (default 30)",
+     mlfq_cli_set_double, O(drain_timeout), 0, 0, 1e6},
+    {"daemon", NULL, "detach and run in the background", mlfq_cli_set_flag,
+     O(daemon), 0, 0, 0},
+    {"pidfile", "FILE",
+     "write the pid to FILE; refuse to start if it names a live process",
+     mlfq_cli_set_str, O(pidfile), 0, 0, 0},
+    {"log-file", "FILE", "append the log to FILE (default: stderr)",
+     mlfq_cli_set_str, O(log_file), 0, 0, 0},
+    {"log-level", "LEVEL", "error, warn, info or debug (default info)",
+     mlfq_cli_set_str, O(log_level), 0, 0, 0}};
+
+#define NSHARED (sizeof(shared_options) / sizeof(shared_options[0]))
+
+void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const mlfq_cli_opt_t *own,
+                           size_t nown, size_t base) {
+  size_t i;
+
+  assert(nown <= MLFQ_DAEMON_CLI_OWN && nown + NSHARED < MLFQ_DAEMON_CLI_MAX);
+  for (i = 0; i < nown; i++)
+    t[i] = own[i];
+  for (i = 0; i < NSHARED; i++) {
+    t[nown + i] = shared_options[i];
+    t[nown + i].off += base;
+  }
+  memset(&t[nown + NSHARED], 0, sizeof(t[0]));
+}
+
+int mlfq_daemon_cli_info(int rc, const char *prog, const char *usage,
+                         const mlfq_cli_group_t *groups, size_t ngroups) {
+  if (rc == MLFQ_CLI_HELP) {
+    fputs(usage, stdout);
+    mlfq_cli_help(stdout, groups, ngroups);
+    fputs(MLFQ_DAEMON_FOOTER, stdout);
+    return 1;
+  }
+  if (rc == MLFQ_CLI_VERSION) {
+    printf("%s %s (protocol %d)\n", prog, MLFQ_VERSION, MLFQ_PROTOCOL_VERSION);
+    return 1;
+  }
+  return 0;
+}
+
+void mlfq_daemon_opts_init(mlfq_daemon_opts_t *o, const char *listen) {
+  memset(o, 0, sizeof(*o));
+  o->listen = listen;
+  o->log_level = "info";
+  o->max_pending = 100000;
+  o->max_connections = 1024;
+  o->max_frame_bytes = MLFQ_FRAME_DEFAULT_MAX;
+  o->max_input_length = 1048576;
+  o->max_output_length = 1048576;
+  o->max_queued_bytes = 8 << 20;
+  o->drain_timeout = 30;
+}
+
+int mlfq_daemon_opts_check(const mlfq_daemon_opts_t *o, mlfq_log_level_t *level,
+                           char *host, size_t hostlen, int *port, char *err,
+                           size_t errlen) {
+  if (mlfq_log_parse_level(o->log_level, level) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--log-level: '%s' is not error, warn, info or debug",
+                     o->log_level);
+  if (mlfq_daemon_parse_listen(o->listen, host, hostlen, port) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--listen: '%s' is not HOST:PORT", o->listen);
+  return 0;
+}
+
+/* 1 if path holds the pid of a live process (its pid in *pid), else 0. */
+static int pidfile_live(const char *path, long *pid) {
+  char buf[32] = {0};
+  FILE *f = fopen(path, "r");
+  char *end;
+
+  if (f == NULL)
+    return 0;
+  if (fgets(buf, sizeof(buf), f) == NULL)
+    buf[0] = '\0';
+  fclose(f);
+  *pid = strtol(buf, &end, 10);
+  if (end == buf || *pid <= 0)
+    return 0;
+  return kill((pid_t)*pid, 0) == 0 || errno == EPERM;
+}
+
+/* Writes text to path through a temporary file and a rename, so readers
+ * never see it half written. Returns 0 or a negated errno. */
+static int write_atomic(const char *path, const char *text) {
+  char tmp[PATH_MAX];
+  FILE *f;
+  int rc;
+
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid()) >=
+      (int)sizeof(tmp))
+    return -ENAMETOOLONG;
+  f = fopen(tmp, "w");
+  if (f == NULL)
+    return -errno;
+  fputs(text, f);
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    rc = -errno;
+    unlink(tmp);
+    return rc;
+  }
+  return 0;
+}
+
+/* Detaches: the parent waits until the child reports its bound address
+ * (or an error) through a pipe, prints it and exits 0 (or 1). Returns in
+ * the child, with *notify the pipe's write end, or a negated errno. */
+static int daemonize(const char *prog, int *notify) {
+  char buf[512];
+  ssize_t n, got = 0;
+  int fds[2], null;
+  pid_t pid;
+
+  if (pipe(fds) != 0)
+    return -errno;
+  pid = fork();
+  if (pid < 0)
+    return -errno;
+  if (pid > 0) {
+    close(fds[1]);
+    while ((n = read(fds[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0 ||
+           (n < 0 && errno == EINTR))
+      if (n > 0)
+        got += n;
+    buf[got] = '\0';
+    if (got > 0 && buf[0] == '+') {
+      fputs(buf + 1, stdout);
+      exit(0);
+    }
+    if (got > 1)
+      fputs(buf + 1, stderr);
+    else
+      fprintf(stderr, "%s: failed to start\n", prog);
+    exit(1);
+  }
+  close(fds[0]);
+  if (setsid() < 0)
+    return -errno;
+  null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2); /* the log goes to --log-file, or nowhere */
+    if (null > 2)
+      close(null);
+  }
+  *notify = fds[1];
+  return 0;
+}
+
+int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
+                      const char *log_file, mlfq_log_level_t level,
+                      int detach) {
+  char err[600];
+  long pid;
+  int rc;
+
+  memset(d, 0, sizeof(*d));
+  d->prog = prog;
+  d->pidfile = pidfile;
+  d->notify = -1;
+  if (pidfile != NULL && pidfile_live(pidfile, &pid)) {
+    snprintf(err, sizeof(err), "%s names process %ld, which is running",
+             pidfile, pid);
+    return mlfq_daemon_fail(d, err);
+  }
+  if (log_file != NULL) {
+    d->log = fopen(log_file, "a");
+    if (d->log == NULL) {
+      fprintf(stderr, "%s: --log-file: cannot open %s: %s\n", prog, log_file,
+              strerror(errno));
+      return 2;
+    }
+  }
+  mlfq_log_init(prog, level, d->log);
+  if (detach) {
+    rc = daemonize(prog, &d->notify);
+    if (rc) {
+      snprintf(err, sizeof(err), "cannot detach: %s", strerror(-rc));
+      return mlfq_daemon_fail(d, err);
+    }
+  }
+  return 0;
+}
+
+int mlfq_daemon_publish(mlfq_daemon_t *d, const char *bound,
+                        const char *port_file, char *err, size_t errlen) {
+  char line[600];
+  int rc;
+
+  if (port_file != NULL) {
+    snprintf(line, sizeof(line), "%s\n", bound);
+    rc = write_atomic(port_file, line);
+    if (rc)
+      return mlfq_fail(err, errlen, rc, "--port-file: cannot write %s: %s",
+                       port_file, strerror(-rc));
+  }
+  if (d->pidfile != NULL) {
+    snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+    rc = write_atomic(d->pidfile, line);
+    if (rc)
+      return mlfq_fail(err, errlen, rc, "--pidfile: cannot write %s: %s",
+                       d->pidfile, strerror(-rc));
+    d->pidfile_written = 1;
+  }
+  return 0;
+}
+
+void mlfq_daemon_ready(mlfq_daemon_t *d, const char *bound) {
+  char line[600];
+
+  snprintf(line, sizeof(line), "+%s\n", bound);
+  if (d->notify >= 0) {
+    (void)!write(d->notify, line, strlen(line));
+    close(d->notify);
+    d->notify = -1;
+  } else {
+    fputs(line + 1, stdout);
+    fflush(stdout);
+  }
+}
+
+int mlfq_daemon_signal(mlfq_daemon_t *d, int signum) {
+  if (++d->signals > 1) {
+    mlfq_log(MLFQ_LOG_WARN, "second signal %d: exiting at once", signum);
+    if (d->pidfile_written)
+      unlink(d->pidfile);
+    _exit(1);
+  }
+  mlfq_log(MLFQ_LOG_INFO, "signal %d: draining", signum);
+  return 1;
+}
+
+int mlfq_daemon_fail(mlfq_daemon_t *d, const char *err) {
+  char line[700];
+
+  if (d->log != NULL)
+    mlfq_log(MLFQ_LOG_ERROR, "%s", err);
+  if (d->notify >= 0) {
+    snprintf(line, sizeof(line), "-%s: %s\n", d->prog, err);
+    (void)!write(d->notify, line, strlen(line));
+  } else {
+    fprintf(stderr, "%s: %s\n", d->prog, err);
+  }
+  if (d->pidfile_written)
+    unlink(d->pidfile);
+  if (d->log != NULL)
+    fclose(d->log);
+  d->log = NULL;
+  return 1;
+}
+
+int mlfq_daemon_end(mlfq_daemon_t *d, int status) {
+  if (d->pidfile_written)
+    unlink(d->pidfile);
+  mlfq_log(MLFQ_LOG_INFO, "stopped");
+  if (d->log != NULL)
+    fclose(d->log);
+  d->log = NULL;
+  return status;
+}
