@@ -34,8 +34,8 @@ typedef struct {
 
 static const mlfq_cli_opt_t lg_options[] = {
     {"server", "[LABEL=]HOST:PORT",
-     "a server to run the workload against; repeat to compare several "
-     "(default 127.0.0.1:7070)",
+     "a server to run the workload against (HOST: an address or a name); "
+     "repeat to compare several (default 127.0.0.1:7070)",
      mlfq_cli_set_list, G(servers), 0, 0, 0},
     {"connections", "N", "connections to each server (default 1)",
      mlfq_cli_set_uint, G(connections), 0, 1, 1024},
@@ -63,8 +63,8 @@ static const char usage[] =
     "and TPOT. With several --server it runs the identical schedule against\n"
     "each, one after another, and prints them side by side. After each run\n"
     "it replays the arrival times the server recorded through the scheduler\n"
-    "core and prints how far the measurement is from the model. Times are\n"
-    "model milliseconds.\n";
+    "core and prints how far the measurement is from the model (not behind\n"
+    "a router of several replicas). Times are model milliseconds.\n";
 
 static const char footer[] =
     "\nExit status: 0 when every request completed; 1 when any failed, a\n"
@@ -85,6 +85,7 @@ typedef struct {
   double diff_p95_ms;
   double within_half_ms; /* fraction of jobs within 0.5 ms */
   int model_ok;
+  unsigned replicas; /* > 1: a router; the model error is not computed */
   uint64_t send_p50, send_p99, send_max; /* actual - intended, ns */
   double sent_per_s; /* requests sent per wall second, first to last send */
   size_t failures[32];
@@ -123,6 +124,9 @@ static void outcomes(const lg_result_t *r, mlfq_outcome_t *o) {
         q->state == LG_DONE ? model_ns(r, q->last_wall) : MLFQ_TIME_NONE;
     o[i].input_len = q->input_len;
     o[i].output_len = q->output_len;
+    o[i].preemptions = q->preemptions;
+    o[i].swapped_tokens = q->swapped_tokens;
+    o[i].replica = q->replica;
     o[i].status = q->state == LG_DONE ? NULL : lg_status_name(q->status);
   }
 }
@@ -146,6 +150,10 @@ static void model_error(const lg_result_t *r, lg_report_t *rep) {
 
   if (r->welcome == NULL || rep->sum.failed > 0)
     return;
+  if (r->welcome->welcome->replicas > 1) {
+    rep->replicas = r->welcome->welcome->replicas;
+    return;
+  }
   if (mlfq_wire_config_parse(r->welcome->welcome->config, &cfg, &cost, NULL,
                              err, sizeof(err)) != 0)
     return;
@@ -391,6 +399,7 @@ int main(int argc, char **argv) {
     mlfq_sched_config_t cfg;
     mlfq_cost_t cost;
     mlfq_sched_params_t params;
+    uint64_t kv_cap;
 
     memset(&ro, 0, sizeof(ro));
     ro.host = targets[t].host;
@@ -407,13 +416,18 @@ int main(int argc, char **argv) {
       status = 2;
       goto done;
     }
+    kv_cap = res.welcome ? res.welcome->welcome->config->kv_capacity_tokens : 0;
     if (!go.quiet) {
       Mlfq__Config *c = res.welcome ? res.welcome->welcome->config : NULL;
-      printf("%s: %s, policy %s, max_batch %u, workers %u, time_scale %g\n",
+      printf("%s: %s, policy %s, max_batch %u, workers %u, time_scale %g",
              targets[t].label,
              res.welcome ? res.welcome->welcome->server_id : "?",
              c ? c->policy : "?", c ? c->max_batch : 0, c ? c->workers : 0,
              res.time_scale);
+      if (kv_cap > 0)
+        printf(", KV cache %llu tokens (on full: %s)",
+               (unsigned long long)kv_cap, c->on_full);
+      printf("\n");
     }
     outcomes(&res, oc);
     if (mlfq_summary_compute(&rep->sum, oc, w.n) != 0) {
@@ -421,6 +435,8 @@ int main(int argc, char **argv) {
       status = 1;
       goto done;
     }
+    rep->sum.kv_capacity = kv_cap;
+    rep->sum.kv_peak = res.kv_peak;
     sums[t] = rep->sum;
     model_error(&res, rep);
     send_error(&res, rep);
@@ -433,7 +449,13 @@ int main(int argc, char **argv) {
       const char *p = out_name(oo.jobs_csv, targets[t].label, ntargets > 1,
                                name, sizeof(name));
       FILE *f = p ? fopen(p, "w") : NULL;
-      if (f == NULL || mlfq_report_jobs_csv(f, oc, w.n, 1) != 0 ||
+      if (f == NULL ||
+          mlfq_report_jobs_csv(
+              f, oc, w.n,
+              MLFQ_REPORT_STATUS | (kv_cap ? MLFQ_REPORT_KV : 0) |
+                  (res.welcome && res.welcome->welcome->replicas > 0
+                       ? MLFQ_REPORT_REPLICA
+                       : 0)) != 0 ||
           fclose(f) != 0) {
         fprintf(stderr, "loadgen: cannot write %s\n", p ? p : oo.jobs_csv);
         status = 1;
@@ -458,6 +480,8 @@ int main(int argc, char **argv) {
       mlfq_cost_free(&cost);
     }
     cJSON_AddItemToObject(run, "summary", mlfq_report_summary_json(&rep->sum));
+    if (res.welcome != NULL && res.welcome->welcome->replicas > 0)
+      cJSON_AddNumberToObject(run, "replicas", res.welcome->welcome->replicas);
     fail = cJSON_AddObjectToObject(run, "failures");
     for (i = 0; i < w.n; i++)
       if (res.reqs[i].state != LG_DONE &&
@@ -505,6 +529,10 @@ int main(int argc, char **argv) {
              "%.3f ms, p95 %.3f ms, %.1f%% within 0.5 ms\n",
              labels[t], rep->err_mean_pct, rep->diff_mean_ms, rep->diff_p95_ms,
              rep->within_half_ms * 100);
+    else if (rep->replicas > 1)
+      printf("%s: model error: not computed: the server is a router over %u "
+             "replicas, and the model replays one scheduler\n",
+             labels[t], rep->replicas);
     if (!go.quiet)
       printf("%s: send time error p50 %.1f us, p99 %.1f us, max %.1f us\n",
              labels[t], (double)rep->send_p50 / 1e3,

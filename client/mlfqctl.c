@@ -1,5 +1,6 @@
-/* mlfqctl: asks a running mlfqd whether it is there (ping) and for its
- * configuration and live statistics (stats), as a table or as JSON. It is
+/* mlfqctl: asks a running mlfqd, or an mlfq-router, whether it is there
+ * (ping) and for its configuration and live statistics (stats), as a
+ * table or as JSON; a router's statistics add one row per replica. It is
  * the probe that scripts and health checks use: exit 0 when the server
  * answered, 1 when it could not be reached, closed, refused or did not
  * answer within --timeout, 2 for bad usage.
@@ -46,14 +47,15 @@ static const mlfq_cli_opt_t ctl_options[] = {
 static const char usage[] =
     "Usage: mlfqctl [OPTIONS] COMMAND\n"
     "\n"
-    "Asks a running mlfqd how it is. Times are model milliseconds unless\n"
-    "the unit says otherwise.\n"
+    "Asks a running mlfqd, or an mlfq-router, how it is. Times are model\n"
+    "milliseconds unless the unit says otherwise.\n"
     "\n"
     "Commands:\n"
     "  ping                        connect, say Hello and print the server's\n"
     "                              version and policy and the round trip\n"
     "  stats                       print the server's configuration and live\n"
-    "                              statistics\n";
+    "                              statistics (a router's: summed over its\n"
+    "                              replicas, and each replica's own)\n";
 
 static const char footer[] =
     "\nExamples:\n"
@@ -329,6 +331,35 @@ static void json_stats(cJSON *doc, const Mlfq__StatsReply *s, int *oom) {
   }
 }
 
+/* A router's replicas: one object each, with the replica's own
+ * statistics (null while it is down). */
+static void json_replicas(cJSON *doc, const Mlfq__StatsReply *s, int *oom) {
+  cJSON *a = jarr(doc, "replicas", oom), *o;
+  const Mlfq__ReplicaStats *r;
+  size_t i;
+
+  for (i = 0; i < s->n_replicas && a != NULL; i++) {
+    r = s->replicas[i];
+    o = cJSON_CreateObject();
+    if (o == NULL || !cJSON_AddItemToArray(a, o)) {
+      cJSON_Delete(o);
+      *oom = 1;
+      return;
+    }
+    jnum(o, "replica", (double)(i + 1), oom);
+    jstr(o, "address", r->address, oom);
+    jbool(o, "up", r->up, oom);
+    jnum(o, "outstanding_requests", (double)r->outstanding_requests, oom);
+    jnum(o, "outstanding_tokens", (double)r->outstanding_tokens, oom);
+    jnum(o, "routed", (double)r->routed, oom);
+    jnum(o, "lost", (double)r->lost, oom);
+    if (r->stats != NULL)
+      json_stats(o, r->stats, oom);
+    else
+      *oom |= cJSON_AddNullToObject(o, "stats") == NULL;
+  }
+}
+
 static void json_server(cJSON *doc, const ctl_t *c, const Mlfq__Welcome *w,
                         int *oom) {
   jstr(doc, "server", c->addr, oom);
@@ -454,6 +485,33 @@ static void text_stats(const Mlfq__StatsReply *s) {
   printf("%.1f\n", s->lateness_max_us);
 }
 
+/* A router's replicas, one row each; a replica that is down has no
+ * statistics of its own ("-"). */
+static void text_replicas(const Mlfq__StatsReply *s) {
+  const Mlfq__ReplicaStats *r;
+  size_t i;
+
+  printf("\nReplicas\n");
+  printf("  %-3s %-24s %-4s %11s %10s %8s %6s %10s %10s\n", "#", "address",
+         "up", "outstanding", "tokens", "routed", "lost", "completed",
+         "generated");
+  for (i = 0; i < s->n_replicas; i++) {
+    r = s->replicas[i];
+    printf("  %-3zu %-24s %-4s %11llu %10llu %8llu %6llu", i + 1,
+           str(r->address), r->up ? "yes" : "no",
+           (unsigned long long)r->outstanding_requests,
+           (unsigned long long)r->outstanding_tokens,
+           (unsigned long long)r->routed, (unsigned long long)r->lost);
+    if (r->stats != NULL)
+      printf(" %10llu %10llu\n", (unsigned long long)r->stats->completed,
+             (unsigned long long)r->stats->tokens);
+    else
+      printf(" %10s %10s\n", "-", "-");
+  }
+  printf("  (outstanding: requests sent and not ended; tokens: their "
+         "remaining prefill and decode)\n");
+}
+
 /* ---- commands ----------------------------------------------------------- */
 
 static int cmd_ping(ctl_t *c, int json) {
@@ -472,8 +530,15 @@ static int cmd_ping(ctl_t *c, int json) {
     jbool(doc, "ok", 1, &oom);
     json_server(doc, c, wm, &oom);
     jstr(doc, "policy", wm->config->policy, &oom);
+    if (wm->replicas > 0)
+      jnum(doc, "replicas", wm->replicas, &oom);
     jnum(doc, "rtt_ms", round(rtt * 1e3) / 1e3, &oom);
     rc = json_print(doc, oom, 0);
+  } else if (wm->replicas > 0) {
+    printf("%s mlfq-router %s protocol %u policy %s replicas %u: ok in "
+           "%.2f ms\n",
+           c->addr, str(wm->server_version), wm->protocol_version,
+           str(wm->config->policy), wm->replicas, rtt);
   } else {
     printf("%s mlfqd %s protocol %u policy %s: ok in %.2f ms\n", c->addr,
            str(wm->server_version), wm->protocol_version,
@@ -509,12 +574,17 @@ static int cmd_stats(ctl_t *c, int json) {
     json_server(doc, c, wm, &oom);
     json_config(doc, cf, &oom);
     json_stats(doc, s, &oom);
+    if (s->n_replicas > 0)
+      json_replicas(doc, s, &oom);
     rc = json_print(doc, oom, 1);
   } else {
-    printf("%s: mlfqd %s, protocol %u, server id %s\n", c->addr,
-           str(wm->server_version), wm->protocol_version, str(wm->server_id));
+    printf("%s: %s %s, protocol %u, server id %s\n", c->addr,
+           wm->replicas > 0 ? "mlfq-router" : "mlfqd", str(wm->server_version),
+           wm->protocol_version, str(wm->server_id));
     text_config(cf);
     text_stats(s);
+    if (s->n_replicas > 0)
+      text_replicas(s);
   }
   mlfq__server_message__free_unpacked(r, NULL);
   mlfq__server_message__free_unpacked(w, NULL);

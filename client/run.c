@@ -6,7 +6,8 @@
  * request's absolute deadline, and the loop spins to the deadline itself;
  * every request due then is sent, batched per connection into one write),
  * then draining (every request sent; waiting
- * for the last to end). Request i goes to connection i mod C. A closed-loop
+ * for the last to end; with a KV capacity, then one Stats for the peak KV
+ * use). Request i goes to connection i mod C. A closed-loop
  * cap holds due requests back until one in flight ends. In-flight requests
  * are kept in one list in send order, so timeouts only look at its head.
  */
@@ -24,6 +25,7 @@
 #include "error.h"
 #include "frame.h"
 #include "run.h"
+#include "tcp.h"
 #include "wire.h"
 
 #define START_LEAD_NS 20000000u /* first send 20 ms after all are ready */
@@ -68,7 +70,9 @@ struct run_s {
   size_t ended; /* requests done or failed */
   size_t inflight;
   mlfq_link_t flight;
-  int phase; /* 0 connecting, 1 sending, 2 finished */
+  int phase;      /* 0 connecting, 1 sending, 2 finished */
+  int want_stats; /* the server has a KV capacity: ask for its peak */
+  int stats_sent; /* every request has ended; waiting for Stats */
   int failed_start;
   char *err;
   size_t errlen;
@@ -90,6 +94,7 @@ const char *lg_status_name(int32_t status) {
 }
 
 static void finish_run(run_t *r);
+static void requests_ended(run_t *r);
 
 static void end_req(run_t *r, lg_req_t *q, int state, int32_t status) {
   if (q->state == LG_INFLIGHT) {
@@ -210,7 +215,7 @@ static void send_due(run_t *r) {
     timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL);
   }
   if (r->ended == r->res->n)
-    finish_run(r);
+    requests_ended(r);
 }
 
 static void on_tick(uv_poll_t *h, int status, int events) {
@@ -251,6 +256,7 @@ static void start_sending(run_t *r) {
   size_t i;
 
   r->res->time_scale = cfg->time_scale > 0 ? cfg->time_scale : 1;
+  r->want_stats = cfg->kv_capacity_tokens > 0;
   r->res->t0_wall = uv_hrtime() + START_LEAD_NS;
   for (i = 0; i < r->res->n; i++)
     r->res->reqs[i].intended_wall =
@@ -287,6 +293,12 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
     break;
   case MLFQ__SERVER_MESSAGE__MSG_DONE:
     id = m->done->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_STATS:
+    if (r->stats_sent && r->phase == 1) {
+      r->res->kv_peak = m->stats->kv_peak_tokens;
+      finish_run(r);
+    }
     break;
   case MLFQ__SERVER_MESSAGE__MSG_ERROR:
     id = m->error->id;
@@ -325,6 +337,9 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
       q->srv_arrival_ns = m->done->arrival_ns;
       q->srv_first_ns = m->done->first_token_ns;
       q->srv_finish_ns = m->done->finish_ns;
+      q->preemptions = m->done->preemptions;
+      q->swapped_tokens = m->done->swapped_tokens;
+      q->replica = m->done->replica;
       end_req(r, q, LG_DONE, 0);
       send_due(r);
       break;
@@ -339,7 +354,7 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
   if (m != NULL)
     mlfq__server_message__free_unpacked(m, NULL);
   if (r->phase == 1 && r->ended == r->res->n)
-    finish_run(r);
+    requests_ended(r);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -433,6 +448,10 @@ static void on_guard(uv_timer_t *t) {
     finish_run(r);
     return;
   }
+  if (r->stats_sent) { /* no Stats within 5 s: the peak stays unknown */
+    finish_run(r);
+    return;
+  }
   limit = (uint64_t)(r->o->timeout_s * 1e9);
   while (!mlfq_list_empty(&r->flight)) {
     q = MLFQ_CONTAINER_OF(r->flight.next, lg_req_t, link);
@@ -471,6 +490,36 @@ static void on_sigint(uv_signal_t *h, int signum) {
   finish_run(r);
 }
 
+/* Every request has ended. Without a KV capacity the run is finished;
+ * with one, it asks the server for its peak KV use on a live connection
+ * and finishes at the reply (or after 5 s, or when the connection goes). */
+static void requests_ended(run_t *r) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__StatsRequest sr = MLFQ__STATS_REQUEST__INIT;
+  lconn_t *c = NULL;
+  unsigned k;
+
+  if (r->phase != 1 || r->stats_sent)
+    return;
+  for (k = 0; k < r->o->connections && r->want_stats; k++) {
+    if (!r->conns[k].closed && r->conns[k].ready) {
+      c = &r->conns[k];
+      break;
+    }
+  }
+  if (c == NULL) {
+    finish_run(r);
+    return;
+  }
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
+  m.stats = &sr;
+  put(c, &m);
+  flush(c);
+  r->stats_sent = 1;
+  uv_timer_stop(&r->guard);
+  uv_timer_start(&r->guard, on_guard, 5000, 0);
+}
+
 static void finish_run(run_t *r) {
   unsigned k;
   size_t i;
@@ -505,6 +554,7 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
 
   memset(res, 0, sizeof(*res));
   memset(&r, 0, sizeof(r));
+  res->kv_peak = UINT64_MAX;
   if (w->n == 0 || o->connections == 0)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "nothing to send");
   r.o = o;
@@ -514,10 +564,9 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
   r.errlen = errlen;
   r.tfd = -1;
   mlfq_list_init(&r.flight);
-  if (uv_ip4_addr(o->host, o->port, (struct sockaddr_in *)&ss) != 0 &&
-      uv_ip6_addr(o->host, o->port, (struct sockaddr_in6 *)&ss) != 0)
-    return mlfq_fail(err, errlen, MLFQ_EINVAL, "%s: not an IP address",
-                     o->host);
+  rc = mlfq_tcp_resolve(o->host, o->port, &ss, err, errlen);
+  if (rc)
+    return rc;
   res->n = w->n;
   res->reqs = calloc(w->n ? w->n : 1, sizeof(*res->reqs));
   r.conns = calloc(o->connections, sizeof(*r.conns));

@@ -32,8 +32,11 @@ typedef struct {
   uint64_t srv_arrival_ns; /* server model times from Accepted and Done */
   uint64_t srv_first_ns;
   uint64_t srv_finish_ns;
-  uint64_t *tok_wall; /* receipt of every token, when tracing */
-  mlfq_link_t link;   /* in the in-flight list, by send time */
+  uint64_t *tok_wall;      /* receipt of every token, when tracing */
+  mlfq_link_t link;        /* in the in-flight list, by send time */
+  uint64_t swapped_tokens; /* from Done: KV moved to host memory and back */
+  uint32_t preemptions;    /* from Done: KV evictions */
+  uint32_t replica;        /* from Done: a router's 1-based replica, or 0 */
   uint32_t input_len;
   uint32_t output_len;
   uint32_t tokens;
@@ -60,14 +63,19 @@ typedef struct {
   uint64_t t0_wall;  /* model time 0 of the schedule */
   double time_scale; /* the server's */
   Mlfq__ServerMessage *welcome;
+  uint64_t kv_peak; /* the server's peak KV use from a Stats after the last
+                       request (asked only with a KV capacity); UINT64_MAX
+                       when not known */
   int interrupted;
   int lost; /* a connection was lost */
 } lg_result_t;
 
-/* Sends w to the server as o says and waits for every request to end.
- * Returns 0 when the run happened (requests may have failed: see their
- * status), or a negative code with err set when the server could not be
- * reached or did not answer Hello (nothing was sent). */
+/* Sends w to the server as o says and waits for every request to end;
+ * then, if the server has a KV capacity, asks it for Stats (at most 5 s)
+ * for its peak KV use. Returns 0 when the run happened (requests may have
+ * failed: see their status), or a negative code with err set when the
+ * server could not be reached or did not answer Hello (nothing was
+ * sent). */
 int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
            char *err, size_t errlen);
 

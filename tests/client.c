@@ -19,8 +19,7 @@ int tc_left_ms(int64_t deadline) {
   return l > 0 ? (int)l : 0;
 }
 
-/* The request a message is about, TC_ANY_ID for none. */
-static uint64_t msg_id(const Mlfq__ServerMessage *m) {
+uint64_t tc_msg_id(const Mlfq__ServerMessage *m) {
   switch (m->msg_case) {
   case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
     return m->accepted->id;
@@ -45,7 +44,7 @@ static int final_error(int code) {
 }
 
 void tc_record(tc_client_t *c, const Mlfq__ServerMessage *m) {
-  uint64_t id = msg_id(m);
+  uint64_t id = tc_msg_id(m);
 
   if (id >= TC_MAXID)
     return;
@@ -141,7 +140,7 @@ Mlfq__ServerMessage *tc_wait(tc_client_t *c, int msg_case, uint64_t id) {
 
   for (;;) {
     m = tc_recv(c, tc_left_ms(deadline));
-    if ((int)m->msg_case == msg_case && (id == TC_ANY_ID || msg_id(m) == id))
+    if ((int)m->msg_case == msg_case && (id == TC_ANY_ID || tc_msg_id(m) == id))
       return m;
     mlfq__server_message__free_unpacked(m, NULL);
   }
@@ -194,6 +193,54 @@ void tc_run(tc_client_t *c, uint64_t id, uint32_t in, uint32_t out) {
   ASSERT_EQ(c->tokens[id], out);
   ASSERT_EQ(c->done[id], 1);
   ASSERT_EQ(c->ended[id], 0);
+}
+
+void tc_expect_fatal(const mlfq_test_daemon_t *d, const void *bytes, size_t len,
+                     int hello, int code) {
+  Mlfq__ServerMessage *m;
+  tc_client_t *a, *b;
+
+  b = tc_open(d, 1);
+  a = tc_open(d, hello);
+  ASSERT_OK(mlfq_peer_send_raw(&a->p, bytes, len));
+  m = tc_recv(a, TC_WAIT_MS);
+  ASSERT_EQ(m->msg_case, MLFQ__SERVER_MESSAGE__MSG_ERROR);
+  if ((int)m->error->code != code)
+    MLFQ_TEST_FAIL("got %s (%s), expected %s",
+                   mlfq_wire_error_name(m->error->code), m->error->message,
+                   mlfq_wire_error_name(code));
+  ASSERT_EQ_U64(m->error->id, 0);
+  mlfq__server_message__free_unpacked(m, NULL);
+  tc_expect_closed(a);
+  tc_run(b, 1, 4, 3);
+  tc_close(a);
+  tc_close(b);
+}
+
+void tc_wait_draining(tc_client_t *c) {
+  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
+  Mlfq__ServerMessage *m;
+  int draining;
+
+  for (;;) {
+    m = tc_stats(c);
+    draining = m->stats->draining;
+    mlfq__server_message__free_unpacked(m, NULL);
+    if (draining)
+      return;
+    ASSERT_LT(tc_now_ms(), deadline);
+  }
+}
+
+void tc_put_hello(mlfq_buf_t *b, uint32_t version) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Hello h = MLFQ__HELLO__INIT;
+
+  h.protocol_version = version;
+  h.client_name = "tests";
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
+  m.hello = &h;
+  ASSERT_OK(mlfq_wire_put_client(b, &m));
 }
 
 void tc_put_submit(mlfq_buf_t *b, uint64_t id, uint32_t in, uint32_t out) {

@@ -59,6 +59,10 @@ void tc_cancel(tc_client_t *c, uint64_t id);
  * connection or the deadline fails the test. */
 Mlfq__ServerMessage *tc_recv(tc_client_t *c, int timeout_ms);
 
+/* The request m is about (Accepted, Token, Done, Error), TC_ANY_ID for
+ * none. */
+uint64_t tc_msg_id(const Mlfq__ServerMessage *m);
+
 /* Adds m to what c has seen of its id. Asserts that Tokens are numbered
  * 1, 2, ... and that Done counts them. */
 void tc_record(tc_client_t *c, const Mlfq__ServerMessage *m);
@@ -84,6 +88,21 @@ void tc_expect_closed(tc_client_t *c);
 /* Submits request id and receives until it ends; asserts that it completed:
  * Accepted once, out Tokens, Done, no Error. */
 void tc_run(tc_client_t *c, uint64_t id, uint32_t in, uint32_t out);
+
+/* Opens a connection to d that has had its Hello and one that has not had
+ * it if !hello, writes bytes on the second and asserts that the server
+ * answers with an Error about the connection (id 0) with code and closes
+ * it, while the first still runs a request. */
+void tc_expect_fatal(const mlfq_test_daemon_t *d, const void *bytes, size_t len,
+                     int hello, int code);
+
+/* Sends StatsRequests on c until the server says it is draining: it has
+ * handled its signal. */
+void tc_wait_draining(tc_client_t *c);
+
+/* Append the frame of a Hello speaking protocol version, for tests
+ * that write several frames, or parts of one, at once. */
+void tc_put_hello(mlfq_buf_t *b, uint32_t version);
 
 /* Append the frame of a Submit, a Cancel or a StatsRequest to b, for tests
  * that write several frames, or parts of one, at once. */

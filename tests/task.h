@@ -129,6 +129,11 @@ typedef struct {
  * ends either way. */
 void mlfq_test_daemon_start(mlfq_test_daemon_t *d, const char *const *args);
 
+/* The same for the server program at path (mlfq-router): it must print
+ * the address it listens on as its first line of stdout. */
+void mlfq_test_server_start(mlfq_test_daemon_t *d, const char *path,
+                            const char *const *args);
+
 /* Sends sig (0: none) and waits at most timeout_s for the daemon to exit;
  * returns its exit status, or -1 if a signal ended it. Kills it and fails
  * the test on timeout. */

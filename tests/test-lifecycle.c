@@ -28,23 +28,6 @@ static void wait_ended(tc_client_t *c, uint64_t n) {
   }
 }
 
-/* Polls Stats on c until the server says it is draining: it has handled
- * the signal. */
-static void wait_draining(tc_client_t *c) {
-  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
-  Mlfq__ServerMessage *m;
-  int draining;
-
-  for (;;) {
-    m = tc_stats(c);
-    draining = m->stats->draining;
-    mlfq__server_message__free_unpacked(m, NULL);
-    if (draining)
-      return;
-    ASSERT_LT(tc_now_ms(), deadline);
-  }
-}
-
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
 
@@ -96,7 +79,7 @@ TEST(lifecycle, sigterm_finishes_in_flight) {
     tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
 
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
-  wait_draining(c);
+  tc_wait_draining(c);
   ASSERT_EQ(
       mlfq_peer_connect(&late, d.host, d.port, TC_WAIT_MS, err, sizeof(err)),
       -ECONNREFUSED);
@@ -213,7 +196,7 @@ TEST(lifecycle, second_signal) {
   for (id = 1; id <= 2; id++)
     tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_ACCEPTED, id);
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
-  wait_draining(c);
+  tc_wait_draining(c);
   signalled = tc_now_ms();
   status = mlfq_test_daemon_stop(&d, SIGTERM, 2);
   ASSERT_NE(status, 0);

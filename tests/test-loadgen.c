@@ -10,6 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cost.h"
+#include "frame.h"
+#include "sched.h"
+#include "wire.h"
+
 #include "client.h"
 
 #define LOADGEN MLFQ_BIN_DIR "/loadgen"
@@ -647,4 +652,157 @@ TEST(loadgen, same_seed_same_schedule) {
   rm_dir(dir, names);
   free(dir);
   stop_daemon(&d);
+}
+
+/* A fake router on fd: one connection, answered as a router would with
+ * replicas = 2 in Welcome (the configuration is a real one), and every
+ * Submit at once with Accepted, its tokens and Done, at model time 0.
+ * Runs in a child process; exits when the client hangs up. */
+static void fake_router(int fd) {
+  Mlfq__ServerMessage sm = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Welcome wel = MLFQ__WELCOME__INIT;
+  Mlfq__Accepted acc = MLFQ__ACCEPTED__INIT;
+  Mlfq__Token tok = MLFQ__TOKEN__INIT;
+  Mlfq__Done done = MLFQ__DONE__INIT;
+  mlfq_limits_t lim = {1, 1000, 100000, 100000, 1 << 20};
+  const uint8_t *payload;
+  Mlfq__ClientMessage *m;
+  mlfq_sched_config_t cfg;
+  mlfq_sched_params_t p;
+  mlfq_wire_config_t wc;
+  mlfq_buf_t in, out;
+  mlfq_cost_t cost;
+  size_t plen, off;
+  uint32_t k;
+  ssize_t nr;
+  int c;
+  long n;
+
+  mlfq_sched_config_init(&cfg);
+  if (mlfq_cost_linear(&cost, 0, 1, 1) != 0 ||
+      mlfq_sched_resolve(&p, &cfg, &cost, NULL, 0) != 0 ||
+      mlfq_wire_config_init(&wc, &cfg, &p, &cost, &lim) != 0)
+    _exit(1);
+  c = accept(fd, NULL, NULL);
+  if (c < 0)
+    _exit(1);
+  mlfq_buf_init(&in, 1 << 20);
+  mlfq_buf_init(&out, 1 << 24);
+  for (;;) {
+    uint8_t *room = mlfq_buf_reserve(&in, 65536, NULL);
+    if (room == NULL)
+      _exit(1);
+    nr = read(c, room, 65536);
+    if (nr <= 0)
+      _exit(0);
+    mlfq_buf_commit(&in, (size_t)nr);
+    off = 0;
+    while ((n = mlfq_frame_decode(in.data + off, in.len - off, 1 << 20,
+                                  &payload, &plen)) > 0) {
+      off += (size_t)n;
+      m = mlfq__client_message__unpack(NULL, plen, payload);
+      if (m == NULL)
+        _exit(1);
+      if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_HELLO) {
+        wel.protocol_version = MLFQ_PROTOCOL_VERSION;
+        wel.server_id = "fake-router";
+        wel.server_version = "0";
+        wel.config = &wc.config;
+        wel.replicas = 2;
+        sm.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
+        sm.welcome = &wel;
+        mlfq_wire_put_server(&out, &sm);
+      } else if (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_SUBMIT) {
+        acc.id = tok.id = done.id = m->submit->id;
+        sm.msg_case = MLFQ__SERVER_MESSAGE__MSG_ACCEPTED;
+        sm.accepted = &acc;
+        mlfq_wire_put_server(&out, &sm);
+        for (k = 1; k <= m->submit->output_length; k++) {
+          tok.index = k;
+          sm.msg_case = MLFQ__SERVER_MESSAGE__MSG_TOKEN;
+          sm.token = &tok;
+          mlfq_wire_put_server(&out, &sm);
+        }
+        done.iterations = m->submit->output_length;
+        done.replica = 1 + (uint32_t)(m->submit->id % 2);
+        sm.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
+        sm.done = &done;
+        mlfq_wire_put_server(&out, &sm);
+      }
+      mlfq__client_message__free_unpacked(m, NULL);
+    }
+    mlfq_buf_consume(&in, off);
+    if (out.len > 0 && write(c, out.data, out.len) != (ssize_t)out.len)
+      _exit(1);
+    mlfq_buf_consume(&out, out.len);
+  }
+}
+
+/* Behind a router (Welcome's replicas > 1) the replay through one
+ * scheduler means nothing: loadgen says so in one line instead. */
+TEST(loadgen, router_skips_model_error) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  char addr[64], *out;
+  int fd, status;
+  pid_t pid;
+
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  ASSERT_EQ(listen(fd, 8), 0);
+  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", (int)ntohs(sa.sin_port));
+  fflush(NULL);
+  pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0)
+    fake_router(fd);
+  mlfq_test_track(pid);
+  close(fd);
+  {
+    char *argv[] = {LOADGEN,   "--server",    addr,      "--num-requests",
+                    "5",       "--input-len", "fixed:4", "--output-len",
+                    "fixed:3", "--rate",      "inf",     NULL};
+    ASSERT_EQ(mlfq_test_run(argv, &out, NULL, 30), 0);
+  }
+  ASSERT_CONTAINS(out, "model error: not computed: the server is a router "
+                       "over 2 replicas");
+  ASSERT(strstr(out, "model error: mean JCT") == NULL);
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  mlfq_test_untrack(pid);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  free(out);
+}
+
+/* A server named by host name (as in a compose network) is resolved; a
+ * name that does not resolve exits 2 with one line naming it. */
+TEST(loadgen, server_by_host_name) {
+  char addr[64], *out, *err, line[256];
+  mlfq_test_daemon_t d;
+
+  start_figure6_daemon(&d, "fcfs");
+  snprintf(addr, sizeof(addr), "localhost:%d", d.port);
+  {
+    char *argv[] = {
+        LOADGEN, "--server", addr, "--workload", MLFQ_DATA_DIR "/figure6.csv",
+        NULL};
+    ASSERT_EQ(mlfq_test_run(argv, &out, &err, 30), 0);
+  }
+  mlfq_test_find_line(out, "requests ", line, sizeof(line));
+  ASSERT_CONTAINS(line, " 3");
+  free(out);
+  free(err);
+  {
+    char *argv[] = {LOADGEN, "--server", "no-such-host.invalid:7070", NULL};
+    ASSERT_EQ(mlfq_test_run(argv, &out, &err, 30), 2);
+  }
+  ASSERT_EQ(count_lines(err), 1);
+  ASSERT_CONTAINS(err, "no-such-host.invalid");
+  free(out);
+  free(err);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
 }

@@ -44,25 +44,9 @@ static Mlfq__ServerMessage *wait_idle(tc_client_t *c, uint64_t conns) {
 static void fatal_case(const void *bytes, size_t len, int hello, int code) {
   const char *args[] = {FAST, "--max-frame-bytes", "1024", NULL};
   mlfq_test_daemon_t d;
-  tc_client_t *a, *b;
-  Mlfq__ServerMessage *m;
 
   mlfq_test_daemon_start(&d, args);
-  b = tc_open(&d, 1);
-  a = tc_open(&d, hello);
-  ASSERT_OK(mlfq_peer_send_raw(&a->p, bytes, len));
-  m = tc_recv(a, TC_WAIT_MS);
-  ASSERT_EQ(m->msg_case, MLFQ__SERVER_MESSAGE__MSG_ERROR);
-  if ((int)m->error->code != code)
-    MLFQ_TEST_FAIL("got %s (%s), expected %s",
-                   mlfq_wire_error_name(m->error->code), m->error->message,
-                   mlfq_wire_error_name(code));
-  ASSERT_EQ_U64(m->error->id, 0);
-  mlfq__server_message__free_unpacked(m, NULL);
-  tc_expect_closed(a);
-  tc_run(b, 1, 4, 3);
-  tc_close(a);
-  tc_close(b);
+  tc_expect_fatal(&d, bytes, len, hello, code);
   ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 5), 0);
 }
 
@@ -182,22 +166,11 @@ TEST(protocol, stats_before_hello) {
   mlfq_buf_free(&b);
 }
 
-static void put_hello(mlfq_buf_t *b, uint32_t version) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__Hello h = MLFQ__HELLO__INIT;
-
-  h.protocol_version = version;
-  h.client_name = "test-protocol";
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
-  m.hello = &h;
-  ASSERT_OK(mlfq_wire_put_client(b, &m));
-}
-
 TEST(protocol, bad_version) {
   mlfq_buf_t b;
 
   mlfq_buf_init(&b, 1 << 16);
-  put_hello(&b, MLFQ_PROTOCOL_VERSION + 1);
+  tc_put_hello(&b, MLFQ_PROTOCOL_VERSION + 1);
   fatal_case(b.data, b.len, 0, MLFQ__ERROR_CODE__BAD_VERSION);
   mlfq_buf_free(&b);
 }
@@ -206,7 +179,7 @@ TEST(protocol, second_hello) {
   mlfq_buf_t b;
 
   mlfq_buf_init(&b, 1 << 16);
-  put_hello(&b, MLFQ_PROTOCOL_VERSION);
+  tc_put_hello(&b, MLFQ_PROTOCOL_VERSION);
   fatal_case(b.data, b.len, 1, MLFQ__ERROR_CODE__BAD_MESSAGE);
   mlfq_buf_free(&b);
 }

@@ -1,0 +1,443 @@
+/* DESIGN
+ *
+ * One upstream connection per replica, carrying every client's requests
+ * to it under the router's upstream ids (router.c). It lives through
+ * these states:
+ *
+ *   IDLE -> [RESOLVING ->] CONNECTING -> HELLO -> UP -> CLOSING -> IDLE
+ *
+ * IDLE waits on the replica's timer for the next try; a numeric address
+ * is connected at once, a name is looked up (uv_getaddrinfo) at every
+ * try, so a replica that comes back at a new address is found. HELLO has
+ * sent Hello and waits for Welcome, at most WELCOME_TIMEOUT_MS; UP takes
+ * requests. Any failure (a refused or broken connection, EOF, a bad
+ * frame or message, a connection Error, a write error, no Welcome in
+ * time) closes the handle and, once it has closed, arms the timer for
+ * the next try: 50 ms after the failure, doubling up to 2 s, and back to
+ * 50 ms once a Welcome arrives.
+ *
+ * When an UP replica fails, every request it was running ends with
+ * REPLICA_LOST, whose message names it, its load leaves the balancer and
+ * it is marked down, so no new request goes to it until it says Welcome
+ * again. A replica that answers a request with SHUTTING_DOWN (draining)
+ * takes no new work either until it reconnects (router.c).
+ *
+ * The last Welcome of a replica is kept while it is down: the router
+ * tells its clients that configuration when no replica is up.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "peer.h"
+#include "router.h"
+#include "wire.h"
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+#define WELCOME_TIMEOUT_MS 5000
+#define REPLICA_MAX_FRAME (64u << 20)
+
+#define REPLICA_OF(st) MLFQ_CONTAINER_OF(st, replica_t, s)
+
+static void attempt(replica_t *r);
+static void replica_fail(replica_t *r, const char *why);
+
+static void on_timer(uv_timer_t *t) {
+  replica_t *r = MLFQ_CONTAINER_OF(t, replica_t, timer);
+
+  if (r->state == REPLICA_IDLE)
+    attempt(r);
+  else if (r->state == REPLICA_HELLO)
+    /* An accepted connection that never says Welcome is no replica. */
+    replica_fail(r, "no Welcome within 5 s");
+  router_settle(r->rt);
+}
+
+/* Arms the timer for the next try and doubles the backoff. */
+static void retry_later(replica_t *r) {
+  int rc;
+
+  r->state = REPLICA_IDLE;
+  rc = uv_timer_start(&r->timer, on_timer, r->backoff_ms, 0);
+  if (rc)
+    mlfq_log(MLFQ_LOG_ERROR, "replica %zu %s: timer: %s: not retried",
+             r->index + 1, r->addr, uv_strerror(rc));
+  r->backoff_ms *= 2;
+  if (r->backoff_ms > BACKOFF_MAX_MS)
+    r->backoff_ms = BACKOFF_MAX_MS;
+}
+
+/* A try failed before Welcome: said once per spell of failures. */
+static void tried(replica_t *r, const char *what, int err) {
+  mlfq_log_level_t level = r->complained ? MLFQ_LOG_DEBUG : MLFQ_LOG_INFO;
+
+  mlfq_log(level, "replica %zu %s: %s: %s (retrying, at most every %d ms)",
+           r->index + 1, r->addr, what, uv_strerror(err), BACKOFF_MAX_MS);
+  r->complained = 1;
+}
+
+static void on_conn_close(uv_handle_t *h) {
+  replica_t *r = REPLICA_OF((stream_t *)h);
+
+  stream_reset(&r->s);
+  if (r->state == REPLICA_CLOSING)
+    retry_later(r);
+}
+
+/* Closes the connection of the moment; the next try follows its close. */
+static void close_conn(replica_t *r) {
+  r->state = REPLICA_CLOSING;
+  r->s.stop = 1;
+  if (mlfq_list_linked(&r->s.dirty))
+    mlfq_list_remove(&r->s.dirty);
+  uv_close((uv_handle_t *)&r->s.tcp, on_conn_close);
+}
+
+/* The connection failed (why says how): an UP replica's requests end
+ * with REPLICA_LOST and it is marked down; the next try follows. */
+static void replica_fail(replica_t *r, const char *why) {
+  router_t *rt = r->rt;
+  size_t n = 0;
+  route_t *q;
+
+  if (r->state != REPLICA_HELLO && r->state != REPLICA_UP &&
+      r->state != REPLICA_CONNECTING)
+    return;
+  if (r->state == REPLICA_UP) {
+    mlfq_balance_set_up(&rt->bal, r->index, 0);
+    while (!mlfq_list_empty(&r->routes)) {
+      q = MLFQ_CONTAINER_OF(r->routes.next, route_t, rlink);
+      client_error(q->client, q->client_id, MLFQ__ERROR_CODE__REPLICA_LOST,
+                   "replica %zu (%s) went away: %s", r->index + 1, r->addr,
+                   why);
+      r->lost++;
+      n++;
+      router_end(rt, q);
+    }
+    mlfq_log(MLFQ_LOG_WARN, "replica %zu %s lost: %s (%zu requests lost)",
+             r->index + 1, r->addr, why, n);
+    r->complained = 0;
+  } else {
+    mlfq_log(r->complained ? MLFQ_LOG_DEBUG : MLFQ_LOG_INFO,
+             "replica %zu %s: %s (retrying)", r->index + 1, r->addr, why);
+    r->complained = 1;
+  }
+  r->draining = 0;
+  stats_replica_lost(r);
+  uv_timer_stop(&r->timer);
+  close_conn(r);
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  replica_t *r = MLFQ_CONTAINER_OF(req, replica_t, connect);
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Hello h = MLFQ__HELLO__INIT;
+  int rc;
+
+  if (r->state != REPLICA_CONNECTING)
+    return; /* closed meanwhile: its close callback follows */
+  if (status < 0) {
+    tried(r, "cannot connect", status);
+    close_conn(r);
+    return;
+  }
+  rc = uv_tcp_nodelay(&r->s.tcp, 1);
+  if (rc == 0)
+    rc = stream_read_start(&r->s);
+  if (rc) {
+    tried(r, "connection", rc);
+    close_conn(r);
+    return;
+  }
+  h.protocol_version = MLFQ_PROTOCOL_VERSION;
+  h.client_name = "mlfq-router";
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
+  m.hello = &h;
+  r->state = REPLICA_HELLO;
+  if (stream_put_client(&r->s, &m) != 0 ||
+      uv_timer_start(&r->timer, on_timer, WELCOME_TIMEOUT_MS, 0) != 0) {
+    replica_fail(r, "out of memory");
+    return;
+  }
+  router_settle(r->rt);
+}
+
+static void connect_to(replica_t *r, const struct sockaddr *sa) {
+  router_t *rt = r->rt;
+  int rc;
+
+  stream_init(&r->s, rt, r->s.ops, REPLICA_MAX_FRAME,
+              rt->opt.srv.max_queued_bytes);
+  rc = uv_tcp_init(rt->loop, &r->s.tcp);
+  if (rc) {
+    tried(r, "socket", rc);
+    retry_later(r);
+    return;
+  }
+  r->state = REPLICA_CONNECTING;
+  rc = uv_tcp_connect(&r->connect, &r->s.tcp, sa, on_connect);
+  if (rc) { /* on_connect will not run */
+    tried(r, "cannot connect", rc);
+    close_conn(r);
+  }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res) {
+  replica_t *r = MLFQ_CONTAINER_OF(req, replica_t, resolve);
+
+  if (r->state != REPLICA_RESOLVING) { /* stopped */
+    uv_freeaddrinfo(res);
+    return;
+  }
+  if (status < 0 || res == NULL) {
+    tried(r, "cannot resolve the host", status < 0 ? status : UV_EAI_NONAME);
+    retry_later(r);
+  } else {
+    connect_to(r, res->ai_addr);
+  }
+  uv_freeaddrinfo(res);
+  router_settle(r->rt);
+}
+
+static void attempt(replica_t *r) {
+  struct addrinfo hints;
+  struct sockaddr_storage ss;
+  char port[16];
+  int rc;
+
+  if (uv_ip4_addr(r->host, r->port, (struct sockaddr_in *)&ss) == 0 ||
+      uv_ip6_addr(r->host, r->port, (struct sockaddr_in6 *)&ss) == 0) {
+    connect_to(r, (const struct sockaddr *)&ss);
+    return;
+  }
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  snprintf(port, sizeof(port), "%d", r->port);
+  r->state = REPLICA_RESOLVING;
+  rc = uv_getaddrinfo(r->rt->loop, &r->resolve, on_resolved, r->host, port,
+                      &hints);
+  if (rc) {
+    tried(r, "cannot resolve the host", rc);
+    retry_later(r);
+  }
+}
+
+/* Welcome: checked, kept, and the replica takes requests. Returns 1 if it
+ * kept m. */
+static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
+  const Mlfq__Welcome *w = m->welcome;
+  router_t *rt = r->rt;
+
+  if (w->protocol_version != MLFQ_PROTOCOL_VERSION || w->config == NULL ||
+      w->config->cost == NULL || w->config->max_frame_bytes == 0) {
+    replica_fail(r, "its Welcome is not a usable mlfqd protocol 1 Welcome");
+    return 0;
+  }
+  if (r->welcome != NULL)
+    mlfq__server_message__free_unpacked(r->welcome, NULL);
+  r->welcome = m;
+  r->state = REPLICA_UP;
+  r->draining = 0;
+  r->complained = 0;
+  r->backoff_ms = BACKOFF_MIN_MS;
+  uv_timer_stop(&r->timer);
+  mlfq_balance_set_up(&rt->bal, r->index, 1);
+  mlfq_log(MLFQ_LOG_INFO, "replica %zu %s up: %s %s, policy %s", r->index + 1,
+           r->addr, w->server_id ? w->server_id : "?",
+           w->server_version ? w->server_version : "?",
+           w->config->policy ? w->config->policy : "?");
+  router_replica_ready(rt);
+  return 1;
+}
+
+/* The request a message is about, or 0 for none. */
+static uint64_t msg_id(const Mlfq__ServerMessage *m) {
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    return m->accepted->id;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    return m->token->id;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    return m->done->id;
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    return m->error->id;
+  default:
+    return 0;
+  }
+}
+
+static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
+  Mlfq__ServerMessage *m = mlfq__server_message__unpack(NULL, len, p);
+  replica_t *r = REPLICA_OF(s);
+  char why[300];
+  route_t *q;
+  int kept = 0;
+
+  if (m == NULL || !mlfq_wire_tags_valid(&m->base)) {
+    if (m != NULL)
+      mlfq__server_message__free_unpacked(m, NULL);
+    replica_fail(r, "it sent bytes that are not a ServerMessage");
+    return;
+  }
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
+    if (r->state == REPLICA_HELLO)
+      kept = welcomed(r, m);
+    else
+      replica_fail(r, "a second Welcome");
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR && m->error->id == 0) {
+      snprintf(why, sizeof(why), "it closed the connection with %s: %s",
+               mlfq_wire_error_name(m->error->code),
+               m->error->message ? m->error->message : "");
+      replica_fail(r, why);
+      break;
+    }
+    if (r->state != REPLICA_UP) {
+      replica_fail(r, "a reply before its Welcome");
+      break;
+    }
+    /* A request that has ended (cancelled, its client gone) is not
+     * found: what the replica still says of it is dropped. */
+    q = mlfq_idmap_get(&r->rt->routes, msg_id(m));
+    if (q != NULL && q->replica == r)
+      router_forward(r->rt, q, m);
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_STATS:
+    if (r->state == REPLICA_UP)
+      kept = stats_reply(r, m);
+    break;
+  default:
+    break;
+  }
+  if (!kept)
+    mlfq__server_message__free_unpacked(m, NULL);
+}
+
+static void on_failed(stream_t *s, int err) {
+  replica_t *r = REPLICA_OF(s);
+  char why[128];
+
+  if (err == UV_EOF)
+    snprintf(why, sizeof(why), "it closed the connection");
+  else if (err == MLFQ_EFRAMESIZE || err == MLFQ_EFRAMEEMPTY)
+    snprintf(why, sizeof(why), "bad frame: %s", mlfq_strerror(err));
+  else
+    snprintf(why, sizeof(why), "read: %s", uv_strerror(err));
+  replica_fail(r, why);
+}
+
+static void on_flush(stream_t *s) {
+  replica_t *r = REPLICA_OF(s);
+  char why[128];
+  int rc;
+
+  if (r->state != REPLICA_HELLO && r->state != REPLICA_UP)
+    return;
+  rc = stream_write(s);
+  if (rc) {
+    snprintf(why, sizeof(why), "write: %s", uv_strerror(rc));
+    replica_fail(r, why);
+  }
+}
+
+static void on_written(stream_t *s, int status) {
+  replica_t *r = REPLICA_OF(s);
+  char why[128];
+
+  if (status < 0 && (r->state == REPLICA_HELLO || r->state == REPLICA_UP)) {
+    snprintf(why, sizeof(why), "write: %s", uv_strerror(status));
+    replica_fail(r, why);
+  }
+}
+
+static const stream_ops_t replica_ops = {on_frame, on_failed, on_flush,
+                                         on_written};
+
+int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
+                 char *err, size_t errlen) {
+  int rc;
+
+  memset(r, 0, sizeof(*r));
+  r->rt = rt;
+  r->index = index;
+  mlfq_list_init(&r->routes);
+  mlfq_list_init(&r->stats);
+  r->backoff_ms = BACKOFF_MIN_MS;
+  stream_init(&r->s, rt, &replica_ops, REPLICA_MAX_FRAME,
+              rt->opt.srv.max_queued_bytes);
+  snprintf(r->addr, sizeof(r->addr), "%s", addr);
+  if (mlfq_peer_parse_addr(addr, r->host, sizeof(r->host), &r->port) != 0 ||
+      r->port < 1)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--replica: '%s' is not HOST:PORT", addr);
+  r->state = REPLICA_STOPPED;
+  rc = uv_timer_init(rt->loop, &r->timer);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
+  r->timer_open = 1;
+  r->state = REPLICA_IDLE;
+  rc = uv_timer_start(&r->timer, on_timer, 0, 0);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
+  return 0;
+}
+
+void replica_cancel(replica_t *r, uint64_t up_id) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Cancel k = MLFQ__CANCEL__INIT;
+
+  if (r->state != REPLICA_UP)
+    return;
+  k.id = up_id;
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_CANCEL;
+  m.cancel = &k;
+  if (stream_put_client(&r->s, &m) != 0)
+    mlfq_log(MLFQ_LOG_WARN, "replica %zu %s: output full: a Cancel is lost",
+             r->index + 1, r->addr);
+}
+
+void replica_stop(replica_t *r) {
+  int was = r->state;
+
+  r->state = REPLICA_STOPPED;
+  if (r->timer_open) {
+    r->timer_open = 0;
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, NULL);
+  }
+  switch (was) {
+  case REPLICA_RESOLVING:
+    /* Its callback runs either way, cancelled or done, and frees: a
+     * lookup already running cannot be cancelled (an error here). */
+    (void)uv_cancel((uv_req_t *)&r->resolve);
+    break;
+  case REPLICA_CONNECTING:
+  case REPLICA_HELLO:
+  case REPLICA_UP:
+    if (was == REPLICA_UP)
+      mlfq_balance_set_up(&r->rt->bal, r->index, 0);
+    if (mlfq_list_linked(&r->s.dirty))
+      mlfq_list_remove(&r->s.dirty);
+    uv_close((uv_handle_t *)&r->s.tcp, on_conn_close);
+    break;
+  default:
+    break;
+  }
+}
+
+void replica_free(replica_t *r) {
+  if (r->welcome != NULL)
+    mlfq__server_message__free_unpacked(r->welcome, NULL);
+  r->welcome = NULL;
+  stream_reset(&r->s);
+}

@@ -1,0 +1,266 @@
+/* mlfq-router's state shared by its parts: the router (listener, requests
+ * and their routes, drain), the client connections, the replica
+ * connections, the framed streams under both, and the aggregation of
+ * statistics. Everything lives on the loop thread; there are no others.
+ * docs/ROUTER.md describes what it does.
+ */
+#ifndef MLFQ_ROUTER_H
+#define MLFQ_ROUTER_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "balance.h"
+#include "buf.h"
+#include "daemon.h"
+#include "idmap.h"
+#include "list.h"
+#include "mlfq.pb-c.h"
+
+typedef struct router_s router_t;
+typedef struct stream_s stream_t;
+typedef struct client_s client_t;
+typedef struct replica_s replica_t;
+typedef struct route_s route_t;
+
+/* Options of a router. */
+typedef struct {
+  mlfq_balance_policy_t policy;
+  uint64_t seed;
+  unsigned stats_timeout_ms; /* how long a StatsRequest waits for replicas */
+  /* The server's limits: max_pending counts requests in flight through
+   * the router; max_queued_bytes bounds each client's unread output and
+   * each replica's unwritten requests. */
+  mlfq_daemon_opts_t srv;
+} router_opts_t;
+
+/* ---- stream.c: a framed TCP connection ---------------------------------- */
+
+/* What a stream's owner does at its events. */
+typedef struct {
+  /* One whole frame arrived (payload p[0..len)). */
+  void (*frame)(stream_t *s, const uint8_t *p, size_t len);
+  /* Reading ended: err is UV_EOF, a read error, or MLFQ_EFRAMESIZE or
+   * MLFQ_EFRAMEEMPTY for a bad frame header. */
+  void (*failed)(stream_t *s, int err);
+  /* The router writes the stream's output (it is in rt->dirty). */
+  void (*flush)(stream_t *s);
+  /* A write ended with status (after s->queued went down). */
+  void (*written)(stream_t *s, int status);
+} stream_ops_t;
+
+/* Frames read are handed to ops->frame; frames to send are appended to
+ * out and written by the owner's flush, one uv_write per flush. */
+struct stream_s {
+  uv_tcp_t tcp;
+  router_t *rt;
+  const stream_ops_t *ops;
+  mlfq_buf_t in;
+  mlfq_buf_t out;
+  size_t queued; /* bytes given to uv_write and not yet written */
+  size_t max_queued;
+  uint32_t max_frame;
+  mlfq_link_t dirty; /* in rt->dirty while out has bytes to write */
+  int stop;          /* handle no more frames of what was read */
+};
+
+/* Sets s up (no handle yet): frames of at most max_frame bytes are read,
+ * and at most max_queued bytes may wait to be written. */
+void stream_init(stream_t *s, router_t *rt, const stream_ops_t *ops,
+                 uint32_t max_frame, size_t max_queued);
+/* Starts reading (s->tcp connected). Returns 0 or a UV_E* code. */
+int stream_read_start(stream_t *s);
+void stream_read_stop(stream_t *s);
+/* Appends a framed message to s->out and marks s for the next flush
+ * (also when it fails). Returns 0, MLFQ_ERANGE when the unwritten output
+ * would pass max_queued (nothing is appended), or MLFQ_ENOMEM. */
+int stream_put_server(stream_t *s, const Mlfq__ServerMessage *m);
+int stream_put_client(stream_t *s, const Mlfq__ClientMessage *m);
+/* Writes what is in s->out with one uv_write. Returns 0 or a UV_E* code
+ * (then the connection is unusable: close it). */
+int stream_write(stream_t *s);
+/* Forgets what was read and not written and unlinks s from rt->dirty, for
+ * a stream being closed; the buffers are freed (reusable after). */
+void stream_reset(stream_t *s);
+/* The peer's address as "HOST:PORT" ("[V6]:PORT"), or "?". */
+void stream_peer_name(stream_t *s, char *buf, size_t len);
+
+/* ---- router.c: listener, routes, forwarding, drain ---------------------- */
+
+/* A request routed to a replica, known by its upstream id (the router's,
+ * unique for the router's life) and by its client's id on its client. */
+struct route_s {
+  uint64_t up_id;
+  uint64_t client_id;
+  client_t *client;
+  replica_t *replica;
+  mlfq_balance_load_t load;
+  mlfq_link_t clink; /* in client->routes */
+  mlfq_link_t rlink; /* in replica->routes */
+};
+
+struct router_s {
+  uv_loop_t *loop;
+  router_opts_t opt;
+  uv_tcp_t listener;
+  uv_timer_t drain_timer;
+  uv_timer_t stats_timer;
+  int listening;
+  int accept_held; /* a connection waits for the first replica's Welcome */
+  int timers;      /* the timers are initialised */
+  mlfq_balance_t bal;
+  replica_t *replicas;
+  size_t nreplicas;
+  mlfq_idmap_t routes; /* upstream id -> route_t */
+  uint64_t next_up_id;
+  mlfq_link_t clients;
+  size_t nclients;
+  uint64_t conn_seq;
+  mlfq_link_t dirty;      /* streams with output to write */
+  mlfq_link_t stats_jobs; /* StatsRequests waiting, oldest first */
+  uint64_t t0;            /* uv_hrtime() at start */
+  uint64_t rejected;      /* OVERLOADED and NO_REPLICA */
+  int draining;
+  int stopping;
+  void (*on_stop)(router_t *rt); /* called once the router begins to stop */
+};
+
+/* Sets the router up and starts connecting to the replicas (addresses
+ * "HOST:PORT"). Returns 0 or a negative code with err set; after a
+ * failure call router_close, run the loop, then router_free. */
+int router_init(router_t *rt, uv_loop_t *loop, const router_opts_t *o,
+                const char *const *addrs, size_t naddrs, char *err,
+                size_t errlen);
+/* Listens on host:port (port 0: any free port) and writes the bound
+ * address to bound. Returns 0 or a negative code with err set. */
+int router_listen(router_t *rt, const char *host, int port, char *bound,
+                  size_t boundlen, char *err, size_t errlen);
+/* Stops accepting, lets the requests in flight finish (at most
+ * drain_timeout_s), then stops: the loop ends. */
+void router_drain(router_t *rt);
+/* Closes every handle at once, for a router that failed to start. */
+void router_close(router_t *rt);
+/* Frees what router_init made, after the loop has ended. */
+void router_free(router_t *rt);
+/* Writes every stream's pending output and, when draining with nothing
+ * in flight, begins the stop. Call at the end of every callback. */
+void router_settle(router_t *rt);
+/* The configuration clients are told (Welcome and Stats): the first up
+ * replica's, else the last one heard, with the router's own limits; the
+ * fields point into the replica's Welcome and into *c. NULL while no
+ * replica has ever said Welcome. */
+const Mlfq__Config *router_config(router_t *rt, Mlfq__Config *c);
+/* Sends request q (Submit s from its client) to its replica and adds it
+ * to the replica's load. Returns 0, MLFQ_EFRAMESIZE when the Submit is
+ * larger than the replica's max_frame_bytes, or MLFQ_ERANGE / MLFQ_ENOMEM
+ * when the replica's output is full. */
+int router_dispatch(router_t *rt, route_t *q, const Mlfq__Submit *s);
+/* A message about route q from its replica: forwarded to the client with
+ * the client's id; Done and Error end q. */
+void router_forward(router_t *rt, route_t *q, Mlfq__ServerMessage *m);
+/* Ends q (its client has been told, or is gone): its load leaves the
+ * replica, its ids are forgotten, it is freed. */
+void router_end(router_t *rt, route_t *q);
+/* c's handle has closed: it leaves rt->clients. */
+void router_client_closed(router_t *rt, client_t *c);
+/* A replica said Welcome: accepts a connection held for it. */
+void router_replica_ready(router_t *rt);
+
+/* ---- client.c: one client connection ------------------------------------ */
+
+struct client_s {
+  stream_t s;
+  uint64_t id;
+  mlfq_link_t link; /* in rt->clients */
+  mlfq_idmap_t ids; /* client id -> route_t */
+  mlfq_link_t routes;
+  int hello;
+  int closing;
+  int paused;
+  int close_when_flushed; /* 1: once written; 2: at once (slow reader) */
+  char peer[64];
+};
+
+/* Accepts a connection from rt->listener. Returns 0 or a UV_E* code. */
+int client_accept(router_t *rt);
+/* Queues m for c; too much unread output marks c to be disconnected. */
+void client_send(client_t *c, const Mlfq__ServerMessage *m);
+void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
+                  const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Closes c: its requests are cancelled upstream and ended. Idempotent. */
+void client_close(client_t *c);
+/* Stops reading from c and closes it once its output is written. */
+void client_linger(client_t *c);
+
+/* ---- replica.c: one upstream connection per replica ---------------------- */
+
+enum {
+  REPLICA_IDLE = 0,   /* no connection; the timer brings the next try */
+  REPLICA_RESOLVING,  /* looking the host up */
+  REPLICA_CONNECTING, /* TCP connect in progress */
+  REPLICA_HELLO,      /* Hello sent, waiting for Welcome */
+  REPLICA_UP,         /* Welcome received: it takes requests */
+  REPLICA_CLOSING,    /* its handle is closing */
+  REPLICA_STOPPED     /* the router is stopping: no more tries */
+};
+
+struct replica_s {
+  stream_t s; /* the connection of the moment */
+  router_t *rt;
+  size_t index;
+  char addr[128]; /* as given, "HOST:PORT" */
+  char host[100];
+  int port;
+  int state;
+  int draining;   /* said SHUTTING_DOWN: no new work until it reconnects */
+  int complained; /* a failed try was logged at info since the last up */
+  int timer_open;
+  uv_timer_t timer; /* the next try, and the Welcome deadline */
+  uv_connect_t connect;
+  uv_getaddrinfo_t resolve;
+  uint64_t backoff_ms;
+  Mlfq__ServerMessage *welcome; /* the last Welcome, kept while down */
+  mlfq_link_t routes;
+  mlfq_link_t stats;   /* stats slots waiting for its reply, oldest first */
+  unsigned stats_owed; /* replies owed to requests that gave up waiting */
+  uint64_t routed;     /* requests sent to it */
+  uint64_t lost;       /* requests ended by REPLICA_LOST */
+};
+
+/* Sets r up for the replica at addr and starts connecting. Returns 0 or
+ * a negative code with err set. */
+int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
+                 char *err, size_t errlen);
+/* Whether r takes new requests. */
+int replica_usable(const replica_t *r);
+/* Sends Cancel for upstream id (best effort: a full or broken connection
+ * drops it, and the request runs on unheard). */
+void replica_cancel(replica_t *r, uint64_t up_id);
+/* Closes r's connection and timer for good (the router is stopping). */
+void replica_stop(replica_t *r);
+/* Frees what r holds, after the loop has ended. */
+void replica_free(replica_t *r);
+
+/* ---- stats.c: StatsRequest over every replica -----------------------------
+ */
+
+/* c asked for statistics: asks every up replica and answers c when all
+ * have replied, or at the stats timeout with what came. */
+void stats_request(router_t *rt, client_t *c);
+/* r answered the oldest StatsRequest it has. Returns 1 if it kept m. */
+int stats_reply(replica_t *r, Mlfq__ServerMessage *m);
+/* r's connection is gone: its pending replies will not come. */
+void stats_replica_lost(replica_t *r);
+/* c is closing: its pending requests are answered to nobody. */
+void stats_client_gone(router_t *rt, client_t *c);
+/* Answers every pending request with what came (the router stops). */
+void stats_flush_all(router_t *rt);
+/* The stats timer fired: answers the requests past their deadline. */
+void stats_on_timer(uv_timer_t *t);
+
+#endif

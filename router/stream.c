@@ -1,0 +1,179 @@
+/* DESIGN
+ *
+ * A framed TCP connection of the router, to a client or to a replica: the
+ * same reading, framing and writing under two owners. Reading appends to
+ * `in` and hands each whole frame to the owner's ops->frame in order,
+ * until the owner sets `stop`; a bad frame header or the end of the
+ * stream goes to ops->failed. Output is appended to `out` (never past
+ * max_queued bytes unwritten, written included) and written by the
+ * owner's flush with one uv_write per flush, the write request allocated
+ * together with its bytes. The router flushes every dirty stream once at
+ * the end of each callback, so the frames one read produces for a peer
+ * go out in one write.
+ *
+ * The stream owns no close path: its owner closes the handle and frees
+ * the buffers (stream_reset) when the handle has closed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "frame.h"
+#include "router.h"
+#include "tcp.h"
+#include "wire.h"
+
+#define READ_CHUNK 65536
+
+typedef struct {
+  uv_write_t req;
+  stream_t *s;
+  size_t len;
+  uint8_t data[];
+} write_t;
+
+void stream_init(stream_t *s, router_t *rt, const stream_ops_t *ops,
+                 uint32_t max_frame, size_t max_queued) {
+  s->rt = rt;
+  s->ops = ops;
+  s->queued = 0;
+  s->max_queued = max_queued;
+  s->max_frame = max_frame;
+  s->stop = 0;
+  mlfq_buf_init(&s->in, (size_t)max_frame + MLFQ_FRAME_HEADER + READ_CHUNK);
+  mlfq_buf_init(&s->out, max_queued);
+  mlfq_list_init(&s->dirty);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  stream_t *s = (stream_t *)h;
+  uint8_t *p = mlfq_buf_reserve(&s->in, READ_CHUNK, NULL);
+
+  (void)suggested;
+  *buf = uv_buf_init((char *)p, p ? READ_CHUNK : 0);
+}
+
+static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
+  stream_t *s = (stream_t *)h;
+  router_t *rt = s->rt;
+  const uint8_t *payload;
+  size_t off = 0, plen;
+  long n;
+
+  (void)buf;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    s->ops->failed(s, (int)nread);
+    router_settle(rt);
+    return;
+  }
+  mlfq_buf_commit(&s->in, (size_t)nread);
+  while (!s->stop) {
+    n = mlfq_frame_decode(s->in.data + off, s->in.len - off, s->max_frame,
+                          &payload, &plen);
+    if (n == 0)
+      break;
+    if (n < 0) {
+      s->ops->failed(s, (int)n);
+      break;
+    }
+    off += (size_t)n;
+    s->ops->frame(s, payload, plen);
+  }
+  mlfq_buf_consume(&s->in, off);
+  router_settle(rt);
+}
+
+int stream_read_start(stream_t *s) {
+  return uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+}
+
+void stream_read_stop(stream_t *s) {
+  (void)uv_read_stop((uv_stream_t *)&s->tcp); /* always 0 */
+}
+
+static void mark_dirty(stream_t *s) {
+  if (!mlfq_list_linked(&s->dirty))
+    mlfq_list_push_tail(&s->rt->dirty, &s->dirty);
+}
+
+/* Appends a frame of m unless the output would pass max_queued. */
+static int put(stream_t *s, const ProtobufCMessage *m) {
+  size_t n = protobuf_c_message_get_packed_size(m) + MLFQ_FRAME_HEADER;
+  uint8_t *p;
+  int err;
+
+  mark_dirty(s); /* a refused frame too: the owner's flush decides */
+  if (s->queued + s->out.len + n > s->max_queued || n > UINT32_MAX)
+    return MLFQ_ERANGE;
+  p = mlfq_buf_reserve(&s->out, n, &err);
+  if (p == NULL)
+    return err;
+  mlfq_frame_header(p, (uint32_t)(n - MLFQ_FRAME_HEADER));
+  protobuf_c_message_pack(m, p + MLFQ_FRAME_HEADER);
+  mlfq_buf_commit(&s->out, n);
+  return 0;
+}
+
+int stream_put_server(stream_t *s, const Mlfq__ServerMessage *m) {
+  return put(s, &m->base);
+}
+
+int stream_put_client(stream_t *s, const Mlfq__ClientMessage *m) {
+  return put(s, &m->base);
+}
+
+static void on_write(uv_write_t *req, int status) {
+  write_t *w = (write_t *)req;
+  stream_t *s = w->s;
+  router_t *rt = s->rt;
+
+  s->queued -= w->len;
+  free(w);
+  s->ops->written(s, status);
+  router_settle(rt);
+}
+
+int stream_write(stream_t *s) {
+  write_t *w;
+  uv_buf_t b;
+  int rc;
+
+  if (s->out.len == 0)
+    return 0;
+  w = malloc(sizeof(*w) + s->out.len);
+  if (w == NULL)
+    return UV_ENOMEM;
+  w->s = s;
+  w->len = s->out.len;
+  memcpy(w->data, s->out.data, s->out.len);
+  mlfq_buf_consume(&s->out, s->out.len);
+  b = uv_buf_init((char *)w->data, (unsigned)w->len);
+  rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, on_write);
+  if (rc) { /* its callback will not run */
+    free(w);
+    return rc;
+  }
+  s->queued += w->len;
+  return 0;
+}
+
+void stream_reset(stream_t *s) {
+  mlfq_buf_free(&s->in);
+  mlfq_buf_free(&s->out);
+  if (mlfq_list_linked(&s->dirty))
+    mlfq_list_remove(&s->dirty);
+  s->stop = 0;
+}
+
+void stream_peer_name(stream_t *s, char *buf, size_t len) {
+  struct sockaddr_storage ss;
+  int n = sizeof(ss);
+
+  if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &n) == 0)
+    mlfq_tcp_addr_name((struct sockaddr *)&ss, buf, len);
+  else
+    snprintf(buf, len, "?");
+}
