@@ -5,7 +5,7 @@
 #   bench/run.sh                  every benchmark, 5 runs each (~23 min, 19 of them loadgen)
 #   bench/run.sh --quick          tiny sizes, 1 run, a few seconds (CI)
 #   bench/run.sh --runs N         N runs of each measurement
-#   bench/run.sh --only NAME      sched, mem, sim, daemon or loadgen
+#   bench/run.sh --only NAME      sched, mem, sim, daemon, loadgen or router
 #   bench/run.sh --build-dir DIR  build in DIR (default build-bench)
 #   bench/run.sh --no-build       use the programs already built in DIR
 #
@@ -76,7 +76,7 @@ fi
 if [ "$build" = 1 ]; then
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$dir" -j "$(nproc)" --target bench-sched bench-mem mlfqsim \
-    mlfqd bench-daemon loadgen >/dev/null
+    mlfqd bench-daemon loadgen mlfq-router bench-router >/dev/null
 fi
 sched="$dir/bench/bench-sched"
 mem="$dir/bench/bench-mem"
@@ -84,7 +84,9 @@ sim="$dir/mlfqsim"
 mlfqd="$dir/mlfqd"
 bdaemon="$dir/bench/bench-daemon"
 lg="$dir/loadgen"
-for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon" "$lg"; do
+rtr="$dir/mlfq-router"
+brouter="$dir/bench/bench-router"
+for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon" "$lg" "$rtr" "$brouter"; do
   if [ ! -x "$p" ]; then
     echo "run.sh: $p is not built" >&2
     exit 1
@@ -100,12 +102,15 @@ tmp="$(mktemp -d)"
 daemon_pid=
 daemon_addr=
 
-# Stops the daemon: SIGTERM, then waits for it (SIGKILL after 60 s).
-# Returns its exit status.
-daemon_stop() {
-  local pid="$daemon_pid" state=Z rc=0
+# The mlfq-router of the measurement running now (started by router_start).
+router_pid=
+router_addr=
+
+# Stops process $1 (named $2 in messages): SIGTERM, then waits for it
+# (SIGKILL after 60 s). Returns its exit status.
+stop_pid() {
+  local pid="$1" state=Z rc=0
   if [ -z "$pid" ]; then return 0; fi
-  daemon_pid=
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 600); do
     state="$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null || echo Z)"
@@ -113,14 +118,28 @@ daemon_stop() {
     sleep 0.1
   done
   if [ "$state" != Z ]; then
-    echo "run.sh: mlfqd (pid $pid) did not stop within 60 s; killing it" >&2
+    echo "run.sh: $2 (pid $pid) did not stop within 60 s; killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" || rc=$?
   return "$rc"
 }
 
-trap 'daemon_stop || true; rm -rf "$tmp"' EXIT
+# Stops the daemon; returns its exit status.
+daemon_stop() {
+  local pid="$daemon_pid"
+  daemon_pid=
+  stop_pid "$pid" mlfqd
+}
+
+# Stops the router; returns its exit status.
+router_stop() {
+  local pid="$router_pid"
+  router_pid=
+  stop_pid "$pid" mlfq-router
+}
+
+trap 'router_stop || true; daemon_stop || true; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
@@ -135,7 +154,7 @@ echo "# machine: nproc=$(nproc)" \
   "cc=\"$("${cc:-cc}" --version | head -1)\" build_type=${btype:-?}" \
   "kernel=$(uname -r)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo none)"
-if [ -n "$(git status --porcelain -- common sim server 2>/dev/null)" ]; then
+if [ -n "$(git status --porcelain -- common sim server router 2>/dev/null)" ]; then
   commit="$commit+modified-core"
 fi
 echo "# start: $(date -u +%FT%TZ) commit=$commit load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" \
@@ -196,6 +215,19 @@ lg_trace_line="bench=loadgen mode=trace requests=[0-9]+ tokens=[0-9]+"
 lg_trace_line+=" base_maxrss_kb=[0-9]+ run_maxrss_kb=[0-9]+ peak_maxrss_kb=[0-9]+"
 lg_trace_line+=" bytes_per_token_run=-?$num bytes_per_token_peak=-?$num"
 lg_line="($lg_run_line|$lg_mem_line|$lg_trace_line)"
+router_lat="bench=router mode=latency streams=[0-9]+ tokens_per_request=[0-9]+"
+router_lat+=" tokens_direct=[0-9]+ tokens_router=[0-9]+ errors=[0-9]+"
+router_lat+=" router_tokens_per_s=[0-9]+ t0_rtt_us=$num direct_p50_us=$num"
+router_lat+=" direct_p99_us=$num direct_max_us=$num router_p50_us=$num"
+router_lat+=" router_p99_us=$num router_max_us=$num added_p50_us=-?$num"
+router_lat+=" added_p99_us=-?$num added_max_us=-?$num events=[0-9]+"
+router_lat+=" negative=[0-9]+ paired_p50_us=$num paired_p99_us=$num"
+router_lat+=" paired_max_us=$num"
+router_tok="bench=router mode=tokens path=(direct|router) conns=[0-9]+"
+router_tok+=" requests=[0-9]+ tokens_per_request=[0-9]+ window=[0-9]+"
+router_tok+=" done=[0-9]+ errors=[0-9]+ tokens=[0-9]+ seconds=$num"
+router_tok+=" requests_per_s=[0-9]+ tokens_per_s=[0-9]+"
+router_line="($router_lat|$router_tok)"
 
 # Peak RSS in kB from the /usr/bin/time -v output in $tmp/time.
 maxrss() {
@@ -359,24 +391,47 @@ sim_run() {
     "maxrss_kb=$rss makespan_s=$makespan throughput_rps=$tput"
 }
 
-# Starts mlfqd with the options in $1 (split on spaces), which must include
-# --listen HOST:0; sets daemon_pid and daemon_addr, the address it prints
-# as its first line once it listens.
-daemon_start() {
+# Starts the server program $1 with the options in $2 (split on spaces),
+# which must include --listen HOST:0, its output in $tmp/$3.out and
+# $tmp/$3.err; sets started_pid, and started_addr, the address it prints
+# as its first line once it listens. Returns 1 if it does not (the
+# process is then stopped).
+started_pid=
+started_addr=
+server_start() {
   local state
+  # Emptied here, not only by the redirection below: that runs in the
+  # child, which may not have run yet when the loop first reads the file
+  # (it would read the previous server's address).
+  : >"$tmp/$3.out"
   # shellcheck disable=SC2086
-  "$mlfqd" $1 >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
-  daemon_pid=$!
+  "$1" $2 >"$tmp/$3.out" 2>"$tmp/$3.err" &
+  started_pid=$!
   for _ in $(seq 200); do
-    if IFS= read -r daemon_addr <"$tmp/daemon.out"; then return 0; fi
-    state="$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo Z)"
+    if IFS= read -r started_addr <"$tmp/$3.out"; then return 0; fi
+    state="$(cut -d' ' -f3 "/proc/$started_pid/stat" 2>/dev/null || echo Z)"
     if [ "$state" = Z ]; then break; fi
     sleep 0.05
   done
-  echo "run.sh: mlfqd did not start: $mlfqd $1" >&2
-  cat "$tmp/daemon.err" >&2
-  daemon_stop || true
+  echo "run.sh: $3 did not start: $1 $2" >&2
+  cat "$tmp/$3.err" >&2
+  stop_pid "$started_pid" "$3" || true
   return 1
+}
+
+# Starts mlfqd with the options in $1; sets daemon_pid and daemon_addr.
+daemon_start() {
+  server_start "$mlfqd" "$1" daemon || return 1
+  daemon_pid="$started_pid"
+  daemon_addr="$started_addr"
+}
+
+# Starts mlfq-router with the options in $1; sets router_pid and
+# router_addr.
+router_start() {
+  server_start "$rtr" "$1" router || return 1
+  router_pid="$started_pid"
+  router_addr="$started_addr"
 }
 
 # One daemon measurement: a fresh mlfqd with the options in $1, then
@@ -420,6 +475,55 @@ daemon_run() {
          $0 = $0 sprintf(" rss_after_mb=%.1f", kb * 1024 / 1e6)
        }
        { print }' "$tmp/bd"
+}
+
+# One router measurement: a fresh mlfqd with the options in $1 and a fresh
+# mlfq-router in front of it with the options in $2 (and --replica), then
+# the command in the other arguments, REPLICA and ROUTER standing for their
+# addresses; then the router and the daemon are stopped, and each must
+# exit 0. Prints the command's lines; bench-daemon's tokens line becomes a
+# bench=router line with path=direct or path=router, the address it got.
+router_run() {
+  local dopts="$1" ropts="$2" a rc=0 path=
+  local args=()
+  shift 2
+  daemon_start "$dopts" || return 1
+  if ! router_start "$ropts --replica $daemon_addr"; then
+    daemon_stop || true
+    return 1
+  fi
+  for a in "$@"; do
+    case "$a" in
+    REPLICA)
+      args+=("$daemon_addr")
+      path=direct
+      ;;
+    ROUTER)
+      args+=("$router_addr")
+      path=router
+      ;;
+    *) args+=("$a") ;;
+    esac
+  done
+  "${args[@]}" >"$tmp/br" || rc=1
+  if ! router_stop; then
+    echo "run.sh: mlfq-router exited non-zero: $rtr $ropts" >&2
+    rc=1
+  fi
+  if ! daemon_stop; then
+    echo "run.sh: mlfqd exited non-zero: $mlfqd $dopts" >&2
+    rc=1
+  fi
+  if [ "$rc" != 0 ]; then
+    cat "$tmp/router.err" "$tmp/daemon.err" >&2
+    return 1
+  fi
+  if grep -Eq ' errors=[1-9]' "$tmp/br"; then
+    echo "run.sh: failed requests: $(cat "$tmp/br")" >&2
+    return 1
+  fi
+  sed "s/^bench=daemon mode=tokens /bench=router mode=tokens path=$path /" \
+    "$tmp/br"
 }
 
 # min/median/max of the metrics over the runs of each key in the raw file,
@@ -595,6 +699,34 @@ if [ -z "$only" ] || [ "$only" = loadgen ]; then
   done
 fi
 
+if [ -z "$only" ] || [ "$only" = router ]; then
+  lat_tokens=2000 tok_n=2000
+  if [ "$quick" = 1 ]; then
+    lat_tokens=50 tok_n=20
+  fi
+  listen="--listen 127.0.0.1:0 --log-level warn"
+  lat_d="$listen --policy fcfs --prefill-ms-per-token 0.001 --decode-ms 1"
+  lat_d+=" --max-batch 20"
+  zero_d="$listen --policy fcfs --prefill-ms-per-token 0 --decode-ms 0"
+  zero_d+=" --max-batch 256"
+  lat=("$brouter" --direct REPLICA --router ROUTER --streams 10
+    --tokens "$lat_tokens")
+  toks=(--mode tokens --conns 8 --requests "$tok_n" --tokens 64 --window 256)
+  echo "# router: every run starts its own mlfqd and an mlfq-router in front" \
+    "of it; REPLICA and ROUTER are the addresses they print first; both are" \
+    "stopped with SIGTERM after the run"
+  echo "# cmd: $mlfqd $lat_d ; $rtr $listen --replica REPLICA ; ${lat[*]}"
+  echo "# cmd: $mlfqd $zero_d ; $rtr $listen --replica REPLICA ;" \
+    "$bdaemon --server REPLICA|ROUTER ${toks[*]}"
+  for _ in $(seq "$runs"); do
+    record "$router_line" router_run "$lat_d" "$listen" "${lat[@]}"
+    record "$router_line" router_run "$zero_d" "$listen" "$bdaemon" \
+      --server REPLICA "${toks[@]}"
+    record "$router_line" router_run "$zero_d" "$listen" "$bdaemon" \
+      --server ROUTER "${toks[@]}"
+  done
+fi
+
 echo "# end: $(date -u +%FT%TZ) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 summarize sched "policy max_batch" "iter_per_s job_iter_per_s" | tee "$out/summary.txt"
 summarize mem "policy" "bytes_per_job sched_bytes_per_job maxrss_kb" |
@@ -620,3 +752,8 @@ summarize loadgen "mode requests" "bytes_per_request maxrss_kb base_maxrss_kb" \
 summarize loadgen "mode requests tokens" \
   "bytes_per_token_run bytes_per_token_peak" " mode=trace " |
   tee -a "$out/summary.txt"
+summarize router "mode streams tokens_per_request" \
+  "added_p50_us added_p99_us added_max_us paired_p50_us paired_p99_us paired_max_us direct_p99_us router_p99_us router_tokens_per_s" \
+  " mode=latency " | tee -a "$out/summary.txt"
+summarize router "mode path conns requests tokens_per_request" "tokens_per_s" \
+  " mode=tokens " | tee -a "$out/summary.txt"
