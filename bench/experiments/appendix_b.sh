@@ -107,14 +107,8 @@ for pol in fcfs mlfq; do
   cdf "$DIR/sim-jobs-$pol.csv" >"$DIR/sim-cdf-$pol.csv"
 done
 
-if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then PNG=pngcairo; else PNG=png; fi
-here="$(dirname "$0")"
-for t in "$PNG" svg; do
-  ext=png
-  [ "$t" = svg ] && ext=svg
-  gnuplot -e "dir='$DIR'; term='$t'; ext='$ext'; scale='$SCALE'" "$here/appendix_b_jct.gp"
-  gnuplot -e "dir='$DIR'; term='$t'; ext='$ext'; scale='$SCALE'" "$here/appendix_b_cdf.gp"
-done
+exp_plot appendix_b_jct.gp "scale='$SCALE'"
+exp_plot appendix_b_cdf.gp "scale='$SCALE'"
 
 echo
 cat "$DIR/table.md"

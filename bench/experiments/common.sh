@@ -70,3 +70,17 @@ exp_daemon() {
   EXP_PIDS+=("$(cat "$EXP_TMP/d$n.pid")")
   EXP_ADDR="$(cat "$EXP_TMP/d$n.port")"
 }
+
+# exp_plot GP [GNUPLOT_ASSIGNMENTS]: runs bench/experiments/GP twice, for a
+# PNG (pngcairo when gnuplot has it) and an SVG, with dir, term and ext set
+# (and the assignments given, e.g. "scale='0.25'").
+exp_plot() {
+  local png=png t ext
+  if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then png=pngcairo; fi
+  for t in "$png" svg; do
+    ext=png
+    [ "$t" = svg ] && ext=svg
+    gnuplot -e "dir='$DIR'; term='$t'; ext='$ext'; ${2:-}" \
+      "$EXP_ROOT/bench/experiments/$1"
+  done
+}

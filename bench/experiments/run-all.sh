@@ -17,7 +17,7 @@ for arg in "$@"; do
     ;;
   esac
 done
-for exp in fig6 appendix_b sweep_rate sweep_queues batching; do
+for exp in fig6 appendix_b sweep_rate sweep_queues batching router memory; do
   echo "== $exp"
   bash "$here/$exp.sh" "$@"
 done
