@@ -3,7 +3,7 @@
 # any is missing. Uses apt-get (through sudo when not root).
 set -euo pipefail
 
-pkgs=(gcc make cmake pkg-config libcjson-dev libuv1-dev libprotobuf-c-dev gnuplot-nox
+pkgs=(gcc libc6-dev make cmake pkg-config libcjson-dev libuv1-dev libprotobuf-c-dev gnuplot-nox
   protobuf-c-compiler time)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
