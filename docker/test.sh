@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The compose deployment, tested for real: builds the images from
+# docker/Dockerfile (the base images made locally by base-image.sh when no
+# registry has them), brings up docker/compose.yaml, waits for every
+# server's health check, runs the comparison and checks its output, kills
+# one replica with SIGKILL while requests go through the router and checks
+# that none is lost (each ends done or REPLICA_LOST, and new requests all
+# go to the survivor; `run --no-deps`, or compose would start it again),
+# restarts it and checks the router takes it back,
+# then tears everything down. Skips (exit 0, with a message) where no
+# Docker engine or compose tool is reachable.
+#
+# Results go to out/docker-test/. Exit status: 0 passed or skipped, 1 a
+# check failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+skip() {
+  echo "docker/test.sh: skipped: $*"
+  exit 0
+}
+command -v docker >/dev/null 2>&1 || skip "no docker command"
+docker info >/dev/null 2>&1 || skip "no Docker engine reachable (docker info failed)"
+if docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose=(docker-compose)
+else
+  skip "no compose tool (docker compose or docker-compose)"
+fi
+
+fail() {
+  echo "docker/test.sh: FAILED: $*" >&2
+  exit 1
+}
+step() { echo "docker/test.sh: $*"; }
+
+out="$root/out/docker-test"
+rm -rf "$out"
+mkdir -p "$out/compare" "$out/failover" "$out/after"
+project="mlfqdtest$$"
+export MLFQ_TAG=test MLFQ_OUT="$out/compare" MLFQ_UID="$(id -u)"
+export MLFQ_GID="$(id -g)" MLFQ_TIME_SCALE=0.05
+dc() { "${compose[@]}" -p "$project" -f docker/compose.yaml "$@"; }
+cleanup() {
+  dc logs --no-color >"$out/compose.log" 2>&1 || true
+  dc down -v --remove-orphans >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+step "base images"
+bash docker/base-image.sh
+step "building the images (network host: apt reaches the host's mirror)"
+start=$SECONDS
+docker build --network=host -q -f docker/Dockerfile --target runtime \
+  -t mlfqd:test . >/dev/null
+docker build --network=host -q -f docker/Dockerfile --target loadgen \
+  -t mlfqd-loadgen:test . >/dev/null
+step "built in $((SECONDS - start)) s"
+
+# container SERVICE: the id of the service's container.
+container() { dc ps -q "$1"; }
+# wait_healthy SERVICE...: every service's health check passes within 90 s.
+wait_healthy() {
+  local s st deadline=$((SECONDS + 90))
+  for s in "$@"; do
+    while :; do
+      st="$(docker inspect -f '{{.State.Health.Status}}' "$(container "$s")" 2>/dev/null || echo none)"
+      [ "$st" = healthy ] && break
+      [ "$SECONDS" -lt "$deadline" ] || fail "$s is '$st', not healthy, after 90 s"
+      sleep 0.5
+    done
+  done
+}
+# router_stats: the router's Stats as JSON, asked from inside its container.
+router_stats() { dc exec -T router mlfqctl stats --json --server 127.0.0.1:7070; }
+# json EXPR: evaluates a Python expression over the JSON on stdin as d.
+json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
+
+servers=(mlfqd-fcfs mlfqd-mlfq replica-1 replica-2 router)
+step "compose up: ${servers[*]}"
+dc up -d --no-build "${servers[@]}" >/dev/null 2>&1 || fail "compose up"
+wait_healthy "${servers[@]}"
+step "every health check passes"
+
+step "the comparison (loadgen against fcfs, mlfq and the router)"
+MLFQ_NUM_REQUESTS=40 dc run --rm --no-deps loadgen >"$out/compare.txt" 2>&1 ||
+  fail "the comparison exited $? (see $out/compare.txt)"
+for f in loadgen.txt summary.json jobs-fcfs.csv jobs-mlfq.csv \
+  jobs-router.csv router-stats.txt jct-cdf.png jct-cdf.svg; do
+  [ -s "$out/compare/$f" ] || fail "compare: $f is missing or empty"
+done
+runs="$(json '" ".join("%s:%d:%d" % (r["label"], r["summary"]["requests"], r["summary"]["failed"]) for r in d["runs"])' \
+  <"$out/compare/summary.json")"
+[ "$runs" = "fcfs:40:0 mlfq:40:0 router:40:0" ] ||
+  fail "compare: runs are '$runs', expected 40 requests and no failure each"
+grep -q '^JCT mean / fcfs' "$out/compare/loadgen.txt" || fail "compare: no ratio row"
+grep -q 'replica-2:7070' "$out/compare/router-stats.txt" || fail "compare: router stats"
+step "comparison ok: $runs"
+
+step "failover: SIGKILL to replica-2 while 400 requests go through the router"
+MLFQ_OUT="$out/failover" dc run --rm --no-deps -e MLFQ_SERVERS=router=router:7070 \
+  -e MLFQ_NUM_REQUESTS=400 loadgen >"$out/failover.txt" 2>&1 &
+lg=$!
+deadline=$((SECONDS + 60))
+while :; do
+  done_n="$(router_stats 2>/dev/null | json 'd["stats"]["completed"]' 2>/dev/null || echo 0)"
+  [ "$done_n" -ge 10 ] && break
+  [ "$SECONDS" -lt "$deadline" ] || fail "failover: no request completed within 60 s"
+  sleep 0.2
+done
+dc kill -s SIGKILL replica-2 >/dev/null 2>&1 || fail "kill replica-2"
+rc=0
+wait "$lg" || rc=$?
+# loadgen exits 1 when a request failed (the lost ones), 2 on a hard error.
+[ "$rc" -le 1 ] || fail "failover: loadgen exited $rc (see $out/failover.txt)"
+csv="$out/failover/jobs-router.csv"
+[ -s "$csv" ] || fail "failover: no $csv"
+counts="$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+  { n++; s[$col["status"]]++ }
+  END { printf "%d %d %d", n, s["ok"], s["REPLICA_LOST"] }' "$csv")"
+read -r total ok lost <<<"$counts"
+[ "$total" = 400 ] || fail "failover: $total rows, expected 400"
+[ $((ok + lost)) = 400 ] ||
+  fail "failover: $ok done + $lost REPLICA_LOST of 400: others failed otherwise (see $csv)"
+[ "$ok" -ge 10 ] || fail "failover: only $ok done"
+[ "$lost" -ge 1 ] || fail "failover: replica-2 had nothing in flight when killed"
+grep -q "REPLICA_LOST $lost" "$out/failover.txt" ||
+  fail "failover: the summary does not count $lost REPLICA_LOST"
+step "failover: $ok done, $lost ended REPLICA_LOST, none lost otherwise"
+
+step "after the loss: 20 requests, all to replica 1"
+MLFQ_OUT="$out/after" dc run --rm --no-deps -e MLFQ_SERVERS=router=router:7070 \
+  -e MLFQ_NUM_REQUESTS=20 loadgen >"$out/after.txt" 2>&1 ||
+  fail "after the loss: loadgen exited $? (see $out/after.txt)"
+spread="$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+  { s[$col["status"] "@" $col["replica"]]++ }
+  END { for (k in s) printf "%s=%d ", k, s[k] }' "$out/after/jobs-router.csv")"
+[ "$spread" = "ok@1=20 " ] || fail "after the loss: $spread, expected ok@1=20"
+
+step "restart replica-2: the router takes it back"
+dc start replica-2 >/dev/null 2>&1 || fail "start replica-2"
+wait_healthy replica-2
+deadline=$((SECONDS + 30))
+while :; do
+  up="$(router_stats 2>/dev/null | json 'sum(1 for r in d["replicas"] if r.get("up"))' 2>/dev/null || echo 0)"
+  [ "$up" = 2 ] && break
+  [ "$SECONDS" -lt "$deadline" ] || fail "the router shows $up replicas up, not 2"
+  sleep 0.2
+done
+
+step "compose down"
+dc down -v --remove-orphans >/dev/null 2>&1 || fail "compose down"
+left="$(docker ps -a -q --filter "label=com.docker.compose.project=$project")"
+[ -z "$left" ] || fail "containers left after down: $left"
+trap - EXIT
+step "passed (results in out/docker-test/)"
