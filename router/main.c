@@ -17,6 +17,7 @@ typedef struct {
   const char *policy;
   uint64_t seed;
   unsigned stats_timeout_ms;
+  size_t replica_queued_bytes;
 } route_opts_t;
 
 typedef struct {
@@ -40,6 +41,10 @@ static const mlfq_cli_opt_t route_options[] = {
     {"stats-timeout", "MS",
      "how long a StatsRequest waits for the replicas' replies (default 1000)",
      mlfq_cli_set_uint, R(stats_timeout_ms), 0, 1, 600000},
+    {"replica-queued-bytes", "N",
+     "requests waiting to be written to one replica; a Submit that does not "
+     "fit is refused with OVERLOADED (default 67108864)",
+     mlfq_cli_set_size, R(replica_queued_bytes), 0, 4096, 1e12},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0}};
 
 /* The router's own server options; the others are every server's
@@ -126,6 +131,7 @@ int main(int argc, char **argv) {
   ro.policy = "least-tokens";
   ro.seed = 1;
   ro.stats_timeout_ms = 1000;
+  ro.replica_queued_bytes = 64 << 20;
   mlfq_daemon_opts_init(&po.s, "127.0.0.1:7080");
   groups[0] = (mlfq_cli_group_t){"Routing", route_options, &ro};
   mlfq_daemon_cli_table(server_options, proc_options,
@@ -162,6 +168,7 @@ int main(int argc, char **argv) {
     goto bad;
   o.seed = ro.seed;
   o.stats_timeout_ms = ro.stats_timeout_ms;
+  o.replica_queued_bytes = ro.replica_queued_bytes;
   o.srv = po.s;
   status = mlfq_daemon_begin(&g.proc, "mlfq-router", po.s.pidfile,
                              po.s.log_file, level, po.s.daemon);

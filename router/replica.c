@@ -170,7 +170,7 @@ static void connect_to(replica_t *r, const struct sockaddr *sa) {
   int rc;
 
   stream_init(&r->s, rt, r->s.ops, REPLICA_MAX_FRAME,
-              rt->opt.srv.max_queued_bytes);
+              rt->opt.replica_queued_bytes);
   rc = uv_tcp_init(rt->loop, &r->s.tcp);
   if (rc) {
     tried(r, "socket", rc);
@@ -374,7 +374,7 @@ int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
   mlfq_list_init(&r->stats);
   r->backoff_ms = BACKOFF_MIN_MS;
   stream_init(&r->s, rt, &replica_ops, REPLICA_MAX_FRAME,
-              rt->opt.srv.max_queued_bytes);
+              rt->opt.replica_queued_bytes);
   snprintf(r->addr, sizeof(r->addr), "%s", addr);
   if (mlfq_peer_parse_addr(addr, r->host, sizeof(r->host), &r->port) != 0 ||
       r->port < 1)
@@ -401,8 +401,8 @@ void replica_cancel(replica_t *r, uint64_t up_id) {
   k.id = up_id;
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_CANCEL;
   m.cancel = &k;
-  if (stream_put_client(&r->s, &m) != 0)
-    mlfq_log(MLFQ_LOG_WARN, "replica %zu %s: output full: a Cancel is lost",
+  if (stream_put_client_unbounded(&r->s, &m) != 0)
+    mlfq_log(MLFQ_LOG_ERROR, "replica %zu %s: out of memory: a Cancel is lost",
              r->index + 1, r->addr);
 }
 

@@ -37,6 +37,17 @@
 #include "router.h"
 #include "tcp.h"
 
+/* For the trim timer: requests in flight, and a count that grows with
+ * every client connection opened or closed and every request routed or
+ * refused. */
+static int trim_busy(void *arg) { return ((router_t *)arg)->routes.n != 0; }
+
+static uint64_t trim_activity(void *arg) {
+  const router_t *rt = arg;
+
+  return 2 * rt->conn_seq - rt->nclients + rt->next_up_id + rt->rejected;
+}
+
 int router_init(router_t *rt, uv_loop_t *loop, const router_opts_t *o,
                 const char *const *addrs, size_t naddrs, char *err,
                 size_t errlen) {
@@ -50,7 +61,7 @@ int router_init(router_t *rt, uv_loop_t *loop, const router_opts_t *o,
   mlfq_idmap_init(&rt->routes);
   mlfq_list_init(&rt->clients);
   mlfq_list_init(&rt->dirty);
-  mlfq_list_init(&rt->stats_jobs);
+  mlfq_list_init(&rt->stats_clients);
   rc = mlfq_balance_init(&rt->bal, o->policy, naddrs, o->seed);
   if (rc)
     return mlfq_fail(err, errlen, rc, "out of memory");
@@ -63,6 +74,13 @@ int router_init(router_t *rt, uv_loop_t *loop, const router_opts_t *o,
   rc = uv_timer_init(loop, &rt->stats_timer);
   if (rc) {
     uv_close((uv_handle_t *)&rt->drain_timer, NULL);
+    return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
+  }
+  rc = mlfq_trim_init(&rt->trim, loop, MLFQ_TRIM_PERIOD_MS, trim_busy,
+                      trim_activity, rt);
+  if (rc) {
+    uv_close((uv_handle_t *)&rt->drain_timer, NULL);
+    uv_close((uv_handle_t *)&rt->stats_timer, NULL);
     return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
   }
   rt->timers = 1;
@@ -216,6 +234,7 @@ static void close_timers(router_t *rt) {
   rt->timers = 0;
   uv_close((uv_handle_t *)&rt->drain_timer, NULL);
   uv_close((uv_handle_t *)&rt->stats_timer, NULL);
+  mlfq_trim_close(&rt->trim);
 }
 
 /* Stops the router: nothing is in flight. Pending StatsRequests are

@@ -17,6 +17,7 @@
 #include "idmap.h"
 #include "list.h"
 #include "mlfq.pb-c.h"
+#include "trim.h"
 
 typedef struct router_s router_t;
 typedef struct stream_s stream_t;
@@ -29,9 +30,9 @@ typedef struct {
   mlfq_balance_policy_t policy;
   uint64_t seed;
   unsigned stats_timeout_ms; /* how long a StatsRequest waits for replicas */
+  size_t replica_queued_bytes; /* bound of each replica's unwritten output */
   /* The server's limits: max_pending counts requests in flight through
-   * the router; max_queued_bytes bounds each client's unread output and
-   * each replica's unwritten requests. */
+   * the router; max_queued_bytes bounds each client's unread output. */
   mlfq_daemon_opts_t srv;
 } router_opts_t;
 
@@ -77,6 +78,9 @@ void stream_read_stop(stream_t *s);
  * would pass max_queued (nothing is appended), or MLFQ_ENOMEM. */
 int stream_put_server(stream_t *s, const Mlfq__ServerMessage *m);
 int stream_put_client(stream_t *s, const Mlfq__ClientMessage *m);
+/* The same past max_queued, for a message whose count the caller bounds
+ * (a Cancel: at most one per request sent). Returns 0 or MLFQ_ENOMEM. */
+int stream_put_client_unbounded(stream_t *s, const Mlfq__ClientMessage *m);
 /* Writes what is in s->out with one uv_write. Returns 0 or a UV_E* code
  * (then the connection is unusable: close it). */
 int stream_write(stream_t *s);
@@ -106,6 +110,7 @@ struct router_s {
   uv_tcp_t listener;
   uv_timer_t drain_timer;
   uv_timer_t stats_timer;
+  mlfq_trim_t trim; /* gives freed heap back once idle (trim.h) */
   int listening;
   int accept_held; /* a connection waits for the first replica's Welcome */
   int timers;      /* the timers are initialised */
@@ -118,7 +123,8 @@ struct router_s {
   size_t nclients;
   uint64_t conn_seq;
   mlfq_link_t dirty;      /* streams with output to write */
-  mlfq_link_t stats_jobs; /* StatsRequests waiting, oldest first */
+  struct stats_job_s *stats_round; /* the Stats round in flight, or NULL */
+  mlfq_link_t stats_clients;       /* clients owed a StatsReply */
   uint64_t t0;            /* uv_hrtime() at start */
   uint64_t rejected;      /* OVERLOADED and NO_REPLICA */
   int draining;
@@ -179,6 +185,9 @@ struct client_s {
   int closing;
   int paused;
   int close_when_flushed; /* 1: once written; 2: at once (slow reader) */
+  unsigned stats_now;     /* StatsReplies owed by the round in flight */
+  unsigned stats_next;    /* and by the next round */
+  mlfq_link_t stats_link; /* in rt->stats_clients while either is > 0 */
   char peer[64];
 };
 
@@ -238,8 +247,10 @@ int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
                  char *err, size_t errlen);
 /* Whether r takes new requests. */
 int replica_usable(const replica_t *r);
-/* Sends Cancel for upstream id (best effort: a full or broken connection
- * drops it, and the request runs on unheard). */
+/* Sends Cancel for upstream id. A Cancel passes the output bound: there
+ * is at most one per request sent to r, so the requests in flight bound
+ * them. Only a broken connection (the request is lost with it) or no
+ * memory drops it. */
 void replica_cancel(replica_t *r, uint64_t up_id);
 /* Closes r's connection and timer for good (the router is stopping). */
 void replica_stop(replica_t *r);
@@ -249,18 +260,20 @@ void replica_free(replica_t *r);
 /* ---- stats.c: StatsRequest over every replica -----------------------------
  */
 
-/* c asked for statistics: asks every up replica and answers c when all
- * have replied, or at the stats timeout with what came. */
+/* c asked for statistics: c joins the next round, which asks every up
+ * replica and answers c when all have replied, or at the stats timeout
+ * with what came. */
 void stats_request(router_t *rt, client_t *c);
-/* r answered the oldest StatsRequest it has. Returns 1 if it kept m. */
+/* r sent a StatsReply (its answer to the oldest StatsRequest it has).
+ * Returns 1 if it kept m. */
 int stats_reply(replica_t *r, Mlfq__ServerMessage *m);
 /* r's connection is gone: its pending replies will not come. */
 void stats_replica_lost(replica_t *r);
-/* c is closing: its pending requests are answered to nobody. */
+/* c is closing: the replies it is owed go to nobody. */
 void stats_client_gone(router_t *rt, client_t *c);
-/* Answers every pending request with what came (the router stops). */
+/* Answers every client owed a reply with what came (the router stops). */
 void stats_flush_all(router_t *rt);
-/* The stats timer fired: answers the requests past their deadline. */
+/* The stats timer fired: the round in flight ends with what came. */
 void stats_on_timer(uv_timer_t *t);
 
 #endif

@@ -6,14 +6,21 @@
  * replica that is down, or goes down meanwhile, is shown without its own
  * reply.
  *
- * A replica answers its StatsRequests in order, so each replica keeps the
- * requests waiting for it in a FIFO of slots and its next StatsReply
- * belongs to the oldest slot. Every request has the same timeout and they
- * are kept oldest first, so the one that expires is always the oldest
- * everywhere: its slots are the heads of their FIFOs, and each replica
- * only has to remember how many replies it still owes to requests that
- * gave up (stats_owed), to drop them when they come. One timer serves all
- * requests: it is armed for the oldest one's deadline.
+ * Requests are answered in rounds, so that what the router asks of the
+ * replicas does not grow with what clients ask of it: at most one round
+ * is in flight, one StatsRequest to each up replica. A client's request
+ * joins the next round: the one it starts if none is in flight, else the
+ * one that starts when the current round ends (a request therefore waits
+ * at most two timeouts). Each client keeps two counts, the replies it is
+ * owed by the round in flight and by the next one, and sits in one list
+ * while either is non-zero; a round's reply is built once and sent to
+ * each waiting client as many times as it asked. A client that asks
+ * without reading is disconnected by its output bound, as on mlfqd; a
+ * replica never sees more than one round's request from the router.
+ *
+ * A replica answers its StatsRequests in order. When a round expires, a
+ * replica that has not answered owes a reply to nobody (stats_owed), and
+ * drops it when it comes, so its next reply belongs to the next round.
  *
  * The reply sums the replicas' counters (queue lengths elementwise),
  * lists every replica's engines in worker_busy, takes the worst replica's
@@ -36,25 +43,27 @@ typedef struct {
   mlfq_link_t link;           /* in its replica's stats while waiting */
 } slot_t;
 
+/* A round: one StatsRequest to each up replica. */
 struct stats_job_s {
   router_t *rt;
-  client_t *client; /* NULL once it has gone */
-  uint64_t deadline_ms;
-  size_t waiting;   /* slots still waiting */
-  mlfq_link_t link; /* in rt->stats_jobs */
-  slot_t slots[];   /* one per replica */
+  size_t waiting; /* slots still waiting */
+  slot_t slots[]; /* one per replica */
 };
 
-#define JOB_OF(l) MLFQ_CONTAINER_OF(l, stats_job_t, link)
+#define CLIENT_OF_STATS(l) MLFQ_CONTAINER_OF(l, client_t, stats_link)
 
-static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
+static void start_round(router_t *rt);
 
-/* Sums what came into one reply to the client and sends it. Returns 0 or
- * MLFQ_ENOMEM. */
-static int send_reply(stats_job_t *j) {
+/* Sums what round j gathered into one reply and sends it to every client
+ * waiting for j, as many times as each asked. Returns 0 or MLFQ_ENOMEM
+ * (nothing is sent). */
+static int send_replies(stats_job_t *j) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
   router_t *rt = j->rt;
+  mlfq_link_t *l;
+  client_t *c;
+  unsigned n;
   Mlfq__ReplicaStats *rs, **rsp;
   const Mlfq__StatsReply *x;
   uint64_t *levels;
@@ -130,6 +139,7 @@ static int send_reply(stats_job_t *j) {
   s.worker_busy = busy;
   s.rejected += rt->rejected;
   s.uptime_s = (double)(uv_hrtime() - rt->t0) / 1e9;
+  s.heap_trims = rt->trim.trims;
   s.connections = rt->nclients;
   s.draining = rt->draining != 0;
   s.config = (Mlfq__Config *)router_config(rt, &cfg);
@@ -137,7 +147,11 @@ static int send_reply(stats_job_t *j) {
   s.replicas = rsp;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
   m.stats = &s;
-  client_send(j->client, &m);
+  for (l = rt->stats_clients.next; l != &rt->stats_clients; l = l->next) {
+    c = CLIENT_OF_STATS(l);
+    for (n = 0; n < c->stats_now && !c->closing; n++)
+      client_send(c, &m);
+  }
   free(rs);
   free(rsp);
   free(levels);
@@ -145,56 +159,65 @@ static int send_reply(stats_job_t *j) {
   return 0;
 }
 
-/* Answers j's client (if it is still there) and frees j; j is in no
- * list and none of its slots waits. */
-static void answer(stats_job_t *j) {
-  client_t *c = j->client;
-  size_t i;
+/* Every client that waits for the round in flight (or, with all, for any
+ * round) is told the router ran out of memory and disconnected. */
+static void fail_waiting(router_t *rt) {
+  client_t *c;
 
-  if (c != NULL && !c->closing && send_reply(j) != 0) {
+  while (!mlfq_list_empty(&rt->stats_clients)) {
+    c = CLIENT_OF_STATS(rt->stats_clients.next);
+    mlfq_list_remove(&c->stats_link);
+    c->stats_now = c->stats_next = 0;
     mlfq_log(MLFQ_LOG_ERROR, "conn %llu %s: stats: out of memory",
              (unsigned long long)c->id, c->peer);
     client_error(c, 0, MLFQ__ERROR_CODE__INTERNAL, "out of memory");
     client_linger(c);
   }
-  for (i = 0; i < j->rt->nreplicas; i++)
+}
+
+/* Round j has every reply it will get: answers its clients, frees j, and
+ * starts the next round if a client waits for one. */
+static void finish(stats_job_t *j) {
+  router_t *rt = j->rt;
+  mlfq_link_t *l, *next;
+  client_t *c;
+  size_t i;
+
+  rt->stats_round = NULL;
+  uv_timer_stop(&rt->stats_timer);
+  if (send_replies(j) != 0) {
+    fail_waiting(rt);
+  } else {
+    for (l = rt->stats_clients.next; l != &rt->stats_clients; l = next) {
+      next = l->next;
+      c = CLIENT_OF_STATS(l);
+      c->stats_now = 0;
+      if (c->stats_next == 0)
+        mlfq_list_remove(&c->stats_link);
+    }
+  }
+  for (i = 0; i < rt->nreplicas; i++)
     if (j->slots[i].reply != NULL)
       mlfq__server_message__free_unpacked(j->slots[i].reply, NULL);
   free(j);
+  if (!mlfq_list_empty(&rt->stats_clients) && !rt->stopping)
+    start_round(rt);
 }
 
-/* Slot sl of j stops waiting (its reply came, or will not); j is answered
+/* Slot sl of j stops waiting (its reply came, or will not); j finishes
  * when none waits. */
 static void slot_done(stats_job_t *j, slot_t *sl) {
   mlfq_list_remove(&sl->link);
   j->waiting--;
-  if (j->waiting == 0 && mlfq_list_linked(&j->link)) {
-    mlfq_list_remove(&j->link);
-    answer(j);
-  }
+  if (j->waiting == 0)
+    finish(j);
 }
 
-static void arm(router_t *rt) {
-  uint64_t now = now_ms(), due;
-  int rc;
-
-  if (mlfq_list_empty(&rt->stats_jobs) || rt->stopping)
-    return;
-  due = JOB_OF(rt->stats_jobs.next)->deadline_ms;
-  rc = uv_timer_start(&rt->stats_timer, stats_on_timer,
-                      due > now ? due - now : 0, 0);
-  if (rc) {
-    mlfq_log(MLFQ_LOG_ERROR, "stats timer: %s", uv_strerror(rc));
-    stats_flush_all(rt);
-  }
-}
-
-/* Expires j: each replica still owing it a reply drops that reply when
- * it comes. */
+/* Ends the round in flight with what came: each replica still owing it a
+ * reply drops that reply when it comes. */
 static void expire(stats_job_t *j) {
   size_t i;
 
-  mlfq_list_remove(&j->link);
   for (i = 0; i < j->rt->nreplicas; i++) {
     if (!mlfq_list_linked(&j->slots[i].link))
       continue;
@@ -202,43 +225,39 @@ static void expire(stats_job_t *j) {
     j->rt->replicas[i].stats_owed++;
   }
   j->waiting = 0;
-  answer(j);
+  finish(j);
 }
 
 void stats_on_timer(uv_timer_t *t) {
   router_t *rt = MLFQ_CONTAINER_OF(t, router_t, stats_timer);
-  uint64_t now = now_ms();
-  stats_job_t *j;
 
-  while (!mlfq_list_empty(&rt->stats_jobs)) {
-    j = JOB_OF(rt->stats_jobs.next);
-    if (j->deadline_ms > now)
-      break;
-    expire(j);
-  }
-  arm(rt);
+  if (rt->stats_round != NULL)
+    expire(rt->stats_round);
   router_settle(rt);
 }
 
-void stats_request(router_t *rt, client_t *c) {
+/* Starts a round for every client waiting for the next one. */
+static void start_round(router_t *rt) {
   Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
   Mlfq__StatsRequest req = MLFQ__STATS_REQUEST__INIT;
+  mlfq_link_t *l;
   stats_job_t *j;
+  client_t *c;
   replica_t *r;
   size_t i;
+  int rc;
 
+  for (l = rt->stats_clients.next; l != &rt->stats_clients; l = l->next) {
+    c = CLIENT_OF_STATS(l);
+    c->stats_now = c->stats_next;
+    c->stats_next = 0;
+  }
   j = calloc(1, sizeof(*j) + rt->nreplicas * sizeof(slot_t));
   if (j == NULL) {
-    mlfq_log(MLFQ_LOG_ERROR, "conn %llu %s: stats: out of memory",
-             (unsigned long long)c->id, c->peer);
-    client_error(c, 0, MLFQ__ERROR_CODE__INTERNAL, "out of memory");
-    client_linger(c);
+    fail_waiting(rt);
     return;
   }
   j->rt = rt;
-  j->client = c;
-  j->deadline_ms = now_ms() + rt->opt.stats_timeout_ms;
-  mlfq_list_init(&j->link);
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
   m.stats = &req;
   for (i = 0; i < rt->nreplicas; i++) {
@@ -250,13 +269,25 @@ void stats_request(router_t *rt, client_t *c) {
     mlfq_list_push_tail(&r->stats, &j->slots[i].link);
     j->waiting++;
   }
+  rt->stats_round = j;
   if (j->waiting == 0) {
-    answer(j);
+    finish(j);
     return;
   }
-  mlfq_list_push_tail(&rt->stats_jobs, &j->link);
-  if (!uv_is_active((uv_handle_t *)&rt->stats_timer))
-    arm(rt);
+  rc = uv_timer_start(&rt->stats_timer, stats_on_timer,
+                      rt->opt.stats_timeout_ms, 0);
+  if (rc) {
+    mlfq_log(MLFQ_LOG_ERROR, "stats timer: %s", uv_strerror(rc));
+    expire(j);
+  }
+}
+
+void stats_request(router_t *rt, client_t *c) {
+  if (c->stats_now == 0 && c->stats_next == 0)
+    mlfq_list_push_tail(&rt->stats_clients, &c->stats_link);
+  c->stats_next++;
+  if (rt->stats_round == NULL)
+    start_round(rt);
 }
 
 int stats_reply(replica_t *r, Mlfq__ServerMessage *m) {
@@ -272,7 +303,7 @@ int stats_reply(replica_t *r, Mlfq__ServerMessage *m) {
   sl = MLFQ_CONTAINER_OF(r->stats.next, slot_t, link);
   kept = m->stats != NULL;
   sl->reply = kept ? m : NULL;
-  slot_done(sl->job, sl); /* may answer and free the job, and m with it */
+  slot_done(sl->job, sl); /* may finish the round, and free m with it */
   return kept;
 }
 
@@ -287,15 +318,25 @@ void stats_replica_lost(replica_t *r) {
 }
 
 void stats_client_gone(router_t *rt, client_t *c) {
-  mlfq_link_t *l;
-
-  for (l = rt->stats_jobs.next; l != &rt->stats_jobs; l = l->next)
-    if (JOB_OF(l)->client == c)
-      JOB_OF(l)->client = NULL;
+  (void)rt;
+  if (c->stats_now == 0 && c->stats_next == 0)
+    return;
+  mlfq_list_remove(&c->stats_link);
+  c->stats_now = c->stats_next = 0;
 }
 
 void stats_flush_all(router_t *rt) {
-  while (!mlfq_list_empty(&rt->stats_jobs))
-    expire(JOB_OF(rt->stats_jobs.next));
+  mlfq_link_t *l;
+  client_t *c;
+
+  /* The router stops: what the next round would have answered, this one
+   * answers. */
+  for (l = rt->stats_clients.next; l != &rt->stats_clients; l = l->next) {
+    c = CLIENT_OF_STATS(l);
+    c->stats_now += c->stats_next;
+    c->stats_next = 0;
+  }
+  if (rt->stats_round != NULL)
+    expire(rt->stats_round);
   uv_timer_stop(&rt->stats_timer);
 }

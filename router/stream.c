@@ -99,14 +99,16 @@ static void mark_dirty(stream_t *s) {
     mlfq_list_push_tail(&s->rt->dirty, &s->dirty);
 }
 
-/* Appends a frame of m unless the output would pass max_queued. */
-static int put(stream_t *s, const ProtobufCMessage *m) {
+/* Appends a frame of m unless the output would pass max_queued (when
+ * bounded). */
+static int put(stream_t *s, const ProtobufCMessage *m, int bounded) {
   size_t n = protobuf_c_message_get_packed_size(m) + MLFQ_FRAME_HEADER;
   uint8_t *p;
   int err;
 
   mark_dirty(s); /* a refused frame too: the owner's flush decides */
-  if (s->queued + s->out.len + n > s->max_queued || n > UINT32_MAX)
+  if (n > UINT32_MAX ||
+      (bounded && s->queued + s->out.len + n > s->max_queued))
     return MLFQ_ERANGE;
   p = mlfq_buf_reserve(&s->out, n, &err);
   if (p == NULL)
@@ -118,11 +120,15 @@ static int put(stream_t *s, const ProtobufCMessage *m) {
 }
 
 int stream_put_server(stream_t *s, const Mlfq__ServerMessage *m) {
-  return put(s, &m->base);
+  return put(s, &m->base, 1);
 }
 
 int stream_put_client(stream_t *s, const Mlfq__ClientMessage *m) {
-  return put(s, &m->base);
+  return put(s, &m->base, 1);
+}
+
+int stream_put_client_unbounded(stream_t *s, const Mlfq__ClientMessage *m) {
+  return put(s, &m->base, 0);
 }
 
 static void on_write(uv_write_t *req, int status) {

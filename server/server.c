@@ -241,6 +241,7 @@ void server_stats(server_t *sv, conn_t *c) {
   s.swapped_tokens = st.swapped_tokens;
   s.kv_used_tokens = st.kv_used;
   s.kv_peak_tokens = st.kv_peak;
+  s.heap_trims = sv->trim.trims;
   s.draining = sv->draining != 0;
   s.config = &sv->wcfg.config;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
@@ -297,6 +298,7 @@ static void begin_shutdown(server_t *sv) {
   }
   mlfq_workers_stop(sv->workers);
   sv->workers = NULL;
+  mlfq_trim_close(&sv->trim);
   for (l = sv->conns.next; l != &sv->conns; l = l->next) {
     c = MLFQ_CONTAINER_OF(l, conn_t, link);
     c->close_when_flushed = 1;
@@ -356,6 +358,16 @@ void server_drain(server_t *sv) {
                  (uint64_t)(sv->opt.drain_timeout_s * 1000), 0);
 }
 
+/* For the trim timer: requests in flight, and a count that grows with
+ * every connection opened or closed and every request submitted. */
+static int trim_busy(void *arg) { return ((server_t *)arg)->inflight != 0; }
+
+static uint64_t trim_activity(void *arg) {
+  const server_t *sv = arg;
+
+  return 2 * sv->conn_seq - sv->nconns + sv->submitted + sv->rejected;
+}
+
 int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
                 char *err, size_t errlen) {
   const mlfq_sched_params_t *p;
@@ -391,6 +403,12 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   rc = uv_timer_init(loop, &sv->drain_timer);
   if (rc)
     return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
+  rc = mlfq_trim_init(&sv->trim, loop, MLFQ_TRIM_PERIOD_MS, trim_busy,
+                      trim_activity, sv);
+  if (rc) {
+    uv_close((uv_handle_t *)&sv->drain_timer, NULL);
+    return mlfq_fail(err, errlen, rc, "timer: %s", uv_strerror(rc));
+  }
   sv->timer_ready = 1;
   sv->workers = mlfq_workers_start(loop, p->workers, on_wakes, sv, &rc);
   if (sv->workers == NULL)
@@ -412,6 +430,8 @@ void server_close(server_t *sv) {
   }
   if (sv->timer_ready && !uv_is_closing((uv_handle_t *)&sv->drain_timer))
     uv_close((uv_handle_t *)&sv->drain_timer, NULL);
+  if (sv->timer_ready)
+    mlfq_trim_close(&sv->trim);
   if (sv->listening) {
     uv_close((uv_handle_t *)&sv->listener, NULL);
     sv->listening = 0;

@@ -15,6 +15,7 @@
 #include "job.h"
 #include "list.h"
 #include "sched.h"
+#include "trim.h"
 #include "wire.h"
 #include "workers.h"
 
@@ -49,6 +50,7 @@ struct server_s {
   uv_signal_t sigint;
   uv_signal_t sigterm;
   uv_timer_t drain_timer;
+  mlfq_trim_t trim; /* gives freed heap back once idle (trim.h) */
   int listening;
   int timer_ready;
   server_opts_t opt;
