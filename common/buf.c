@@ -86,6 +86,9 @@ void mlfq_buf_consume(mlfq_buf_t *b, size_t n) {
   if (n < b->len)
     memmove(b->data, b->data + n, b->len - n);
   b->len -= n;
+  /* Emptied after a burst: the memory goes, and comes back when needed. */
+  if (b->len == 0 && b->cap > MLFQ_BUF_KEEP)
+    mlfq_buf_free(b);
 }
 
 void mlfq_buf_free(mlfq_buf_t *b) {

@@ -25,7 +25,12 @@ void mlfq_buf_commit(mlfq_buf_t *b, size_t n);
 /* Appends p[0..n). Returns 0, MLFQ_ERANGE or MLFQ_ENOMEM. */
 int mlfq_buf_append(mlfq_buf_t *b, const void *p, size_t n);
 
-/* Drops the first n bytes (n <= len). */
+/* What an empty buffer keeps allocated, at most. */
+#define MLFQ_BUF_KEEP (64 * 1024)
+
+/* Drops the first n bytes (n <= len). A buffer left empty with more than
+ * MLFQ_BUF_KEEP bytes allocated frees them: pointers into it are then
+ * stale. */
 void mlfq_buf_consume(mlfq_buf_t *b, size_t n);
 
 /* Frees the memory; the buffer is empty and reusable after. */

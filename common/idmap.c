@@ -2,7 +2,11 @@
  * two); a slot is empty when its value is NULL, so every key, 0 and
  * UINT64_MAX included, is storable. A key's home slot is a splitmix64 mix
  * of it masked to cap, so sequential ids spread out; collisions probe
- * linearly. The table doubles before an insert would pass 70% load.
+ * linearly. The table doubles before an insert would pass 70% load, and
+ * halves (down to IDMAP_MIN_CAP slots) once a deletion leaves it under
+ * 12.5%, so a map that once held a burst gives that memory back; the two
+ * thresholds are far apart, so churn around either does not resize back
+ * and forth.
  * Deletion shifts later entries of the same run back into the hole
  * (Knuth's algorithm R) instead of leaving tombstones, so a probe always
  * ends at the first empty slot and lookups stay short under churn. */
@@ -140,5 +144,7 @@ void *mlfq_idmap_del(mlfq_idmap_t *m, uint64_t key) {
   }
   m->vals[hole] = NULL;
   m->n--;
+  if (m->cap > IDMAP_MIN_CAP && m->n * 8 < m->cap)
+    (void)resize(m, m->cap / 2); /* on ENOMEM it stays as it is */
   return val;
 }

@@ -24,7 +24,8 @@ int mlfq_idmap_put(mlfq_idmap_t *m, uint64_t key, void *val);
 /* The value of key, or NULL. */
 void *mlfq_idmap_get(const mlfq_idmap_t *m, uint64_t key);
 
-/* Removes key and returns its value, or NULL if absent. */
+/* Removes key and returns its value, or NULL if absent. The table shrinks
+ * when it is mostly empty. */
 void *mlfq_idmap_del(mlfq_idmap_t *m, uint64_t key);
 
 #endif

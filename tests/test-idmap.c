@@ -201,3 +201,28 @@ TEST(idmap, adversarial_sequential_keys) {
     mlfq_idmap_free(&m);
   }
 }
+
+/* A map that held a burst gives the memory back as it empties, and grows
+ * again when it must. */
+TEST(idmap, shrinks_when_mostly_empty) {
+  enum { N = 100000 };
+  mlfq_idmap_t m;
+  uint64_t i;
+
+  mlfq_idmap_init(&m);
+  for (i = 0; i < N; i++)
+    ASSERT_OK(mlfq_idmap_put(&m, i, VAL(i)));
+  ASSERT_GE(m.cap, 131072);
+  for (i = 0; i < N - 3; i++)
+    ASSERT(mlfq_idmap_del(&m, i) == VAL(i));
+  ASSERT_EQ_U64(m.n, 3);
+  ASSERT_EQ_U64(m.cap, 16);
+  for (i = N - 3; i < N; i++)
+    ASSERT(mlfq_idmap_get(&m, i) == VAL(i));
+  ASSERT_LT(check_shape(&m), 16);
+  for (i = 0; i < 1000; i++)
+    ASSERT_OK(mlfq_idmap_put(&m, i, VAL(i)));
+  ASSERT_EQ_U64(m.n, 1003);
+  ASSERT_LT(check_shape(&m), 1000);
+  mlfq_idmap_free(&m);
+}
