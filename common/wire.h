@@ -70,7 +70,11 @@ typedef struct {
 const Mlfq__ServerMessage *mlfq_wire_error_init(mlfq_wire_error_t *w,
                                                 uint64_t id,
                                                 Mlfq__ErrorCode code,
-                                                const char *fmt, va_list ap);
+                                                const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 0)))
+#endif
+    ;
 
 /* Checks m, the next message of a server's client connection (NULL: its
  * bytes are not a ClientMessage), against docs/PROTOCOL.md: one Hello and

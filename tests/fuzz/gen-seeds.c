@@ -1,0 +1,286 @@
+/* Writes the binary seed corpora of the protocol harnesses under DIR
+ * (tests/fuzz/corpus): framed messages made with the real protobuf-c pack
+ * functions, each seed led by its harness's control byte(s). Run by hand
+ * when the protocol changes:  fuzz-gen-seeds tests/fuzz/corpus
+ * The CSV and profile seeds are plain files, written by hand. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cost.h"
+#include "harness.h"
+#include "sched.h"
+#include "wire.h"
+
+static const char *dir;
+
+static void save(const char *name, const char *seed, const uint8_t *ctl,
+                 size_t nctl, const mlfq_buf_t *b) {
+  char path[4096];
+  FILE *f;
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  (void)mkdir(path, 0777);
+  snprintf(path, sizeof(path), "%s/%s/%s", dir, name, seed);
+  f = fopen(path, "wb");
+  if (f == NULL || fwrite(ctl, 1, nctl, f) != nctl ||
+      (b->len > 0 && fwrite(b->data, 1, b->len, f) != b->len) || fclose(f))
+    fz_die("cannot write %s: %s", path, strerror(errno));
+}
+
+static void put_server(mlfq_buf_t *b, const Mlfq__ServerMessage *m) {
+  if (mlfq_wire_put_server(b, m) != 0)
+    fz_die("out of memory");
+}
+
+static void put_raw(mlfq_buf_t *b, const void *p, size_t n) {
+  if (mlfq_buf_append(b, p, n) != 0)
+    fz_die("out of memory");
+}
+
+static void put_hello_version(mlfq_buf_t *b, uint32_t v) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Hello h = MLFQ__HELLO__INIT;
+
+  h.protocol_version = v;
+  h.client_name = "seed";
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
+  m.hello = &h;
+  if (mlfq_wire_put_client(b, &m) != 0)
+    fz_die("out of memory");
+}
+
+/* A client's conversation: Hello (unless the harness adds it), Submits,
+ * a Cancel, a duplicate, a StatsRequest. */
+static void conversation(mlfq_buf_t *b, int hello) {
+  if (hello)
+    fz_put_hello(b);
+  fz_put_submit(b, 1, 120, 3);
+  fz_put_submit(b, 2, 8, 2);
+  fz_put_submit(b, 3, 300, 5);
+  fz_put_cancel(b, 2);
+  fz_put_submit(b, 3, 1, 1);
+  fz_put_cancel(b, 99);
+  fz_put_stats(b);
+}
+
+static void client_seeds(const char *name, size_t nctl) {
+  static const uint8_t bad_len[] = {0x7f, 0xff, 0xff, 0xff};
+  static const uint8_t zero_len[] = {0, 0, 0, 0};
+  static const uint8_t garbage[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
+  uint8_t ctl[2] = {0, 0};
+  mlfq_buf_t b;
+  uint32_t i;
+
+  mlfq_buf_init(&b, 1 << 20);
+  conversation(&b, 1);
+  save(name, "conversation", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 2 | 4; /* frame: chunk seed; daemon: Hello first, half-close */
+  ctl[1] = 4;
+  conversation(&b, nctl == 2);
+  save(name, "conversation-split", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 3; /* variant 1 (KV cache), Hello first */
+  for (i = 1; i <= 12; i++)
+    fz_put_submit(&b, i, 200 + 17 * i, 1 + i % 7);
+  fz_put_stats(&b);
+  save(name, "kv-pressure", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 0;
+  fz_put_submit(&b, 1, 10, 1);
+  save(name, "hello-missing", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  fz_put_hello(&b);
+  fz_put_hello(&b);
+  save(name, "hello-twice", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  put_hello_version(&b, 2);
+  save(name, "hello-bad-version", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 2;
+  fz_put_submit(&b, 5, 0, 1);
+  fz_put_submit(&b, 6, 1, 0);
+  fz_put_submit(&b, 7, 5000, 40);
+  put_raw(&b, bad_len, sizeof(bad_len));
+  save(name, "invalid-then-oversized", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  put_raw(&b, zero_len, sizeof(zero_len));
+  save(name, "empty-frame", ctl, nctl, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  put_raw(&b, garbage, sizeof(garbage));
+  save(name, "garbage-payload", ctl, nctl, &b);
+  mlfq_buf_free(&b);
+}
+
+/* A Welcome as mlfqd sends it (variant: its default configuration). */
+static void put_welcome(mlfq_buf_t *b, uint32_t version) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
+  mlfq_sched_config_t cfg;
+  mlfq_sched_params_t p;
+  mlfq_wire_config_t wc;
+  mlfq_limits_t lim = {1, 64, 4096, 32, 65536};
+  mlfq_cost_t cost;
+  char err[256];
+
+  mlfq_sched_config_init(&cfg);
+  if (mlfq_cost_linear(&cost, 1, 0.01, 2) != 0 ||
+      mlfq_sched_resolve(&p, &cfg, &cost, err, sizeof(err)) != 0 ||
+      mlfq_wire_config_init(&wc, &cfg, &p, &cost, &lim) != 0)
+    fz_die("config");
+  w.protocol_version = version;
+  w.server_id = "seed";
+  w.server_version = "0.1.0";
+  w.config = &wc.config;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
+  m.welcome = &w;
+  put_server(b, &m);
+  mlfq_wire_config_free(&wc);
+  mlfq_cost_free(&cost);
+}
+
+static void put_accepted(mlfq_buf_t *b, uint64_t id) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Accepted a = MLFQ__ACCEPTED__INIT;
+
+  a.id = id;
+  a.arrival_ns = 1000 * id;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ACCEPTED;
+  m.accepted = &a;
+  put_server(b, &m);
+}
+
+static void put_token(mlfq_buf_t *b, uint64_t id, uint32_t index) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Token t = MLFQ__TOKEN__INIT;
+
+  t.id = id;
+  t.index = index;
+  t.t_ns = 5000 * index;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_TOKEN;
+  m.token = &t;
+  put_server(b, &m);
+}
+
+static void put_done(mlfq_buf_t *b, uint64_t id, uint32_t n) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Done d = MLFQ__DONE__INIT;
+
+  d.id = id;
+  d.arrival_ns = 1000;
+  d.first_token_ns = 5000;
+  d.finish_ns = 5000 * n;
+  d.iterations = n;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
+  m.done = &d;
+  put_server(b, &m);
+}
+
+static void put_error(mlfq_buf_t *b, uint64_t id, Mlfq__ErrorCode code) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Error e = MLFQ__ERROR__INIT;
+
+  e.id = id;
+  e.code = code;
+  e.message = "seed";
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ERROR;
+  m.error = &e;
+  put_server(b, &m);
+}
+
+static void put_stats(mlfq_buf_t *b) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
+  uint64_t levels[4] = {1, 2, 0, 3};
+  double busy[2] = {0.5, 0.25};
+
+  s.n_level_lengths = 4;
+  s.level_lengths = levels;
+  s.n_worker_busy = 2;
+  s.worker_busy = busy;
+  s.running = 1;
+  s.waiting = 5;
+  s.submitted = 9;
+  s.tokens = 40;
+  s.lateness_p99_us = 12.5;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
+  m.stats = &s;
+  put_server(b, &m);
+}
+
+/* The replica's side: byte 0 bit 0 clear, after Welcome with requests 1,
+ * 2 and 3 routed to it (bit 1: and a StatsRequest); set, the reply to the
+ * router's Hello. */
+static void replica_seeds(void) {
+  const char *name = "router-replica";
+  uint8_t ctl[1] = {0};
+  mlfq_buf_t b;
+
+  mlfq_buf_init(&b, 1 << 20);
+  put_accepted(&b, 1);
+  put_token(&b, 1, 1);
+  put_accepted(&b, 3);
+  put_token(&b, 1, 2);
+  put_done(&b, 1, 2);
+  put_error(&b, 2, MLFQ__ERROR_CODE__CANCELLED);
+  put_token(&b, 3, 1);
+  put_done(&b, 3, 1);
+  save(name, "replies", ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 2;
+  put_accepted(&b, 1);
+  put_stats(&b);
+  put_error(&b, 3, MLFQ__ERROR_CODE__SHUTTING_DOWN);
+  put_token(&b, 77, 1);
+  save(name, "stats-and-draining", ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 0;
+  put_error(&b, 0, MLFQ__ERROR_CODE__BAD_MESSAGE);
+  save(name, "connection-error", ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 1;
+  put_welcome(&b, MLFQ_PROTOCOL_VERSION);
+  save(name, "welcome", ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  put_welcome(&b, 7);
+  save(name, "welcome-bad-version", ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  put_accepted(&b, 1);
+  save(name, "reply-before-welcome", ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+
+  ctl[0] = 0;
+  put_welcome(&b, MLFQ_PROTOCOL_VERSION);
+  save(name, "welcome-twice", ctl, 1, &b);
+  mlfq_buf_free(&b);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: fuzz-gen-seeds DIR\n");
+    return 2;
+  }
+  dir = argv[1];
+  (void)mkdir(dir, 0777);
+  client_seeds("frame", 2);
+  client_seeds("daemon", 1);
+  client_seeds("router-client", 1);
+  replica_seeds();
+  return 0;
+}
