@@ -462,3 +462,23 @@ void mlfq_test_find_line(const char *out, const char *prefix, char *line,
   end = strchr(p, '\n');
   snprintf(line, len, "%.*s", (int)(end ? end - p : (long)strlen(p)), p);
 }
+
+long mlfq_test_proc_kb(int pid, const char *field) {
+  char path[64], line[256];
+  size_t n = strlen(field);
+  long kb = -1;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", pid);
+  f = fopen(path, "r");
+  if (f == NULL)
+    MLFQ_TEST_FAIL("%s: %s", path, strerror(errno));
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (strncmp(line, field, n) == 0 && line[n] == ':' &&
+        sscanf(line + n + 1, "%ld", &kb) == 1)
+      break;
+  fclose(f);
+  if (kb < 0)
+    MLFQ_TEST_FAIL("%s: no %s", path, field);
+  return kb;
+}

@@ -148,4 +148,22 @@ void mlfq_test_untrack(int pid);
  * fails the test if it cannot be read. */
 char *mlfq_test_slurp(const char *path);
 
+/* A kB figure of process pid from /proc/PID/status: field "VmRSS" (its
+ * resident set now) or "VmHWM" (the most it has been). Fails the test if
+ * it cannot be read. */
+long mlfq_test_proc_kb(int pid, const char *field);
+
+/* 1 in a build with AddressSanitizer or ThreadSanitizer, whose allocators
+ * make a process's memory figures meaningless. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MLFQ_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MLFQ_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef MLFQ_TEST_SANITIZED
+#define MLFQ_TEST_SANITIZED 0
+#endif
+
 #endif

@@ -97,6 +97,57 @@ TEST(lifecycle, sigterm_finishes_in_flight) {
   ASSERT_EQ(mlfq_test_daemon_stop(&d, 0, 5), 0);
 }
 
+/* SIGTERM with 1,000 requests in flight over four connections, all in
+ * one batch: every request still gets all its tokens and a Done, then
+ * each connection is closed and the daemon exits 0. */
+TEST(lifecycle, sigterm_drains_1000_in_flight) {
+  const char *args[] = {"--policy",    "fcfs",      "--max-batch",
+                        "1000",        "--decode-ms", "5",
+                        "--prefill-ms-per-token", "0.001", NULL};
+  enum { CONNS = 4, PER = 250, OUT = 100 };
+  mlfq_test_daemon_t d;
+  tc_client_t *c[CONNS];
+  Mlfq__ServerMessage *m;
+  int64_t deadline;
+  mlfq_buf_t b;
+  uint64_t id;
+  int i;
+
+  mlfq_test_daemon_start(&d, args);
+  mlfq_buf_init(&b, 1 << 20);
+  for (i = 0; i < CONNS; i++) {
+    c[i] = tc_open(&d, 1);
+    mlfq_buf_consume(&b, b.len);
+    for (id = 1; id <= PER; id++)
+      tc_put_submit(&b, id, 4, OUT);
+    ASSERT_OK(mlfq_peer_send_raw(&c[i]->p, b.data, b.len));
+  }
+  mlfq_buf_free(&b);
+  /* All 1,000 are in the scheduler: Stats on the last connection comes
+   * after its Submits, the others' were read before. */
+  deadline = tc_now_ms() + TC_WAIT_MS;
+  for (;;) {
+    m = tc_stats(c[CONNS - 1]);
+    id = m->stats->running + m->stats->waiting;
+    mlfq__server_message__free_unpacked(m, NULL);
+    if (id == CONNS * PER)
+      break;
+    ASSERT_LT(tc_now_ms(), deadline);
+  }
+  ASSERT_EQ(kill(d.pid, SIGTERM), 0);
+  for (i = 0; i < CONNS; i++) {
+    wait_ended(c[i], PER);
+    for (id = 1; id <= PER; id++) {
+      ASSERT_EQ(c[i]->err[id], 0);
+      ASSERT_EQ(c[i]->done[id], 1);
+      ASSERT_EQ(c[i]->tokens[id], OUT);
+    }
+    tc_expect_closed(c[i]);
+    tc_close(c[i]);
+  }
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, 0, 10), 0);
+}
+
 /* SIGINT drains the same way. */
 TEST(lifecycle, sigint_idle) {
   const char *args[] = {NULL};
