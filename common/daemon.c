@@ -249,17 +249,29 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
   return 0;
 }
 
+int mlfq_daemon_write_port_file(const char *path, const char *opt,
+                                const char *bound, char *err, size_t errlen) {
+  char line[600];
+  int rc;
+
+  snprintf(line, sizeof(line), "%s\n", bound);
+  rc = write_atomic(path, line);
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "%s: cannot write %s: %s", opt, path,
+                     strerror(-rc));
+  return 0;
+}
+
 int mlfq_daemon_publish(mlfq_daemon_t *d, const char *bound,
                         const char *port_file, char *err, size_t errlen) {
   char line[600];
   int rc;
 
   if (port_file != NULL) {
-    snprintf(line, sizeof(line), "%s\n", bound);
-    rc = write_atomic(port_file, line);
+    rc = mlfq_daemon_write_port_file(port_file, "--port-file", bound, err,
+                                     errlen);
     if (rc)
-      return mlfq_fail(err, errlen, rc, "--port-file: cannot write %s: %s",
-                       port_file, strerror(-rc));
+      return rc;
   }
   if (d->pidfile != NULL) {
     snprintf(line, sizeof(line), "%ld\n", (long)getpid());

@@ -98,6 +98,10 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
  * FILE: reason"). */
 int mlfq_daemon_publish(mlfq_daemon_t *d, const char *bound,
                         const char *port_file, char *err, size_t errlen);
+/* Writes bound and a newline to path atomically. Returns 0, or a negated
+ * errno with err set ("OPT: cannot write PATH: reason"). */
+int mlfq_daemon_write_port_file(const char *path, const char *opt,
+                                const char *bound, char *err, size_t errlen);
 
 /* Start-up is over: tells the waiting caller of --daemon the address, or
  * prints it and a newline on stdout. */

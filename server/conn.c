@@ -63,8 +63,8 @@ void conn_close(conn_t *c) {
     free(r);
   }
   mlfq_idmap_free(&c->ids);
-  if (mlfq_list_linked(&c->dlink))
-    mlfq_list_remove(&c->dlink);
+  if (mlfq_list_linked(&c->flush.link))
+    mlfq_list_remove(&c->flush.link);
   uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -85,8 +85,7 @@ void conn_send(conn_t *c, const Mlfq__ServerMessage *m) {
              (unsigned long long)c->id, c->peer, c->queued + c->out.len);
     c->close_when_flushed = 2;
   }
-  if (!mlfq_list_linked(&c->dlink))
-    mlfq_list_push_tail(&c->sv->dirty, &c->dlink);
+  server_dirty(c->sv, &c->flush);
 }
 
 void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
@@ -112,7 +111,9 @@ static void fatal(conn_t *c, Mlfq__ErrorCode code, const char *msg) {
   uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-void conn_accepted(request_t *r) {
+#define CONN_OF(r) ((conn_t *)(r)->owner)
+
+static void req_accepted(request_t *r) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__Accepted a = MLFQ__ACCEPTED__INIT;
 
@@ -121,10 +122,16 @@ void conn_accepted(request_t *r) {
   a.level = r->job.initial_level;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ACCEPTED;
   m.accepted = &a;
-  conn_send(r->conn, &m);
+  conn_send(CONN_OF(r), &m);
 }
 
-void conn_token(request_t *r, uint64_t t) {
+static void req_end(request_t *r) {
+  mlfq_idmap_del(&CONN_OF(r)->ids, r->client_id);
+  mlfq_list_remove(&r->clink);
+  free(r);
+}
+
+static void req_token(request_t *r, uint64_t t) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__Token tok = MLFQ__TOKEN__INIT;
   Mlfq__Done d = MLFQ__DONE__INIT;
@@ -135,7 +142,7 @@ void conn_token(request_t *r, uint64_t t) {
   tok.t_ns = t;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_TOKEN;
   m.token = &tok;
-  conn_send(r->conn, &m);
+  conn_send(CONN_OF(r), &m);
   if (j->tokens < j->output_len)
     return;
   d.id = r->client_id;
@@ -150,14 +157,16 @@ void conn_token(request_t *r, uint64_t t) {
   d.swapped_tokens = j->swapped_tokens;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
   m.done = &d;
-  conn_send(r->conn, &m);
+  conn_send(CONN_OF(r), &m);
+  req_end(r);
 }
 
-void conn_request_end(request_t *r) {
-  mlfq_idmap_del(&r->conn->ids, r->client_id);
-  mlfq_list_remove(&r->clink);
-  free(r);
+static void req_failed(request_t *r, Mlfq__ErrorCode code, const char *msg) {
+  conn_error(CONN_OF(r), r->client_id, code, "%s", msg);
+  req_end(r);
 }
+
+static const request_ops_t req_ops = {req_accepted, req_token, req_failed};
 
 static void on_write(uv_write_t *req, int status) {
   write_t *w = (write_t *)req;
@@ -183,7 +192,8 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
-void conn_flush(conn_t *c) {
+static void on_flush(server_out_t *o) {
+  conn_t *c = MLFQ_CONTAINER_OF(o, conn_t, flush);
   write_t *w;
   uv_buf_t b;
   int rc;
@@ -292,7 +302,8 @@ static void submit(conn_t *c, const Mlfq__Submit *s, uint64_t now) {
     conn_error(c, s->id, MLFQ__ERROR_CODE__INTERNAL, "out of memory");
     return;
   }
-  r->conn = c;
+  r->ops = &req_ops;
+  r->owner = c;
   r->client_id = s->id;
   r->job.input_len = s->input_length;
   r->job.output_len = s->output_length;
@@ -310,8 +321,7 @@ static void cancel(conn_t *c, const Mlfq__Cancel *k) {
     return;
   }
   server_forget(c->sv, r);
-  conn_error(c, k->id, MLFQ__ERROR_CODE__CANCELLED, "cancelled");
-  conn_request_end(r);
+  req_failed(r, MLFQ__ERROR_CODE__CANCELLED, "cancelled");
 }
 
 /* Handles one message; a connection error stops reading. */
@@ -395,7 +405,8 @@ int conn_accept(server_t *sv) {
     return UV_ENOMEM;
   c->sv = sv;
   c->id = ++sv->conn_seq;
-  mlfq_list_init(&c->dlink);
+  mlfq_list_init(&c->flush.link);
+  c->flush.flush = on_flush;
   mlfq_list_init(&c->reqs);
   mlfq_idmap_init(&c->ids);
   mlfq_buf_init(&c->in,
@@ -425,7 +436,7 @@ int conn_accept(server_t *sv) {
   if (sv->nconns > sv->opt.max_connections) {
     fatal(c, MLFQ__ERROR_CODE__TOO_MANY_CONNECTIONS,
           "too many connections (max-connections)");
-    conn_flush(c);
+    on_flush(&c->flush);
     return 0;
   }
   mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: accepted", (unsigned long long)c->id,

@@ -17,6 +17,11 @@
 typedef struct {
   mlfq_daemon_opts_t s; /* what every server has */
   double time_scale;
+  const char *http_listen;
+  const char *http_port_file;
+  const char *model_name;
+  unsigned http_max_tokens;
+  size_t http_max_body_bytes;
 } daemon_opts_t;
 
 #define D(field) offsetof(daemon_opts_t, field)
@@ -31,7 +36,23 @@ static const mlfq_cli_opt_t daemon_options[] = {
      D(s.port_file), 0, 0, 0},
     {"time-scale", "X",
      "wall seconds per model second: 0.1 runs ten times faster (default 1)",
-     mlfq_cli_set_double, D(time_scale), 0, 1e-6, 1e6}};
+     mlfq_cli_set_double, D(time_scale), 0, 1e-6, 1e6},
+    {"http-listen", "HOST:PORT",
+     "also serve HTTP there: /metrics, /health, /v1/models, "
+     "/v1/completions, /v1/chat/completions (docs/HTTP.md); port 0 takes a "
+     "free port (default: off)",
+     mlfq_cli_set_str, D(http_listen), 0, 0, 0},
+    {"http-port-file", "FILE", "write the bound HTTP HOST:PORT to FILE",
+     mlfq_cli_set_str, D(http_port_file), 0, 0, 0},
+    {"model-name", "NAME",
+     "the model /v1/models lists and completions answer for (default mlfqd)",
+     mlfq_cli_set_str, D(model_name), 0, 0, 0},
+    {"http-max-tokens", "N",
+     "output_length of a completion without max_tokens (default 16)",
+     mlfq_cli_set_uint, D(http_max_tokens), 0, 1, 4294967295.0},
+    {"http-max-body-bytes", "N",
+     "largest HTTP request body; a larger one gets 413 (default 1048576)",
+     mlfq_cli_set_size, D(http_max_body_bytes), 0, 1024, 1e9}};
 
 static const char usage[] =
     "Usage: mlfqd [OPTIONS]\n"
@@ -68,15 +89,20 @@ int main(int argc, char **argv) {
   mlfq_cli_group_t groups[2];
   server_opts_t so;
   mlfq_log_level_t level = MLFQ_LOG_INFO;
-  char err[512], host[256], bound[300];
+  char err[512], host[256], bound[300], hhost[256], hbound[300];
   uv_loop_t loop;
-  int rc, port, status = 0;
+  int rc, port, hport = 0, status = 0;
 
   signal(SIGPIPE, SIG_IGN);
   memset(&so, 0, sizeof(so));
   mlfq_model_opts_init(&mo);
   mlfq_daemon_opts_init(&dopt.s, "127.0.0.1:7070");
   dopt.time_scale = 1;
+  dopt.http_listen = NULL;
+  dopt.http_port_file = NULL;
+  dopt.model_name = "mlfqd";
+  dopt.http_max_tokens = 16;
+  dopt.http_max_body_bytes = 1 << 20;
   groups[0] =
       (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &mo};
   mlfq_daemon_cli_table(server_options, daemon_options,
@@ -98,6 +124,23 @@ int main(int argc, char **argv) {
   if (mlfq_daemon_opts_check(&dopt.s, &level, host, sizeof(host), &port, err,
                              sizeof(err)) != 0)
     goto bad;
+  if (dopt.http_listen != NULL &&
+      mlfq_daemon_parse_listen(dopt.http_listen, hhost, sizeof(hhost),
+                               &hport) != 0) {
+    snprintf(err, sizeof(err),
+             "--http-listen: '%s' is not a numeric HOST:PORT", dopt.http_listen);
+    goto bad;
+  }
+  if (dopt.http_port_file != NULL && dopt.http_listen == NULL) {
+    snprintf(err, sizeof(err), "--http-port-file: needs --http-listen");
+    goto bad;
+  }
+  if (dopt.http_max_tokens > dopt.s.max_output_length) {
+    snprintf(err, sizeof(err),
+             "--http-max-tokens: %u is over --max-output-length (%u)",
+             dopt.http_max_tokens, (unsigned)dopt.s.max_output_length);
+    goto bad;
+  }
   rc = mlfq_model_opts_cost(&mo, &so.cost, err, sizeof(err));
   if (rc)
     goto bad;
@@ -110,6 +153,9 @@ int main(int argc, char **argv) {
   so.max_connections = dopt.s.max_connections;
   so.max_queued_bytes = dopt.s.max_queued_bytes;
   so.drain_timeout_s = dopt.s.drain_timeout;
+  so.model_name = dopt.model_name;
+  so.http_max_tokens = dopt.http_max_tokens;
+  so.http_max_body_bytes = dopt.http_max_body_bytes;
   status = mlfq_daemon_begin(&g.proc, "mlfqd", dopt.s.pidfile, dopt.s.log_file,
                              level, dopt.s.daemon);
   if (status) {
@@ -126,6 +172,12 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = server_listen(&g.sv, host, port, bound, sizeof(bound), err,
                        sizeof(err));
+  if (rc == 0 && dopt.http_listen != NULL)
+    rc = http_listen(&g.sv, hhost, hport, hbound, sizeof(hbound), err,
+                     sizeof(err));
+  if (rc == 0 && dopt.http_port_file != NULL)
+    rc = mlfq_daemon_write_port_file(dopt.http_port_file, "--http-port-file",
+                                     hbound, err, sizeof(err));
   if (rc == 0)
     rc =
         mlfq_daemon_publish(&g.proc, bound, dopt.s.port_file, err, sizeof(err));
@@ -148,6 +200,8 @@ int main(int argc, char **argv) {
            "time_scale %g",
            bound, so.sched.policy, so.sched.workers, so.sched.max_batch,
            so.lim.time_scale);
+  if (dopt.http_listen != NULL)
+    mlfq_log(MLFQ_LOG_INFO, "HTTP on %s: model %s", hbound, so.model_name);
 
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */

@@ -66,7 +66,9 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now) {
   r->job.id = sv->next_job_id++;
   r->job.arrival_ns = now;
   r->in_sched = 0;
+  r->started = 0;
   mlfq_list_push_tail(&sv->pending, &r->plink);
+  mlfq_list_push_tail(&sv->requests, &r->slink);
   sv->inflight++;
 }
 
@@ -78,6 +80,14 @@ void server_forget(server_t *sv, request_t *r) {
     sv->cancelled_early++;
   }
   r->in_sched = 0;
+  mlfq_list_remove(&r->slink);
+  sv->inflight--;
+}
+
+/* r has ended: the server lets it go (its owner frees it next). */
+static void let_go(server_t *sv, request_t *r) {
+  r->in_sched = 0;
+  mlfq_list_remove(&r->slink);
   sv->inflight--;
 }
 
@@ -87,14 +97,31 @@ static void submit(server_t *sv, request_t *r, uint64_t t) {
   mlfq_list_remove(&r->plink);
   rc = mlfq_sched_submit(sv->sched, &r->job, t);
   if (rc) { /* lengths were validated on receipt: cannot happen */
-    conn_error(r->conn, r->client_id, MLFQ__ERROR_CODE__INTERNAL,
-               "scheduler refused the request: %s", mlfq_strerror(rc));
-    sv->inflight--;
-    conn_request_end(r);
+    let_go(sv, r);
+    r->ops->failed(r, MLFQ__ERROR_CODE__INTERNAL,
+                   "the scheduler refused the request");
     return;
   }
   r->in_sched = 1;
-  conn_accepted(r);
+  r->ops->accepted(r);
+}
+
+/* The jobs that begin their first iteration at t: their queue time. */
+static void started(server_t *sv, unsigned e, uint64_t t) {
+  unsigned i, n;
+  mlfq_job_t *const *b = mlfq_sched_batch(sv->sched, e, &n, NULL, NULL);
+  request_t *r;
+
+  for (i = 0; i < n && b != NULL; i++) {
+    if (b[i] == NULL)
+      continue;
+    r = MLFQ_CONTAINER_OF(b[i], request_t, job);
+    if (r->started)
+      continue;
+    r->started = 1;
+    mlfq_prom_hist_add(&sv->metrics.queue,
+                       (double)(t - r->job.arrival_ns) / 1e9);
+  }
 }
 
 static void dispatch(server_t *sv, uint64_t t) {
@@ -106,6 +133,7 @@ static void dispatch(server_t *sv, uint64_t t) {
       continue;
     if (mlfq_sched_dispatch(sv->sched, e, t, &dur) == 0)
       continue;
+    started(sv, e, t);
     sv->end[e] = t + dur;
     sv->woke[e] = 0;
     sv->busy_ns[e] += dur;
@@ -120,12 +148,16 @@ static void complete(server_t *sv, unsigned e, uint64_t t) {
   sv->end[e] = MLFQ_NONE;
   for (i = 0; i < n; i++) {
     r = MLFQ_CONTAINER_OF(sv->out[i], request_t, job);
-    conn_token(r, t);
+    if (r->job.tokens == 1)
+      mlfq_prom_hist_add(&sv->metrics.ttft,
+                         (double)(t - r->job.arrival_ns) / 1e9);
     if (r->job.tokens == r->job.output_len) {
-      r->in_sched = 0;
-      sv->inflight--;
-      conn_request_end(r);
+      mlfq_prom_hist_add(&sv->metrics.e2e,
+                         (double)(t - r->job.arrival_ns) / 1e9);
+      sv->metrics.prompt_tokens += r->job.input_len;
+      let_go(sv, r);
     }
+    r->ops->token(r, t); /* after the last, r is the owner's to free */
   }
 }
 
@@ -135,8 +167,8 @@ void server_pump(server_t *sv) {
   unsigned e, workers = mlfq_sched_params(sv->sched)->workers;
   uint64_t tc, ta, t;
   request_t *r;
+  server_out_t *o;
   int ready;
-  conn_t *c;
 
   for (;;) {
     tc = MLFQ_NONE;
@@ -177,9 +209,9 @@ void server_pump(server_t *sv) {
   }
 
   while (!mlfq_list_empty(&sv->dirty)) {
-    c = MLFQ_CONTAINER_OF(sv->dirty.next, conn_t, dlink);
-    mlfq_list_remove(&c->dlink);
-    conn_flush(c);
+    o = MLFQ_CONTAINER_OF(sv->dirty.next, server_out_t, link);
+    mlfq_list_remove(&o->link);
+    o->flush(o);
   }
   if (sv->draining && !sv->stopping && sv->inflight == 0)
     begin_shutdown(sv);
@@ -197,12 +229,27 @@ static void on_wakes(void *ud, const mlfq_wake_t *w, size_t n) {
   server_pump(sv);
 }
 
+void server_dirty(server_t *sv, server_out_t *o) {
+  if (!mlfq_list_linked(&o->link))
+    mlfq_list_push_tail(&sv->dirty, &o->link);
+}
+
 void server_stats(server_t *sv, conn_t *c) {
-  const mlfq_sched_params_t *p = mlfq_sched_params(sv->sched);
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
   uint64_t levels[MLFQ_MAX_QUEUES];
   double busy[MLFQ_MAX_WORKERS];
+
+  server_stats_fill(sv, &s, levels, busy);
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
+  m.stats = &s;
+  conn_send(c, &m);
+}
+
+void server_stats_fill(server_t *sv, Mlfq__StatsReply *s_, uint64_t *levels,
+                       double *busy) {
+  const mlfq_sched_params_t *p = mlfq_sched_params(sv->sched);
+  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
   mlfq_sched_stats_t st;
   uint64_t now = server_model_now(sv);
   unsigned i, nl = mlfq_sched_levels(sv->sched);
@@ -233,7 +280,7 @@ void server_stats(server_t *sv, conn_t *c) {
   s.lateness_p99_us = (double)mlfq_hist_percentile(&sv->lateness, 99) / 1e3;
   s.lateness_max_us = (double)sv->lateness.max / 1e3;
   s.uptime_s = (double)(uv_hrtime() - sv->t0) / 1e9;
-  s.connections = sv->nconns;
+  s.connections = sv->nconns + sv->nhttp;
   s.iterations = st.iterations;
   s.demotions = st.demotions;
   s.promotions = st.promotions;
@@ -244,9 +291,7 @@ void server_stats(server_t *sv, conn_t *c) {
   s.heap_trims = sv->trim.trims;
   s.draining = sv->draining != 0;
   s.config = &sv->wcfg.config;
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
-  m.stats = &s;
-  conn_send(c, &m);
+  *s_ = s;
 }
 
 static void on_connection(uv_stream_t *listener, int status) {
@@ -262,7 +307,11 @@ static void on_connection(uv_stream_t *listener, int status) {
 void server_conn_closed(server_t *sv, conn_t *c) {
   mlfq_list_remove(&c->link);
   sv->nconns--;
-  if (sv->stopping && sv->nconns == 0 &&
+  server_gone(sv);
+}
+
+void server_gone(server_t *sv) {
+  if (sv->stopping && sv->nconns + sv->nhttp == 0 &&
       !uv_is_closing((uv_handle_t *)&sv->drain_timer))
     uv_close((uv_handle_t *)&sv->drain_timer, NULL);
 }
@@ -279,6 +328,7 @@ static void close_all(server_t *sv) {
 static void on_linger(uv_timer_t *t) {
   server_t *sv = MLFQ_CONTAINER_OF(t, server_t, drain_timer);
   close_all(sv);
+  http_close_all(sv, 1);
 }
 
 /* Stops the server: every request has ended. Connections close once
@@ -299,13 +349,14 @@ static void begin_shutdown(server_t *sv) {
   mlfq_workers_stop(sv->workers);
   sv->workers = NULL;
   mlfq_trim_close(&sv->trim);
+  http_stop_listening(sv);
   for (l = sv->conns.next; l != &sv->conns; l = l->next) {
     c = MLFQ_CONTAINER_OF(l, conn_t, link);
     c->close_when_flushed = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
   }
   uv_timer_stop(&sv->drain_timer);
-  if (sv->nconns == 0) {
+  if (sv->nconns + sv->nhttp == 0) {
     uv_close((uv_handle_t *)&sv->drain_timer, NULL);
   } else {
     uv_timer_start(&sv->drain_timer, on_linger, 1000, 0);
@@ -315,27 +366,21 @@ static void begin_shutdown(server_t *sv) {
       if (c->queued == 0)
         conn_close(c);
     }
+    http_close_all(sv, 0);
   }
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
   server_t *sv = MLFQ_CONTAINER_OF(t, server_t, drain_timer);
-  mlfq_link_t *l, *rl;
   request_t *r;
-  conn_t *c;
 
   mlfq_log(MLFQ_LOG_WARN, "drain timeout: cancelling %zu requests",
            sv->inflight);
-  for (l = sv->conns.next; l != &sv->conns; l = l->next) {
-    c = MLFQ_CONTAINER_OF(l, conn_t, link);
-    while (!mlfq_list_empty(&c->reqs)) {
-      rl = c->reqs.next;
-      r = MLFQ_CONTAINER_OF(rl, request_t, clink);
-      server_forget(sv, r);
-      conn_error(c, r->client_id, MLFQ__ERROR_CODE__SHUTTING_DOWN,
-                 "server shut down before the request finished");
-      conn_request_end(r);
-    }
+  while (!mlfq_list_empty(&sv->requests)) {
+    r = MLFQ_CONTAINER_OF(sv->requests.next, request_t, slink);
+    server_forget(sv, r);
+    r->ops->failed(r, MLFQ__ERROR_CODE__SHUTTING_DOWN,
+                   "server shut down before the request finished");
   }
   server_pump(sv); /* flushes, and begins the shutdown */
 }
@@ -380,6 +425,14 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   mlfq_list_init(&sv->pending);
   mlfq_list_init(&sv->conns);
   mlfq_list_init(&sv->dirty);
+  mlfq_list_init(&sv->requests);
+  mlfq_list_init(&sv->https);
+  mlfq_prom_hist_init(&sv->metrics.ttft, mlfq_prom_latency_buckets,
+                      MLFQ_PROM_LATENCY_BUCKETS);
+  mlfq_prom_hist_init(&sv->metrics.e2e, mlfq_prom_latency_buckets,
+                      MLFQ_PROM_LATENCY_BUCKETS);
+  mlfq_prom_hist_init(&sv->metrics.queue, mlfq_prom_latency_buckets,
+                      MLFQ_PROM_LATENCY_BUCKETS);
   mlfq_hist_init(&sv->lateness);
   sv->sched = mlfq_sched_new(&o->sched, &o->cost, err, errlen);
   if (sv->sched == NULL)
@@ -436,6 +489,7 @@ void server_close(server_t *sv) {
     uv_close((uv_handle_t *)&sv->listener, NULL);
     sv->listening = 0;
   }
+  http_stop_listening(sv);
 }
 
 void server_free(server_t *sv) {

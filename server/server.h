@@ -1,6 +1,7 @@
 /* The daemon's state shared by its parts: the server (listener, signals,
- * the scheduling pump, drain) and its connections. Everything here lives
- * on the loop thread; only workers.c runs elsewhere.
+ * the scheduling pump, drain), its protocol connections (conn.c) and its
+ * HTTP front door (http.c). Everything here lives on the loop thread; only
+ * workers.c runs elsewhere.
  */
 #ifndef MLFQ_SERVER_H
 #define MLFQ_SERVER_H
@@ -14,6 +15,7 @@
 #include "idmap.h"
 #include "job.h"
 #include "list.h"
+#include "prom.h"
 #include "sched.h"
 #include "trim.h"
 #include "wire.h"
@@ -21,6 +23,8 @@
 
 typedef struct server_s server_t;
 typedef struct conn_s conn_t;
+typedef struct request_s request_t;
+typedef struct http_s http_t;
 
 /* Options of a server. */
 typedef struct {
@@ -30,17 +34,53 @@ typedef struct {
   unsigned max_connections;
   size_t max_queued_bytes; /* unread output that disconnects a client */
   double drain_timeout_s;
+  /* The HTTP front door (http.c), when http_listen is set. */
+  const char *model_name;       /* the one model /v1/models lists */
+  unsigned http_max_tokens;     /* output_length when max_tokens is absent */
+  size_t http_max_body_bytes;   /* a larger request body gets 413 */
 } server_opts_t;
 
-/* One client request, owned by its connection. */
+/* What the owner of a request (a protocol connection, an HTTP exchange) is
+ * told, during a scheduling point: it may queue output but not close a
+ * connection (it marks it, and closes at its flush). */
 typedef struct {
+  /* r entered the scheduler. */
+  void (*accepted)(request_t *r);
+  /* Token r->job.tokens completed at model time t. After the last one r
+   * has ended: the server has let it go, and the owner frees it. */
+  void (*token)(request_t *r, uint64_t t);
+  /* r ended without finishing (code, msg): the server has let it go, and
+   * the owner tells its client and frees it. */
+  void (*failed)(request_t *r, Mlfq__ErrorCode code, const char *msg);
+} request_ops_t;
+
+/* One client request, owned by whoever submitted it. */
+struct request_s {
   mlfq_job_t job; /* the scheduler's view; its id is the server's */
-  conn_t *conn;
-  uint64_t client_id;
-  mlfq_link_t clink; /* in conn->reqs */
-  mlfq_link_t plink; /* in server->pending until it enters the scheduler */
+  const request_ops_t *ops;
+  void *owner;        /* the conn_t or http_t it came from */
+  uint64_t client_id; /* the owner's id for it */
+  mlfq_link_t clink;  /* in its owner's list */
+  mlfq_link_t plink;  /* in server->pending until it enters the scheduler */
+  mlfq_link_t slink;  /* in server->requests while in flight */
   int in_sched;
-} request_t;
+  int started; /* its first iteration has begun (the queue time is known) */
+};
+
+/* Something with output to write at the end of a pump (server_dirty). */
+typedef struct server_out_s server_out_t;
+struct server_out_s {
+  mlfq_link_t link;
+  void (*flush)(server_out_t *o);
+};
+
+/* Latency histograms of /metrics, in model seconds. */
+typedef struct {
+  mlfq_prom_hist_t ttft;  /* arrival to the first token */
+  mlfq_prom_hist_t e2e;   /* arrival to the last token */
+  mlfq_prom_hist_t queue; /* arrival to the start of the first iteration */
+  uint64_t prompt_tokens; /* input tokens of the requests that finished */
+} server_metrics_t;
 
 #define MLFQ_NONE UINT64_MAX
 
@@ -68,13 +108,20 @@ struct server_s {
   uint64_t point;   /* model time of the last scheduling point */
   uint64_t last_arrival;
   uint64_t next_job_id;
-  mlfq_link_t pending; /* arrived, not yet in the scheduler, by time */
-  size_t inflight;     /* accepted requests not yet ended */
+  mlfq_link_t pending;  /* arrived, not yet in the scheduler, by time */
+  mlfq_link_t requests; /* in flight, oldest first */
+  size_t inflight;      /* accepted requests not yet ended */
   mlfq_link_t conns;
   size_t nconns;
   uint64_t conn_seq;
-  mlfq_link_t dirty; /* connections with output to flush */
+  mlfq_link_t dirty; /* server_out_t with output to flush */
   mlfq_hist_t lateness;
+  server_metrics_t metrics;
+  /* The HTTP front door (http.c). */
+  uv_tcp_t http_listener;
+  int http_listening;
+  mlfq_link_t https; /* HTTP connections */
+  size_t nhttp;
   uint64_t rejected;
   uint64_t submitted;       /* requests accepted */
   uint64_t cancelled_early; /* cancelled before they entered the scheduler */
@@ -86,8 +133,8 @@ struct server_s {
 struct conn_s {
   uv_tcp_t tcp;
   server_t *sv;
-  mlfq_link_t link;  /* in sv->conns */
-  mlfq_link_t dlink; /* in sv->dirty while it has output */
+  mlfq_link_t link;   /* in sv->conns */
+  server_out_t flush; /* in sv->dirty while it has output */
   mlfq_buf_t in;
   mlfq_buf_t out;
   size_t queued;    /* bytes given to uv_write and not yet written */
@@ -126,8 +173,17 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now);
 void server_forget(server_t *sv, request_t *r);
 /* Runs every scheduling point that is due and flushes the output. */
 void server_pump(server_t *sv);
+/* Fills s with the server's statistics (pointing into levels and busy, of
+ * MLFQ_MAX_QUEUES and MLFQ_MAX_WORKERS entries). */
+void server_stats_fill(server_t *sv, Mlfq__StatsReply *s, uint64_t *levels,
+                       double *busy);
 void server_stats(server_t *sv, conn_t *c);
 void server_conn_closed(server_t *sv, conn_t *c);
+/* A connection (of either kind) has closed: a stopping server with none
+ * left closes its last handle. */
+void server_gone(server_t *sv);
+/* o has output: it is flushed at the end of the pump. */
+void server_dirty(server_t *sv, server_out_t *o);
 
 /* conn.c */
 int conn_accept(server_t *sv);
@@ -138,11 +194,22 @@ void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
-void conn_accepted(request_t *r);
-void conn_token(request_t *r, uint64_t t);
-/* r has ended (Done sent, or an Error): frees it. */
-void conn_request_end(request_t *r);
-void conn_flush(conn_t *c);
 void conn_close(conn_t *c);
+
+/* http.c: the HTTP front door (docs/HTTP.md) */
+/* Listens for HTTP on host:port and writes the bound address to bound.
+ * Returns 0 or a negative code with err set. */
+int http_listen(server_t *sv, const char *host, int port, char *bound,
+                size_t boundlen, char *err, size_t errlen);
+/* Stops accepting HTTP connections. */
+void http_stop_listening(server_t *sv);
+/* Closes every HTTP connection once its output is written (the server
+ * stops). */
+void http_close_all(server_t *sv, int now);
+
+/* metrics.c: GET /metrics */
+/* Appends the server's metrics in Prometheus' text format to b. Returns 0
+ * or MLFQ_ENOMEM. */
+int metrics_write(server_t *sv, mlfq_buf_t *b);
 
 #endif

@@ -1,0 +1,64 @@
+/* OpenAI-compatible completion requests and responses: what mlfqd's HTTP
+ * front door reads from a request body and writes back (docs/HTTP.md).
+ * Pure functions over JSON text (cJSON); no I/O. */
+#ifndef MLFQ_OPENAI_H
+#define MLFQ_OPENAI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MLFQ_OPENAI_MAX_PROMPTS 64
+
+/* What a request asks for. Each prompt becomes one job. */
+typedef struct {
+  int chat;          /* /v1/chat/completions (else /v1/completions) */
+  int stream;        /* "stream": true */
+  int include_usage; /* "stream_options": {"include_usage": true} */
+  uint32_t max_tokens;
+  size_t n; /* prompts (always 1 for chat) */
+  uint32_t input_len[MLFQ_OPENAI_MAX_PROMPTS];
+  char model[128]; /* as asked, or the server's */
+} mlfq_openai_req_t;
+
+/* What the server allows. */
+typedef struct {
+  const char *model;       /* the one model served */
+  uint32_t default_tokens; /* max_tokens when absent */
+  uint32_t max_input;
+  uint32_t max_output;
+} mlfq_openai_limits_t;
+
+/* Reads a completion (chat 0) or chat completion (chat 1) request body.
+ * input_length of a prompt is its whitespace-separated words (at least
+ * 1), or the number of token ids of a prompt given as an array of them,
+ * or the extension field "mlfq_input_length"; output_length is max_tokens
+ * (max_completion_tokens for chat) or lim->default_tokens. Returns 0, or
+ * an HTTP status (400 for bad JSON or fields, 404 for another model) with
+ * the message in err. */
+int mlfq_openai_parse(const char *body, size_t len, int chat,
+                      const mlfq_openai_limits_t *lim, mlfq_openai_req_t *q,
+                      char *err, size_t errlen);
+
+/* The JSON texts of responses, malloc'ed, NUL-terminated (NULL: out of
+ * memory). id is the response id, created its Unix time. */
+/* One streamed token: prompt index, the text of the token, and whether it
+ * is the prompt's last (finish_reason "length"). first: a chat stream's
+ * first chunk for the prompt, which carries the role. */
+char *mlfq_openai_chunk(const mlfq_openai_req_t *q, const char *id,
+                        long created, size_t index, int first, int last);
+/* The stream's usage chunk (no choices). */
+char *mlfq_openai_usage_chunk(const mlfq_openai_req_t *q, const char *id,
+                              long created);
+/* A whole non-streamed response: every prompt's text and the usage. */
+char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
+                           long created);
+/* An error body in OpenAI's shape: {"error": {"message", "type", "param",
+ * "code"}}. */
+char *mlfq_openai_error(const char *message, const char *type, int code);
+/* GET /v1/models. */
+char *mlfq_openai_models(const char *model, long created);
+
+/* The filler text of one generated token. */
+#define MLFQ_OPENAI_TOKEN_TEXT " tok"
+
+#endif

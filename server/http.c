@@ -1,0 +1,676 @@
+/* DESIGN
+ *
+ * mlfqd's HTTP front door (docs/HTTP.md), on the server's loop thread:
+ * GET /health, /metrics and /v1/models; POST /v1/completions and
+ * /v1/chat/completions in OpenAI's shape (common/openai.c). Requests are
+ * parsed by http-parser (Debian's libhttp-parser). A connection carries
+ * one request: every response says "Connection: close", so the parser
+ * never has to hold a second request while the first is streaming.
+ *
+ * A completion's prompts enter the scheduler as jobs at the model time
+ * the request was read, as a protocol Submit does, under the same limits
+ * (max_pending, the lengths, the KV capacity). A streamed response sends
+ * its headers at once and then one server-sent event per token, in a
+ * chunk of its own, as the scheduler produces it; a plain response is
+ * sent when the last job ends. After its request the connection is still
+ * read, only to see the client go: one that disconnects cancels its jobs.
+ *
+ * Output is appended to `out` during a pump and written at its end, one
+ * uv_write per flush, as on a protocol connection; past max_queued_bytes
+ * of unwritten output the client is disconnected and its jobs cancelled.
+ * Closing is one idempotent path (http_close); the memory goes in the
+ * close callback.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <http_parser.h>
+
+#include "error.h"
+#include "log.h"
+#include "openai.h"
+#include "server.h"
+#include "tcp.h"
+
+#define URL_MAX 8192
+#define HEADER_MAX 8192
+
+struct http_s {
+  uv_tcp_t tcp;
+  server_t *sv;
+  mlfq_link_t link;   /* in sv->https */
+  server_out_t flush; /* in sv->dirty while it has output */
+  http_parser parser;
+  mlfq_buf_t url, field, value, body, out;
+  size_t queued; /* bytes given to uv_write and not yet written */
+  uint64_t id;
+  int in_value;  /* the last header callback was a value */
+  int expect;    /* "Expect: 100-continue" */
+  int complete;  /* the request has been read */
+  int streaming; /* a stream's headers have gone */
+  int closing;
+  int close_when_flushed; /* 1: once written; 2: at once (slow reader) */
+  mlfq_openai_req_t q;
+  request_t *reqs; /* q.n jobs */
+  size_t live;     /* of them not yet ended */
+  char rid[128];   /* the response id */
+  long created;
+  char peer[64];
+};
+
+typedef struct {
+  uv_write_t req;
+  http_t *h;
+  size_t len;
+  uint8_t data[];
+} write_t;
+
+static void http_close(http_t *h);
+
+/* ---- output ------------------------------------------------------------- */
+
+static void on_close(uv_handle_t *handle) {
+  http_t *h = MLFQ_CONTAINER_OF((uv_tcp_t *)handle, http_t, tcp);
+  server_t *sv = h->sv;
+
+  mlfq_buf_free(&h->url);
+  mlfq_buf_free(&h->field);
+  mlfq_buf_free(&h->value);
+  mlfq_buf_free(&h->body);
+  mlfq_buf_free(&h->out);
+  free(h->reqs);
+  mlfq_list_remove(&h->link);
+  sv->nhttp--;
+  free(h);
+  server_gone(sv);
+}
+
+static void on_write(uv_write_t *req, int status) {
+  write_t *w = (write_t *)req;
+  http_t *h = w->h;
+
+  h->queued -= w->len;
+  free(w);
+  if (h->closing)
+    return;
+  if (status < 0 || (h->close_when_flushed && h->queued == 0 &&
+                     h->out.len == 0)) {
+    http_close(h);
+    server_pump(h->sv);
+  }
+}
+
+static void on_flush(server_out_t *o) {
+  http_t *h = MLFQ_CONTAINER_OF(o, http_t, flush);
+  write_t *w;
+  uv_buf_t b;
+
+  if (h->closing)
+    return;
+  if (h->close_when_flushed == 2) {
+    http_close(h);
+    return;
+  }
+  if (h->out.len > 0) {
+    w = malloc(sizeof(*w) + h->out.len);
+    if (w == NULL) {
+      http_close(h);
+      return;
+    }
+    w->h = h;
+    w->len = h->out.len;
+    memcpy(w->data, h->out.data, h->out.len);
+    mlfq_buf_consume(&h->out, h->out.len);
+    b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    if (uv_write(&w->req, (uv_stream_t *)&h->tcp, &b, 1, on_write) != 0) {
+      free(w);
+      http_close(h);
+      return;
+    }
+    h->queued += w->len;
+  }
+  if (h->close_when_flushed && h->queued == 0)
+    http_close(h);
+}
+
+/* Appends n bytes of output; too much unwritten output marks h to be
+ * disconnected at the flush. */
+static void put(http_t *h, const void *p, size_t n) {
+  if (h->closing || h->close_when_flushed == 2)
+    return;
+  if (h->queued + h->out.len + n > h->sv->opt.max_queued_bytes ||
+      mlfq_buf_append(&h->out, p, n) != 0) {
+    mlfq_log(MLFQ_LOG_WARN,
+             "http %llu %s: disconnecting a slow reader (%zu bytes unread)",
+             (unsigned long long)h->id, h->peer, h->queued + h->out.len);
+    h->close_when_flushed = 2;
+  }
+  server_dirty(h->sv, &h->flush);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void putf(http_t *h, const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  int n;
+
+  va_start(ap, fmt);
+  n = vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    put(h, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static const char *reason(int status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 400:
+    return "Bad Request";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 413:
+    return "Payload Too Large";
+  case 429:
+    return "Too Many Requests";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "Error";
+  }
+}
+
+/* A whole response; the connection closes once it is written. */
+static void respond(http_t *h, int status, const char *type, const char *extra,
+                    const char *body, size_t len) {
+  putf(h,
+       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+       "Connection: close\r\n\r\n",
+       status, reason(status), type, len, extra != NULL ? extra : "");
+  put(h, body, len);
+  if (!h->close_when_flushed)
+    h->close_when_flushed = 1;
+  uv_read_stop((uv_stream_t *)&h->tcp);
+}
+
+/* Takes ownership of body (malloc'ed; NULL: out of memory, a 500). */
+static void respond_json(http_t *h, int status, const char *extra,
+                         char *body) {
+  static const char oom[] = "{\"error\":{\"message\":\"out of memory\","
+                            "\"type\":\"server_error\",\"param\":null,"
+                            "\"code\":500}}";
+
+  if (body == NULL) {
+    respond(h, 500, "application/json", NULL, oom, sizeof(oom) - 1);
+    return;
+  }
+  respond(h, status, "application/json", extra, body, strlen(body));
+  free(body);
+}
+
+static const char *error_type(int status) {
+  switch (status) {
+  case 429:
+    return "rate_limit_error";
+  case 500:
+  case 503:
+    return "server_error";
+  default:
+    return "invalid_request_error";
+  }
+}
+
+static void respond_error(http_t *h, int status, const char *extra,
+                          const char *msg) {
+  mlfq_log(MLFQ_LOG_DEBUG, "http %llu %s: %d: %s", (unsigned long long)h->id,
+           h->peer, status, msg);
+  respond_json(h, status, extra,
+               mlfq_openai_error(msg, error_type(status), status));
+}
+
+/* One server-sent event "data: TEXT" in a chunk of its own. */
+static void event(http_t *h, const char *text) {
+  size_t n = strlen(text);
+
+  putf(h, "%zx\r\ndata: ", n + 8);
+  put(h, text, n);
+  put(h, "\n\n\r\n", 4);
+}
+
+/* The end of a stream: "[DONE]" and the last chunk. */
+static void end_stream(http_t *h) {
+  event(h, "[DONE]");
+  put(h, "0\r\n\r\n", 5);
+  if (!h->close_when_flushed)
+    h->close_when_flushed = 1;
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+#define HTTP_OF(r) ((http_t *)(r)->owner)
+
+/* Takes every job of h still in flight out of the server. */
+static void forget_all(http_t *h) {
+  size_t i;
+
+  for (i = 0; i < h->q.n && h->reqs != NULL; i++)
+    if (mlfq_list_linked(&h->reqs[i].slink))
+      server_forget(h->sv, &h->reqs[i]);
+  h->live = 0;
+}
+
+static void req_accepted(request_t *r) { (void)r; }
+
+static void finished(http_t *h) {
+  char *s;
+
+  if (!h->q.stream) {
+    respond_json(h, 200, NULL,
+                 mlfq_openai_response(&h->q, h->rid, h->created));
+    return;
+  }
+  if (h->q.include_usage) {
+    s = mlfq_openai_usage_chunk(&h->q, h->rid, h->created);
+    if (s != NULL)
+      event(h, s);
+    free(s);
+  }
+  end_stream(h);
+}
+
+static void req_token(request_t *r, uint64_t t) {
+  http_t *h = HTTP_OF(r);
+  int last = r->job.tokens == r->job.output_len;
+  char *s;
+
+  (void)t;
+  if (h->q.stream) {
+    s = mlfq_openai_chunk(&h->q, h->rid, h->created, (size_t)r->client_id,
+                          r->job.tokens == 1, last);
+    if (s == NULL) {
+      mlfq_log(MLFQ_LOG_ERROR, "http %llu: out of memory",
+               (unsigned long long)h->id);
+      h->close_when_flushed = 2;
+      server_dirty(h->sv, &h->flush);
+    } else {
+      event(h, s);
+      free(s);
+    }
+  }
+  if (last && --h->live == 0)
+    finished(h);
+}
+
+static void req_failed(request_t *r, Mlfq__ErrorCode code, const char *msg) {
+  http_t *h = HTTP_OF(r);
+  int status = code == MLFQ__ERROR_CODE__SHUTTING_DOWN ? 503 : 500;
+  char *s;
+
+  forget_all(h); /* the request fails whole */
+  if (h->streaming) {
+    s = mlfq_openai_error(msg, error_type(status), status);
+    if (s != NULL)
+      event(h, s);
+    free(s);
+    end_stream(h);
+  } else {
+    respond_error(h, status, NULL, msg);
+  }
+}
+
+static const request_ops_t req_ops = {req_accepted, req_token, req_failed};
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void completion(http_t *h, int chat) {
+  server_t *sv = h->sv;
+  const mlfq_limits_t *lim = &sv->opt.lim;
+  uint64_t kv_cap = mlfq_sched_params(sv->sched)->kv_capacity, now;
+  mlfq_openai_limits_t ol;
+  static uint64_t seq;
+  char err[256];
+  request_t *r;
+  size_t i;
+  int status;
+
+  ol.model = sv->opt.model_name;
+  ol.default_tokens = sv->opt.http_max_tokens;
+  ol.max_input = lim->max_input_length;
+  ol.max_output = lim->max_output_length;
+  status = mlfq_openai_parse((const char *)h->body.data, h->body.len, chat, &ol,
+                             &h->q, err, sizeof(err));
+  if (status != 0) {
+    respond_error(h, status, NULL, err);
+    return;
+  }
+  for (i = 0; i < h->q.n && kv_cap > 0; i++)
+    if ((uint64_t)h->q.input_len[i] + h->q.max_tokens > kv_cap) {
+      snprintf(err, sizeof(err),
+               "the request needs %llu KV tokens (prompt + max_tokens) and "
+               "the KV capacity is %llu",
+               (unsigned long long)h->q.input_len[i] + h->q.max_tokens,
+               (unsigned long long)kv_cap);
+      respond_error(h, 400, NULL, err);
+      return;
+    }
+  if (sv->draining) {
+    respond_error(h, 503, NULL, "the server is shutting down");
+    return;
+  }
+  if (sv->inflight + h->q.n > lim->max_pending) {
+    sv->rejected++;
+    snprintf(err, sizeof(err), "%zu requests pending (max-pending)",
+             sv->inflight);
+    respond_error(h, 429, NULL, err);
+    return;
+  }
+  h->reqs = calloc(h->q.n, sizeof(*h->reqs));
+  if (h->reqs == NULL) {
+    respond_error(h, 500, NULL, "out of memory");
+    return;
+  }
+  snprintf(h->rid, sizeof(h->rid), "%s-%s-%llu", chat ? "chatcmpl" : "cmpl",
+           sv->server_id, (unsigned long long)++seq);
+  h->created = (long)time(NULL);
+  now = server_model_now(sv); /* every prompt arrives at once */
+  for (i = 0; i < h->q.n; i++) {
+    r = &h->reqs[i];
+    r->ops = &req_ops;
+    r->owner = h;
+    r->client_id = i;
+    r->job.input_len = h->q.input_len[i];
+    r->job.output_len = h->q.max_tokens;
+    mlfq_list_init(&r->clink);
+    mlfq_list_init(&r->slink);
+    server_arrive(sv, r, now);
+  }
+  h->live = h->q.n;
+  if (h->q.stream) {
+    h->streaming = 1;
+    putf(h, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n");
+  }
+}
+
+/* The path of the URL, without the query. */
+static int path_is(const http_t *h, const char *path) {
+  size_t n = strlen(path);
+  const char *u = (const char *)h->url.data;
+
+  return h->url.len >= n && memcmp(u, path, n) == 0 &&
+         (h->url.len == n || u[n] == '?');
+}
+
+static void route(http_t *h) {
+  static const struct {
+    const char *path;
+    int method;
+  } routes[] = {{"/health", HTTP_GET},
+                {"/metrics", HTTP_GET},
+                {"/v1/models", HTTP_GET},
+                {"/v1/completions", HTTP_POST},
+                {"/v1/chat/completions", HTTP_POST}};
+  server_t *sv = h->sv;
+  mlfq_buf_t b;
+  size_t i;
+
+  for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+    if (path_is(h, routes[i].path))
+      break;
+  if (i == sizeof(routes) / sizeof(routes[0])) {
+    respond_error(h, 404, NULL, "no such endpoint");
+    return;
+  }
+  if ((int)h->parser.method != routes[i].method) {
+    respond_error(h, 405,
+                  routes[i].method == HTTP_GET ? "Allow: GET\r\n"
+                                               : "Allow: POST\r\n",
+                  "method not allowed");
+    return;
+  }
+  switch (i) {
+  case 0:
+    if (sv->draining)
+      respond(h, 503, "application/json", NULL, "{\"status\":\"draining\"}",
+              21);
+    else
+      respond(h, 200, "application/json", NULL, "{\"status\":\"ok\"}", 15);
+    break;
+  case 1:
+    mlfq_buf_init(&b, 16 << 20);
+    if (metrics_write(sv, &b) != 0)
+      respond_error(h, 500, NULL, "out of memory");
+    else
+      respond(h, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
+              (const char *)b.data, b.len);
+    mlfq_buf_free(&b);
+    break;
+  case 2:
+    respond_json(h, 200, NULL,
+                 mlfq_openai_models(sv->opt.model_name, (long)time(NULL)));
+    break;
+  default:
+    completion(h, i == 4);
+    break;
+  }
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+#define HTTP_OF_PARSER(p) MLFQ_CONTAINER_OF(p, http_t, parser)
+
+/* A bad request: answered, and nothing more is read. */
+static int refuse(http_parser *p, int status, const char *msg) {
+  http_t *h = HTTP_OF_PARSER(p);
+
+  respond_error(h, status, NULL, msg);
+  h->complete = 1;
+  return -1; /* stops the parser */
+}
+
+static void header_done(http_t *h) {
+  if (h->field.len == 6 && strncasecmp((char *)h->field.data, "expect", 6) == 0 &&
+      h->value.len == 12 &&
+      strncasecmp((char *)h->value.data, "100-continue", 12) == 0)
+    h->expect = 1;
+  mlfq_buf_consume(&h->field, h->field.len);
+  mlfq_buf_consume(&h->value, h->value.len);
+}
+
+static int on_url(http_parser *p, const char *at, size_t n) {
+  if (mlfq_buf_append(&HTTP_OF_PARSER(p)->url, at, n) != 0)
+    return refuse(p, 400, "the URL is too long");
+  return 0;
+}
+
+static int on_field(http_parser *p, const char *at, size_t n) {
+  http_t *h = HTTP_OF_PARSER(p);
+
+  if (h->in_value) {
+    header_done(h);
+    h->in_value = 0;
+  }
+  if (mlfq_buf_append(&h->field, at, n) != 0)
+    return refuse(p, 400, "a header is too long");
+  return 0;
+}
+
+static int on_value(http_parser *p, const char *at, size_t n) {
+  http_t *h = HTTP_OF_PARSER(p);
+
+  h->in_value = 1;
+  if (mlfq_buf_append(&h->value, at, n) != 0)
+    return refuse(p, 400, "a header is too long");
+  return 0;
+}
+
+static int on_headers(http_parser *p) {
+  http_t *h = HTTP_OF_PARSER(p);
+
+  if (h->in_value)
+    header_done(h);
+  if ((p->flags & F_CONTENTLENGTH) &&
+      p->content_length > h->sv->opt.http_max_body_bytes)
+    return refuse(p, 413, "the body is larger than the server takes");
+  if (h->expect)
+    putf(h, "HTTP/1.1 100 Continue\r\n\r\n");
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n) {
+  if (mlfq_buf_append(&HTTP_OF_PARSER(p)->body, at, n) != 0)
+    return refuse(p, 413, "the body is larger than the server takes");
+  return 0;
+}
+
+static int on_complete(http_parser *p) {
+  http_t *h = HTTP_OF_PARSER(p);
+
+  h->complete = 1;
+  route(h);
+  http_parser_pause(p, 1); /* one request per connection */
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers,
+    .on_body = on_body,
+    .on_message_complete = on_complete};
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  static char scratch[65536]; /* the loop thread's: parsed before reuse */
+
+  (void)handle;
+  (void)suggested;
+  *buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  http_t *h = MLFQ_CONTAINER_OF((uv_tcp_t *)s, http_t, tcp);
+  size_t n;
+
+  if (nread == 0)
+    return;
+  if (nread < 0) { /* the client went: its jobs go with it */
+    http_close(h);
+    server_pump(h->sv);
+    return;
+  }
+  if (h->complete)
+    return; /* read only to see the client go */
+  n = http_parser_execute(&h->parser, &settings, buf->base, (size_t)nread);
+  if (!h->complete && (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK ||
+                       n != (size_t)nread)) {
+    h->complete = 1;
+    respond_error(h, 400, NULL,
+                  http_errno_description(HTTP_PARSER_ERRNO(&h->parser)));
+  }
+  server_pump(h->sv);
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void http_close(http_t *h) {
+  if (h->closing)
+    return;
+  h->closing = 1;
+  if (h->live > 0)
+    mlfq_log(MLFQ_LOG_DEBUG, "http %llu %s: closed with %zu jobs in flight",
+             (unsigned long long)h->id, h->peer, h->live);
+  forget_all(h);
+  if (mlfq_list_linked(&h->flush.link))
+    mlfq_list_remove(&h->flush.link);
+  uv_close((uv_handle_t *)&h->tcp, on_close);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  server_t *sv = MLFQ_CONTAINER_OF((uv_tcp_t *)listener, server_t,
+                                   http_listener);
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  http_t *h;
+
+  if (status < 0) {
+    mlfq_log(MLFQ_LOG_WARN, "http accept: %s", uv_strerror(status));
+    return;
+  }
+  h = calloc(1, sizeof(*h));
+  if (h == NULL || uv_tcp_init(sv->loop, &h->tcp) != 0) {
+    free(h);
+    mlfq_log(MLFQ_LOG_ERROR, "http accept: out of memory");
+    return;
+  }
+  h->sv = sv;
+  h->id = ++sv->conn_seq;
+  mlfq_list_push_tail(&sv->https, &h->link);
+  sv->nhttp++;
+  mlfq_list_init(&h->flush.link);
+  h->flush.flush = on_flush;
+  mlfq_buf_init(&h->url, URL_MAX);
+  mlfq_buf_init(&h->field, HEADER_MAX);
+  mlfq_buf_init(&h->value, HEADER_MAX);
+  mlfq_buf_init(&h->body, sv->opt.http_max_body_bytes);
+  mlfq_buf_init(&h->out, sv->opt.max_queued_bytes);
+  http_parser_init(&h->parser, HTTP_REQUEST);
+  if (uv_accept(listener, (uv_stream_t *)&h->tcp) != 0) {
+    http_close(h);
+    return;
+  }
+  uv_tcp_nodelay(&h->tcp, 1);
+  snprintf(h->peer, sizeof(h->peer), "?");
+  if (uv_tcp_getpeername(&h->tcp, (struct sockaddr *)&ss, &len) == 0)
+    mlfq_tcp_addr_name((struct sockaddr *)&ss, h->peer, sizeof(h->peer));
+  if (sv->nconns + sv->nhttp > sv->opt.max_connections) {
+    h->complete = 1;
+    respond_error(h, 503, NULL, "too many connections (max-connections)");
+    server_pump(sv);
+    return;
+  }
+  if (uv_read_start((uv_stream_t *)&h->tcp, on_alloc, on_read) != 0)
+    http_close(h);
+}
+
+int http_listen(server_t *sv, const char *host, int port, char *bound,
+                size_t boundlen, char *err, size_t errlen) {
+  return mlfq_tcp_listen(sv->loop, &sv->http_listener, &sv->http_listening,
+                         host, port, on_connection, bound, boundlen, err,
+                         errlen);
+}
+
+void http_stop_listening(server_t *sv) {
+  if (!sv->http_listening)
+    return;
+  uv_close((uv_handle_t *)&sv->http_listener, NULL);
+  sv->http_listening = 0;
+}
+
+void http_close_all(server_t *sv, int now) {
+  mlfq_link_t *l, *next;
+  http_t *h;
+
+  for (l = sv->https.next; l != &sv->https; l = next) {
+    next = l->next;
+    h = MLFQ_CONTAINER_OF(l, http_t, link);
+    if (now || (h->queued == 0 && h->out.len == 0)) {
+      http_close(h);
+    } else {
+      if (!h->close_when_flushed)
+        h->close_when_flushed = 1;
+      uv_read_stop((uv_stream_t *)&h->tcp);
+    }
+  }
+}

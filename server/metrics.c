@@ -1,0 +1,141 @@
+/* DESIGN: GET /metrics in Prometheus' text format (common/prom.c), built
+ * from the same figures as a StatsReply, when it is scraped. vLLM's names
+ * where one exists (vllm:num_requests_running, vllm:num_requests_waiting,
+ * the latency histograms, the token counters), so that dashboards made for
+ * vLLM work unchanged; mlfqd's own under mlfqd_. Every time is model time,
+ * as everywhere in mlfqd. The list is in docs/HTTP.md. */
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "prom.h"
+#include "server.h"
+#include "version.h"
+
+/* One metric with a single sample. */
+static int one(mlfq_buf_t *b, const char *name, const char *type,
+               const char *help, const char *labels, double v) {
+  int err = mlfq_prom_head(b, name, type, help);
+
+  return err ? err : mlfq_prom_value(b, name, labels, v);
+}
+
+int metrics_write(server_t *sv, mlfq_buf_t *b) {
+  uint64_t levels[MLFQ_MAX_QUEUES];
+  double busy[MLFQ_MAX_WORKERS];
+  Mlfq__StatsReply s;
+  const Mlfq__Config *c;
+  char model[256], ml[300], lab[1024], pol[64];
+  size_t i;
+  int err = 0;
+
+  server_stats_fill(sv, &s, levels, busy);
+  c = s.config;
+  mlfq_prom_escape(sv->opt.model_name, model, sizeof(model));
+  snprintf(ml, sizeof(ml), "model_name=\"%s\"", model);
+
+#define TRY(x)                                                                 \
+  do {                                                                         \
+    err = (x);                                                                 \
+    if (err)                                                                   \
+      return err;                                                              \
+  } while (0)
+
+  TRY(one(b, "vllm:num_requests_running", "gauge",
+          "Requests in an engine's batch now.", ml, (double)s.running));
+  TRY(one(b, "vllm:num_requests_waiting", "gauge",
+          "Requests waiting to be scheduled (preempted ones included).", ml,
+          (double)s.waiting));
+  TRY(mlfq_prom_head(b, "vllm:time_to_first_token_seconds", "histogram",
+                     "Arrival to the first token, model seconds."));
+  TRY(mlfq_prom_hist_write(b, "vllm:time_to_first_token_seconds", ml,
+                           &sv->metrics.ttft));
+  TRY(mlfq_prom_head(b, "vllm:e2e_request_latency_seconds", "histogram",
+                     "Arrival to the last token (JCT), model seconds."));
+  TRY(mlfq_prom_hist_write(b, "vllm:e2e_request_latency_seconds", ml,
+                           &sv->metrics.e2e));
+  TRY(mlfq_prom_head(b, "vllm:request_queue_time_seconds", "histogram",
+                     "Arrival to the start of the first iteration, model "
+                     "seconds."));
+  TRY(mlfq_prom_hist_write(b, "vllm:request_queue_time_seconds", ml,
+                           &sv->metrics.queue));
+  TRY(one(b, "vllm:prompt_tokens_total", "counter",
+          "Prompt tokens of the requests that finished.", ml,
+          (double)sv->metrics.prompt_tokens));
+  TRY(one(b, "vllm:generation_tokens_total", "counter",
+          "Tokens generated.", ml, (double)s.tokens));
+  snprintf(lab, sizeof(lab), "%s,finished_reason=\"length\"", ml);
+  TRY(one(b, "vllm:request_success_total", "counter",
+          "Requests that generated all their tokens.", lab,
+          (double)s.completed));
+
+  TRY(mlfq_prom_head(b, "mlfqd_queue_length", "gauge",
+                     "Unfinished requests in each MLFQ level (one level for "
+                     "fcfs and srpt)."));
+  for (i = 0; i < s.n_level_lengths; i++) {
+    snprintf(lab, sizeof(lab), "level=\"%zu\"", i + 1);
+    TRY(mlfq_prom_value(b, "mlfqd_queue_length", lab,
+                        (double)s.level_lengths[i]));
+  }
+  TRY(one(b, "mlfqd_requests_submitted_total", "counter",
+          "Requests accepted.", NULL, (double)s.submitted));
+  TRY(one(b, "mlfqd_requests_cancelled_total", "counter",
+          "Requests cancelled (by a client, a disconnect or the drain).", NULL,
+          (double)s.cancelled));
+  TRY(one(b, "mlfqd_requests_rejected_total", "counter",
+          "Requests refused at max-pending.", NULL, (double)s.rejected));
+  TRY(one(b, "mlfqd_iterations_total", "counter", "Engine iterations run.",
+          NULL, (double)s.iterations));
+  TRY(one(b, "mlfqd_demotions_total", "counter",
+          "MLFQ demotions to a lower level.", NULL, (double)s.demotions));
+  TRY(one(b, "mlfqd_promotions_total", "counter",
+          "Starvation promotions to level 1.", NULL, (double)s.promotions));
+  TRY(one(b, "mlfqd_preemptions_total", "counter",
+          "KV cache evictions (recompute or swap).", NULL,
+          (double)s.preemptions));
+  TRY(one(b, "mlfqd_swapped_tokens_total", "counter",
+          "KV tokens moved to host memory and back.", NULL,
+          (double)s.swapped_tokens));
+  TRY(one(b, "mlfqd_kv_used_tokens", "gauge", "KV cache in use now, tokens.",
+          NULL, (double)s.kv_used_tokens));
+  TRY(one(b, "mlfqd_kv_peak_tokens", "gauge",
+          "Most KV cache in use at once, tokens.", NULL,
+          (double)s.kv_peak_tokens));
+  TRY(mlfq_prom_head(b, "mlfqd_engine_busy_ratio", "gauge",
+                     "Share of the uptime each engine has been busy."));
+  for (i = 0; i < s.n_worker_busy; i++) {
+    snprintf(lab, sizeof(lab), "engine=\"%zu\"", i);
+    TRY(mlfq_prom_value(b, "mlfqd_engine_busy_ratio", lab, s.worker_busy[i]));
+  }
+  TRY(one(b, "mlfqd_timer_lateness_p50_seconds", "gauge",
+          "Median of how late engine threads woke after their deadlines "
+          "(wall time).",
+          NULL, s.lateness_p50_us / 1e6));
+  TRY(one(b, "mlfqd_timer_lateness_p99_seconds", "gauge",
+          "99th percentile of the engine threads' wake-up lateness.", NULL,
+          s.lateness_p99_us / 1e6));
+  TRY(one(b, "mlfqd_timer_lateness_max_seconds", "gauge",
+          "Largest wake-up lateness of an engine thread.", NULL,
+          s.lateness_max_us / 1e6));
+  TRY(one(b, "mlfqd_connections", "gauge",
+          "Client connections, protocol and HTTP.", NULL,
+          (double)s.connections));
+  TRY(one(b, "mlfqd_draining", "gauge", "1 while the server drains.", NULL,
+          s.draining ? 1 : 0));
+  TRY(one(b, "mlfqd_uptime_seconds", "gauge", "Wall seconds since start.",
+          NULL, s.uptime_s));
+  TRY(one(b, "mlfqd_heap_trims_total", "counter",
+          "Times freed heap memory was given back once idle.", NULL,
+          (double)s.heap_trims));
+  mlfq_prom_escape(c->policy, pol, sizeof(pol));
+  snprintf(lab, sizeof(lab),
+           "version=\"%s\",policy=\"%s\",queues=\"%u\",quantum_rate=\"%g\","
+           "preempt=\"%s\",max_batch=\"%u\",workers=\"%u\","
+           "time_scale=\"%g\",kv_capacity_tokens=\"%llu\",%s",
+           MLFQ_VERSION, pol, (unsigned)c->queues, c->quantum_rate,
+           c->preempt, (unsigned)c->max_batch, (unsigned)c->workers,
+           c->time_scale, (unsigned long long)c->kv_capacity_tokens, ml);
+  TRY(one(b, "mlfqd_info", "gauge", "The server's configuration.", lab, 1));
+#undef TRY
+  return 0;
+}
