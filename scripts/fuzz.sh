@@ -4,12 +4,13 @@
 #
 #   scripts/fuzz.sh [--seconds N] [NAME...]
 #
-# NAME is frame, daemon, router-client, router-replica, csv or profile
-# (default: all), N the seconds per harness (default 60). Each starts from
-# a temporary copy of tests/fuzz/corpus/NAME (the committed seeds do not
-# change) and writes crashes to out/fuzz/NAME/. Prints each harness's final
-# libFuzzer figures; exits 1 if any harness found a crash, naming the
-# reproducer. Installs clang and libFuzzer's runtime (Debian) if missing.
+# NAME is frame, daemon, router-client, router-replica, csv, profile, http
+# or openai (default: all), N the seconds per harness (default 60). Each
+# starts from a temporary copy of tests/fuzz/corpus/NAME (the committed
+# seeds do not change) and writes crashes to out/fuzz/NAME/. Prints each
+# harness's final libFuzzer figures; exits 1 if any harness found a crash,
+# naming the reproducer. Installs clang and libFuzzer's runtime (Debian)
+# if missing.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,13 +24,13 @@ while [ $# -gt 0 ]; do
   *) names+=("$1"); shift ;;
   esac
 done
-[ ${#names[@]} -eq 0 ] && names=(frame daemon router-client router-replica csv profile)
+[ ${#names[@]} -eq 0 ] && names=(frame daemon router-client router-replica csv profile http openai)
 
 # The largest input worth trying per harness, in bytes.
 max_len() {
   case $1 in
   csv | profile) echo 4096 ;;
-  router-replica) echo 8192 ;;
+  router-replica | openai) echo 8192 ;;
   *) echo 16384 ;;
   esac
 }

@@ -32,6 +32,9 @@ void fz_server_start(server_t *sv, uv_loop_t *loop, int variant, int *port) {
   o.max_connections = 8;
   o.max_queued_bytes = 1 << 20;
   o.drain_timeout_s = 1;
+  o.model_name = "mlfqd";
+  o.http_max_tokens = 4;
+  o.http_max_body_bytes = 8192;
   if (server_init(sv, loop, &o, err, sizeof(err)) != 0 ||
       server_listen(sv, "127.0.0.1", 0, bound, sizeof(bound), err,
                     sizeof(err)) != 0)
@@ -39,6 +42,19 @@ void fz_server_start(server_t *sv, uv_loop_t *loop, int variant, int *port) {
   colon = strrchr(bound, ':');
   if (colon == NULL || sscanf(colon + 1, "%d", port) != 1)
     fz_die("server: bound address '%s'", bound);
+}
+
+void fz_server_http(server_t *sv, int *port) {
+  char err[512], bound[300];
+  const char *colon;
+  int rc;
+
+  rc = http_listen(sv, "127.0.0.1", 0, bound, sizeof(bound), err, sizeof(err));
+  if (rc != 0)
+    fz_die("http: %s", err);
+  colon = strrchr(bound, ':');
+  if (colon == NULL || sscanf(colon + 1, "%d", port) != 1)
+    fz_die("http: bound address '%s'", bound);
 }
 
 int fz_server_idle(const server_t *sv) {

@@ -2,7 +2,9 @@
  * (tests/fuzz/corpus): framed messages made with the real protobuf-c pack
  * functions, each seed led by its harness's control byte(s). Run by hand
  * when the protocol changes:  fuzz-gen-seeds tests/fuzz/corpus
- * The CSV and profile seeds are plain files, written by hand. */
+ * The HTTP seeds are requests after fuzz-http.c's control byte, with their
+ * Content-Length computed. The CSV, profile and openai seeds are plain
+ * files, written by hand. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,6 +273,154 @@ static void replica_seeds(void) {
   mlfq_buf_free(&b);
 }
 
+/* One HTTP request: method, path, extra header lines (each ending in
+ * CRLF) and a body sent with its Content-Length (body NULL: no body and
+ * no Content-Length). */
+static void put_request(mlfq_buf_t *b, const char *method, const char *path,
+                        const char *headers, const char *body) {
+  char head[1024];
+  int n;
+
+  n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\n%s",
+               method, path, headers);
+  if (n < 0 || (size_t)n >= sizeof(head))
+    fz_die("request too long");
+  put_raw(b, head, (size_t)n);
+  if (body != NULL) {
+    n = snprintf(head, sizeof(head),
+                 "Content-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n",
+                 strlen(body));
+    put_raw(b, head, (size_t)n);
+  }
+  put_raw(b, "\r\n", 2);
+  if (body != NULL)
+    put_raw(b, body, strlen(body));
+}
+
+/* One chunk of a chunked body ("": the last). */
+static void put_chunk(mlfq_buf_t *b, const char *text) {
+  char head[32];
+  int n = snprintf(head, sizeof(head), "%zx\r\n", strlen(text));
+
+  put_raw(b, head, (size_t)n);
+  put_raw(b, text, strlen(text));
+  put_raw(b, "\r\n", 2);
+}
+
+/* One seed of the http harness: its control byte (fuzz-http.c) and a
+ * request. */
+static void http_seed(const char *seed, uint8_t ctl, const char *method,
+                      const char *path, const char *headers, const char *body) {
+  mlfq_buf_t b;
+
+  mlfq_buf_init(&b, 1 << 20);
+  put_request(&b, method, path, headers, body);
+  save("http", seed, &ctl, 1, &b);
+  mlfq_buf_free(&b);
+}
+
+/* Bytes as they are, after a control byte. */
+static void http_raw(const char *seed, uint8_t ctl, const char *text) {
+  mlfq_buf_t b;
+
+  mlfq_buf_init(&b, 1 << 20);
+  put_raw(&b, text, strlen(text));
+  save("http", seed, &ctl, 1, &b);
+  mlfq_buf_free(&b);
+}
+
+/* The HTTP front door's seeds: every endpoint, plain and streamed
+ * completions, a chunked body, Expect: 100-continue, refusals and
+ * malformed requests. Control byte: bit 0 the server variant, bit 1 the
+ * client leaves at the first response bytes, bit 2 half-close, bit 3 in
+ * pieces of 1 + (byte >> 4) bytes. */
+static void http_seeds(void) {
+  static const char completion[] =
+      "{\"model\":\"mlfqd\",\"prompt\":\"Hello there, how are you\","
+      "\"max_tokens\":3}";
+  static const char prompts[] =
+      "{\"model\":\"mlfqd\",\"prompt\":[\"one two three\",[1,2,3,4],"
+      "\"five\"],\"max_tokens\":4,\"stream\":true,"
+      "\"stream_options\":{\"include_usage\":true}}";
+  static const char chat[] =
+      "{\"model\":\"mlfqd\",\"messages\":[{\"role\":\"system\","
+      "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
+      "[{\"type\":\"text\",\"text\":\"Say hi\"}]}],"
+      "\"max_completion_tokens\":2}";
+  static const char chat_stream[] =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+      "\"stream\":true}";
+  static const char kv[] =
+      "{\"prompt\":\"x\",\"mlfq_input_length\":600,\"max_tokens\":8}";
+  char big[8194]; /* 8193 bytes: over every limit of 8 KiB */
+  mlfq_buf_t b;
+  uint8_t ctl;
+
+  http_seed("health", 0, "GET", "/health", "", NULL);
+  http_seed("metrics", 1, "GET", "/metrics?x=1", "", NULL);
+  http_seed("models", 0, "GET", "/v1/models", "Accept: */*\r\n", NULL);
+  http_seed("completion", 0, "POST", "/v1/completions", "", completion);
+  http_seed("completion-stream", 1, "POST", "/v1/completions", "", prompts);
+  http_seed("chat", 0, "POST", "/v1/chat/completions", "", chat);
+  http_seed("chat-stream-leave", 2, "POST", "/v1/chat/completions", "",
+            chat_stream);
+  http_seed("completion-half-close", 4, "POST", "/v1/completions", "", prompts);
+  http_seed("expect-continue", 0, "POST", "/v1/completions",
+            "Expect: 100-continue\r\n", completion);
+  http_seed("kv-capacity", 1, "POST", "/v1/completions", "", kv);
+  http_seed("bad-json", 0, "POST", "/v1/completions", "", "{\"prompt\":");
+  http_seed("wrong-model", 0, "POST", "/v1/chat/completions", "",
+            "{\"model\":\"gpt-4\",\"messages\":[]}");
+  http_seed("not-found", 0, "GET", "/v2/nothing", "", NULL);
+  http_seed("method", 0, "GET", "/v1/completions", "", NULL);
+  http_seed("too-large", 0, "POST", "/v1/completions",
+            "Content-Length: 100000\r\n", NULL);
+
+  /* A chunked body, written 4 bytes at a time. */
+  ctl = 8 | (3 << 4);
+  mlfq_buf_init(&b, 1 << 20);
+  put_request(&b, "POST", "/v1/completions", "Transfer-Encoding: chunked\r\n",
+              NULL);
+  put_chunk(&b, "{\"prompt\":\"a");
+  put_chunk(&b, " b c\",\"stream\":true}");
+  put_chunk(&b, "");
+  save("http", "chunked", &ctl, 1, &b);
+  mlfq_buf_free(&b);
+
+  /* Just past each limit: the URL, a header, a chunked body. */
+  ctl = 0;
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  mlfq_buf_init(&b, 1 << 20);
+  put_raw(&b, "GET /health?", 12);
+  put_raw(&b, big, sizeof(big) - 1);
+  put_raw(&b, " HTTP/1.1\r\n\r\n", 13);
+  save("http", "long-url", &ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+  put_raw(&b, "GET /health HTTP/1.1\r\nX-Long: ", 30);
+  put_raw(&b, big, sizeof(big) - 1);
+  put_raw(&b, "\r\n\r\n", 4);
+  save("http", "long-header", &ctl, 1, &b);
+  mlfq_buf_consume(&b, b.len);
+  put_request(&b, "POST", "/v1/completions", "Transfer-Encoding: chunked\r\n",
+              NULL);
+  put_chunk(&b, big);
+  put_chunk(&b, "");
+  save("http", "chunked-too-large", &ctl, 1, &b);
+  mlfq_buf_free(&b);
+
+  /* Expect: 100-continue, and the body never comes. */
+  http_raw("expect-no-body", 0,
+           "POST /v1/completions HTTP/1.1\r\nExpect: 100-continue\r\n"
+           "Content-Length: 40\r\n\r\n");
+  http_raw("incomplete", 0, "GET /health HTTP/1.1\r\nHost: loc");
+  http_raw("malformed", 0, "GET /health HTTP/1.1\r\nHost localhost\r\n\r\n");
+  http_raw("not-http", 4, "BREW /pot HTCPCP/1.0\r\n\r\n");
+  http_raw("pipelined", 0,
+           "GET /health HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n");
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: fuzz-gen-seeds DIR\n");
@@ -282,5 +432,6 @@ int main(int argc, char **argv) {
   client_seeds("daemon", 1);
   client_seeds("router-client", 1);
   replica_seeds();
+  http_seeds();
   return 0;
 }

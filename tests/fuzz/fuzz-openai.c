@@ -1,0 +1,101 @@
+/* Fuzzes the OpenAI request parser (mlfq_openai_parse, common/openai.c):
+ * each input is a request body, read as a completion and as a chat
+ * completion under three sets of limits (the fuzz server's, a tiny one and
+ * the widest).
+ *
+ * A request read must be within the limits (1 to 64 prompts, one for
+ * chat, each of 1 to max_input tokens, 1 to max_output to generate, the
+ * server's model), and every response built from it (each prompt's first
+ * and last chunk, the usage chunk, the whole response) valid JSON with
+ * as many choices as it should have. A request refused must have a 400 or
+ * a 404 and a message, and its error body must be valid JSON. Nothing may
+ * leak. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "harness.h"
+#include "openai.h"
+
+/* Parses s (which it frees) as JSON and returns its number of choices (-1:
+ * none). Aborts unless it is valid JSON. */
+static int json_choices(char *s, const char *what) {
+  cJSON *j, *cs;
+  int n = -1;
+
+  if (s == NULL)
+    fz_die("%s: out of memory", what);
+  j = cJSON_Parse(s);
+  if (j == NULL)
+    fz_die("%s is not JSON: %s", what, s);
+  cs = cJSON_GetObjectItemCaseSensitive(j, "choices");
+  if (cJSON_IsArray(cs))
+    n = cJSON_GetArraySize(cs);
+  cJSON_Delete(j);
+  free(s);
+  return n;
+}
+
+static void one(const char *body, size_t len, int chat,
+                const mlfq_openai_limits_t *lim) {
+  mlfq_openai_req_t q;
+  char err[256];
+  size_t i;
+  int rc;
+
+  err[0] = '\0';
+  rc = mlfq_openai_parse(body, len, chat, lim, &q, err, sizeof(err));
+  if (rc != 0) {
+    if ((rc != 400 && rc != 404) || err[0] == '\0')
+      fz_die("refused with %d and message '%s'", rc, err);
+    (void)json_choices(mlfq_openai_error(err, "invalid_request_error", rc),
+                       "the error body");
+    return;
+  }
+  if (q.chat != chat || q.n < 1 || q.n > MLFQ_OPENAI_MAX_PROMPTS ||
+      (chat && q.n != 1))
+    fz_die("read chat %d with %zu prompts", q.chat, q.n);
+  if (q.max_tokens < 1 || q.max_tokens > lim->max_output)
+    fz_die("read max_tokens %u", (unsigned)q.max_tokens);
+  if (strcmp(q.model, lim->model) != 0)
+    fz_die("read model '%s'", q.model);
+  for (i = 0; i < q.n; i++)
+    if (q.input_len[i] < 1 || q.input_len[i] > lim->max_input)
+      fz_die("prompt %zu: read input length %u", i, (unsigned)q.input_len[i]);
+  for (i = 0; i < q.n; i++) {
+    if (json_choices(mlfq_openai_chunk(&q, "cmpl-fuzz", 1, i, 1, 0),
+                     "a first chunk") != 1 ||
+        json_choices(mlfq_openai_chunk(&q, "cmpl-fuzz", 1, i, 0, 1),
+                     "a last chunk") != 1)
+      fz_die("a chunk without one choice");
+  }
+  if (json_choices(mlfq_openai_usage_chunk(&q, "cmpl-fuzz", 1),
+                   "the usage chunk") != 0)
+    fz_die("a usage chunk with choices");
+  if (json_choices(mlfq_openai_response(&q, "cmpl-fuzz", 1), "the response") !=
+      (int)q.n)
+    fz_die("a response without %zu choices", q.n);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static const mlfq_openai_limits_t lims[] = {
+      {"mlfqd", 4, 4096, 32}, /* the fuzz server's */
+      {"mlfqd", 1, 8, 2},     /* tiny, for the limits to be reached */
+      {"mlfqd", 16, 4294967295u, 1024}};
+  char *body;
+  size_t i;
+
+  /* An exact copy, not NUL-terminated: the parser must keep to len. */
+  body = malloc(size ? size : 1);
+  if (body == NULL)
+    return 0;
+  if (size > 0)
+    memcpy(body, data, size);
+  for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
+    one(body, size, 0, &lims[i]);
+    one(body, size, 1, &lims[i]);
+  }
+  free(body);
+  return 0;
+}
