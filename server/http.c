@@ -363,6 +363,18 @@ static void completion(http_t *h, int chat) {
       respond_error(h, 400, NULL, err);
       return;
     }
+  /* A plain response is written whole: it must fit the output bound. */
+  if (!h->q.stream &&
+      (uint64_t)h->q.n * (h->q.max_tokens * sizeof(MLFQ_OPENAI_TOKEN_TEXT) +
+                          256) + 512 >
+          sv->opt.max_queued_bytes) {
+    snprintf(err, sizeof(err),
+             "the response would be larger than the server's output bound "
+             "(--max-queued-bytes %zu): ask for a stream",
+             sv->opt.max_queued_bytes);
+    respond_error(h, 400, NULL, err);
+    return;
+  }
   if (sv->draining) {
     respond_error(h, 503, NULL, "the server is shutting down");
     return;

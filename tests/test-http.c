@@ -240,13 +240,17 @@ TEST(http, bad_requests) {
       {"/v1/completions", "{\"prompt\":\"a\",\"model\":\"gpt-4\"}", 404},
       {"/v1/completions", "{\"prompt\":\"a\",\"mlfq_input_length\":9999}",
        400},
+      /* A plain response over --max-queued-bytes (16 KiB here). */
+      {"/v1/completions",
+       "{\"prompt\":[\"a\",\"b\",\"c\",\"d\"],\"max_tokens\":1000}", 400},
       {"/v1/chat/completions", "{\"messages\":[]}", 400},
       {"/v1/chat/completions", "{\"messages\":[{\"content\":\"x\"}]}", 400},
       {"/v1/chat/completions",
        "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400},
   };
   const char *args[] = {"--max-output-length", "1000", "--max-input-length",
-                        "1000", "--http-max-body-bytes", "1024", NULL};
+                        "1000", "--http-max-body-bytes", "1024",
+                        "--max-queued-bytes", "16384", NULL};
   char *out, big[2048];
   size_t i;
   hd_t h;
