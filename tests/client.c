@@ -273,3 +273,23 @@ void tc_put_stats(mlfq_buf_t *b) {
   m.stats = &s;
   ASSERT_OK(mlfq_wire_put_client(b, &m));
 }
+
+Mlfq__ServerMessage *tc_wait_idle(tc_client_t *c, uint64_t conns,
+                                  int timeout_ms) {
+  int64_t deadline = tc_now_ms() + timeout_ms;
+  Mlfq__ServerMessage *m;
+
+  for (;;) {
+    m = tc_stats(c);
+    if (m->stats->running == 0 && m->stats->waiting == 0 &&
+        m->stats->connections == conns)
+      return m;
+    if (tc_now_ms() > deadline)
+      MLFQ_TEST_FAIL("still %llu running, %llu waiting, %llu connections "
+                     "after %d ms",
+                     (unsigned long long)m->stats->running,
+                     (unsigned long long)m->stats->waiting,
+                     (unsigned long long)m->stats->connections, timeout_ms);
+    mlfq__server_message__free_unpacked(m, NULL);
+  }
+}

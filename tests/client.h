@@ -100,6 +100,11 @@ void tc_expect_fatal(const mlfq_test_daemon_t *d, const void *bytes, size_t len,
  * handled its signal. */
 void tc_wait_draining(tc_client_t *c);
 
+/* Polls Stats on c until the server has nothing running or waiting and
+ * conns connections, within timeout_ms; returns that reply (free it). */
+Mlfq__ServerMessage *tc_wait_idle(tc_client_t *c, uint64_t conns,
+                                  int timeout_ms);
+
 /* Append the frame of a Hello speaking protocol version, for tests
  * that write several frames, or parts of one, at once. */
 void tc_put_hello(mlfq_buf_t *b, uint32_t version);

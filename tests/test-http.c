@@ -457,22 +457,6 @@ TEST(http, chat_stream_usage) {
   ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
 }
 
-/* Stats over the protocol until nothing runs or waits, with conns
- * protocol and HTTP connections open. */
-static Mlfq__ServerMessage *wait_idle(tc_client_t *c, uint64_t conns) {
-  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
-  Mlfq__ServerMessage *m;
-
-  for (;;) {
-    m = tc_stats(c);
-    if (m->stats->running == 0 && m->stats->waiting == 0 &&
-        m->stats->connections == conns)
-      return m;
-    ASSERT_LT(tc_now_ms(), deadline);
-    mlfq__server_message__free_unpacked(m, NULL);
-  }
-}
-
 /* Stats over the protocol until the server has taken n requests. */
 static void wait_submitted(tc_client_t *c, uint64_t n) {
   int64_t deadline = tc_now_ms() + TC_WAIT_MS;
@@ -508,7 +492,7 @@ TEST(http, disconnect_cancels) {
   n = recv(fd, buf, sizeof(buf), 0); /* the headers, at least */
   ASSERT_GT(n, 0);
   close(fd);
-  m = wait_idle(c, 1);
+  m = tc_wait_idle(c, 1, TC_WAIT_MS);
   ASSERT_EQ_U64(m->stats->submitted, 2);
   ASSERT_EQ_U64(m->stats->cancelled, 2);
   ASSERT_EQ_U64(m->stats->completed, 0);

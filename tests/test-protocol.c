@@ -13,28 +13,6 @@
 
 #include "client.h"
 
-/* Polls Stats on c until no job is running or waiting and conns
- * connections are open (a closed connection's jobs go at once, its count
- * when its handle has closed); returns the last reply. */
-static Mlfq__ServerMessage *wait_idle(tc_client_t *c, uint64_t conns) {
-  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
-  Mlfq__ServerMessage *m;
-
-  for (;;) {
-    m = tc_stats(c);
-    if (m->stats->running == 0 && m->stats->waiting == 0 &&
-        m->stats->connections == conns)
-      return m;
-    if (tc_now_ms() > deadline)
-      MLFQ_TEST_FAIL("still %llu running, %llu waiting, %llu connections "
-                     "after %d ms",
-                     (unsigned long long)m->stats->running,
-                     (unsigned long long)m->stats->waiting,
-                     (unsigned long long)m->stats->connections, TC_WAIT_MS);
-    mlfq__server_message__free_unpacked(m, NULL);
-  }
-}
-
 /* A fast cost model: 1 ms per decode. */
 #define FAST "--decode-ms", "1", "--prefill-ms-per-token", "0.01"
 
@@ -450,7 +428,7 @@ TEST(protocol, disconnect_cancels) {
   mlfq__server_message__free_unpacked(m, NULL);
   tc_close(a);
 
-  m = wait_idle(b, 1);
+  m = tc_wait_idle(b, 1, TC_WAIT_MS);
   ASSERT_EQ_U64(m->stats->cancelled, 3);
   ASSERT_EQ_U64(m->stats->completed, 0);
   mlfq__server_message__free_unpacked(m, NULL);
@@ -498,7 +476,7 @@ TEST(protocol, slow_reader) {
     mlfq__server_message__free_unpacked(m, NULL);
   }
   mlfq__server_message__free_unpacked(m, NULL);
-  m = wait_idle(b, 1);
+  m = tc_wait_idle(b, 1, TC_WAIT_MS);
   ASSERT_EQ_U64(m->stats->cancelled, 256);
   mlfq__server_message__free_unpacked(m, NULL);
   log = mlfq_test_slurp(d.log);

@@ -625,33 +625,13 @@ static void run_round(soak_t *s, double seconds) {
   }
 }
 
-/* Polls Stats on c until the server has no job and conns connections;
- * returns the last reply. */
-static Mlfq__ServerMessage *wait_idle(tc_client_t *c, uint64_t conns) {
-  int64_t deadline = tc_now_ms() + IDLE_MS;
-  Mlfq__ServerMessage *m;
-
-  for (;;) {
-    m = tc_stats(c);
-    if (m->stats->running == 0 && m->stats->waiting == 0 &&
-        m->stats->connections == conns)
-      return m;
-    if (tc_now_ms() > deadline)
-      MLFQ_TEST_FAIL("still %llu running, %llu waiting, %llu connections",
-                     (unsigned long long)m->stats->running,
-                     (unsigned long long)m->stats->waiting,
-                     (unsigned long long)m->stats->connections);
-    mlfq__server_message__free_unpacked(m, NULL);
-  }
-}
-
 /* Waits until the server at target is idle with only st connected, and
  * has then given its freed heap back to the system (common/trim.c): a
  * probe connection opened and closed after the idle reply is activity
  * the server's next idle tick must trim after. Returns the idle reply. */
 static Mlfq__ServerMessage *wait_trimmed(tc_client_t *st,
                                          const mlfq_test_daemon_t *target) {
-  Mlfq__ServerMessage *idle = wait_idle(st, 1), *m;
+  Mlfq__ServerMessage *idle = tc_wait_idle(st, 1, IDLE_MS), *m;
   int64_t deadline = tc_now_ms() + IDLE_MS;
   uint64_t k = idle->stats->heap_trims;
 
