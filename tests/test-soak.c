@@ -1,6 +1,6 @@
 /* The soak: SOAK_CONNS (1,000) client connections at once against a real
  * mlfqd, and against mlfq-router over two replicas, for MLFQ_SOAK_SECONDS
- * (default 60; 20 in a sanitizer build), each connection one of four
+ * (default 45; 20 in a sanitizer build), each connection one of four
  * behaviours drawn at random and replaced by a fresh one when it ends:
  *
  *   good     Hello, up to 4 requests in flight and 4 to 16 in all, every
@@ -687,7 +687,7 @@ static double soak_seconds(void) {
   double v;
 
   if (e == NULL || *e == '\0')
-    return SANITIZED ? 20 : 60;
+    return SANITIZED ? 20 : 45;
   v = atof(e);
   if (!(v > 0 && v <= 86400))
     MLFQ_TEST_FAIL("MLFQ_SOAK_SECONDS='%s': not a number of seconds", e);
