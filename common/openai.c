@@ -20,7 +20,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...) {
+static int
+fail(char *err, size_t errlen, int status, const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
@@ -92,8 +93,9 @@ static int prompts(const cJSON *o, mlfq_openai_req_t *q, char *err,
       (cJSON_IsArray(p) && (cJSON_GetArraySize(p) == 0 ||
                             cJSON_IsNumber(cJSON_GetArrayItem(p, 0))))) {
     q->n = 1;
-    return prompt_len(p, &q->input_len[0]) == 0 ? 0
-                                                : fail(err, errlen, 400, "%s", what);
+    return prompt_len(p, &q->input_len[0]) == 0
+               ? 0
+               : fail(err, errlen, 400, "%s", what);
   }
   if (!cJSON_IsArray(p))
     return fail(err, errlen, 400, "%s", what);
@@ -183,15 +185,19 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
     v = cJSON_GetObjectItemCaseSensitive(o, "max_completion_tokens");
   if (v != NULL && !cJSON_IsNull(v) &&
       whole(v, 1, lim->max_output, &q->max_tokens) != 0) {
-    rc = fail(err, errlen, 400, "'max_tokens' must be a whole number from 1 "
-              "to %u", (unsigned)lim->max_output);
+    rc = fail(err, errlen, 400,
+              "'max_tokens' must be a whole number from 1 "
+              "to %u",
+              (unsigned)lim->max_output);
     goto done;
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "mlfq_input_length");
   if (v != NULL && !cJSON_IsNull(v)) {
     if (whole(v, 1, lim->max_input, &in) != 0) {
-      rc = fail(err, errlen, 400, "'mlfq_input_length' must be a whole "
-                "number from 1 to %u", (unsigned)lim->max_input);
+      rc = fail(err, errlen, 400,
+                "'mlfq_input_length' must be a whole "
+                "number from 1 to %u",
+                (unsigned)lim->max_input);
       goto done;
     }
     for (i = 0; i < q->n; i++)
@@ -246,10 +252,8 @@ static void add_usage(cJSON *o, const mlfq_openai_req_t *q) {
   for (i = 0; i < q->n; i++)
     in += q->input_len[i];
   cJSON_AddNumberToObject(u, "prompt_tokens", in);
-  cJSON_AddNumberToObject(u, "completion_tokens",
-                          (double)q->n * q->max_tokens);
-  cJSON_AddNumberToObject(u, "total_tokens",
-                          in + (double)q->n * q->max_tokens);
+  cJSON_AddNumberToObject(u, "completion_tokens", (double)q->n * q->max_tokens);
+  cJSON_AddNumberToObject(u, "total_tokens", in + (double)q->n * q->max_tokens);
 }
 
 /* Prints and frees o. */

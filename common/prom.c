@@ -45,7 +45,8 @@ void mlfq_prom_hist_add(mlfq_prom_hist_t *h, double v) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static int put(mlfq_buf_t *b, const char *fmt, ...) {
+static int
+put(mlfq_buf_t *b, const char *fmt, ...) {
   char line[512];
   va_list ap;
   int n;

@@ -97,8 +97,8 @@ static void on_write(uv_write_t *req, int status) {
   free(w);
   if (h->closing)
     return;
-  if (status < 0 || (h->close_when_flushed && h->queued == 0 &&
-                     h->out.len == 0)) {
+  if (status < 0 ||
+      (h->close_when_flushed && h->queued == 0 && h->out.len == 0)) {
     http_close(h);
     server_pump(h->sv);
   }
@@ -155,7 +155,8 @@ static void put(http_t *h, const void *p, size_t n) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void putf(http_t *h, const char *fmt, ...) {
+static void
+putf(http_t *h, const char *fmt, ...) {
   char line[1024];
   va_list ap;
   int n;
@@ -204,8 +205,7 @@ static void respond(http_t *h, int status, const char *type, const char *extra,
 }
 
 /* Takes ownership of body (malloc'ed; NULL: out of memory, a 500). */
-static void respond_json(http_t *h, int status, const char *extra,
-                         char *body) {
+static void respond_json(http_t *h, int status, const char *extra, char *body) {
   static const char oom[] = "{\"error\":{\"message\":\"out of memory\","
                             "\"type\":\"server_error\",\"param\":null,"
                             "\"code\":500}}";
@@ -275,8 +275,7 @@ static void finished(http_t *h) {
   char *s;
 
   if (!h->q.stream) {
-    respond_json(h, 200, NULL,
-                 mlfq_openai_response(&h->q, h->rid, h->created));
+    respond_json(h, 200, NULL, mlfq_openai_response(&h->q, h->rid, h->created));
     return;
   }
   if (h->q.include_usage) {
@@ -365,8 +364,9 @@ static void completion(http_t *h, int chat) {
     }
   /* A plain response is written whole: it must fit the output bound. */
   if (!h->q.stream &&
-      (uint64_t)h->q.n * (h->q.max_tokens * sizeof(MLFQ_OPENAI_TOKEN_TEXT) +
-                          256) + 512 >
+      (uint64_t)h->q.n *
+                  (h->q.max_tokens * sizeof(MLFQ_OPENAI_TOKEN_TEXT) + 256) +
+              512 >
           sv->opt.max_queued_bytes) {
     snprintf(err, sizeof(err),
              "the response would be larger than the server's output bound "
@@ -492,7 +492,8 @@ static int refuse(http_parser *p, int status, const char *msg) {
 }
 
 static void header_done(http_t *h) {
-  if (h->field.len == 6 && strncasecmp((char *)h->field.data, "expect", 6) == 0 &&
+  if (h->field.len == 6 &&
+      strncasecmp((char *)h->field.data, "expect", 6) == 0 &&
       h->value.len == 12 &&
       strncasecmp((char *)h->value.data, "100-continue", 12) == 0)
     h->expect = 1;
@@ -555,13 +556,13 @@ static int on_complete(http_parser *p) {
   return 0;
 }
 
-static const http_parser_settings settings = {
-    .on_url = on_url,
-    .on_header_field = on_field,
-    .on_header_value = on_value,
-    .on_headers_complete = on_headers,
-    .on_body = on_body,
-    .on_message_complete = on_complete};
+static const http_parser_settings settings = {.on_url = on_url,
+                                              .on_header_field = on_field,
+                                              .on_header_value = on_value,
+                                              .on_headers_complete = on_headers,
+                                              .on_body = on_body,
+                                              .on_message_complete =
+                                                  on_complete};
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   static char scratch[65536]; /* the loop thread's: parsed before reuse */
@@ -585,8 +586,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (h->complete)
     return; /* read only to see the client go */
   n = http_parser_execute(&h->parser, &settings, buf->base, (size_t)nread);
-  if (!h->complete && (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK ||
-                       n != (size_t)nread)) {
+  if (!h->complete &&
+      (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK || n != (size_t)nread)) {
     h->complete = 1;
     respond_error(h, 400, NULL,
                   http_errno_description(HTTP_PARSER_ERRNO(&h->parser)));
@@ -610,8 +611,8 @@ static void http_close(http_t *h) {
 }
 
 static void on_connection(uv_stream_t *listener, int status) {
-  server_t *sv = MLFQ_CONTAINER_OF((uv_tcp_t *)listener, server_t,
-                                   http_listener);
+  server_t *sv =
+      MLFQ_CONTAINER_OF((uv_tcp_t *)listener, server_t, http_listener);
   struct sockaddr_storage ss;
   int len = sizeof(ss);
   http_t *h;

@@ -62,8 +62,8 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
   TRY(one(b, "vllm:prompt_tokens_total", "counter",
           "Prompt tokens of the requests that finished.", ml,
           (double)sv->metrics.prompt_tokens));
-  TRY(one(b, "vllm:generation_tokens_total", "counter",
-          "Tokens generated.", ml, (double)s.tokens));
+  TRY(one(b, "vllm:generation_tokens_total", "counter", "Tokens generated.", ml,
+          (double)s.tokens));
   snprintf(lab, sizeof(lab), "%s,finished_reason=\"length\"", ml);
   TRY(one(b, "vllm:request_success_total", "counter",
           "Requests that generated all their tokens.", lab,
@@ -77,8 +77,8 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
     TRY(mlfq_prom_value(b, "mlfqd_queue_length", lab,
                         (double)s.level_lengths[i]));
   }
-  TRY(one(b, "mlfqd_requests_submitted_total", "counter",
-          "Requests accepted.", NULL, (double)s.submitted));
+  TRY(one(b, "mlfqd_requests_submitted_total", "counter", "Requests accepted.",
+          NULL, (double)s.submitted));
   TRY(one(b, "mlfqd_requests_cancelled_total", "counter",
           "Requests cancelled (by a client, a disconnect or the drain).", NULL,
           (double)s.cancelled));
@@ -122,8 +122,8 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
           (double)s.connections));
   TRY(one(b, "mlfqd_draining", "gauge", "1 while the server drains.", NULL,
           s.draining ? 1 : 0));
-  TRY(one(b, "mlfqd_uptime_seconds", "gauge", "Wall seconds since start.",
-          NULL, s.uptime_s));
+  TRY(one(b, "mlfqd_uptime_seconds", "gauge", "Wall seconds since start.", NULL,
+          s.uptime_s));
   TRY(one(b, "mlfqd_heap_trims_total", "counter",
           "Times freed heap memory was given back once idle.", NULL,
           (double)s.heap_trims));
@@ -132,9 +132,9 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
            "version=\"%s\",policy=\"%s\",queues=\"%u\",quantum_rate=\"%g\","
            "preempt=\"%s\",max_batch=\"%u\",workers=\"%u\","
            "time_scale=\"%g\",kv_capacity_tokens=\"%llu\",%s",
-           MLFQ_VERSION, pol, (unsigned)c->queues, c->quantum_rate,
-           c->preempt, (unsigned)c->max_batch, (unsigned)c->workers,
-           c->time_scale, (unsigned long long)c->kv_capacity_tokens, ml);
+           MLFQ_VERSION, pol, (unsigned)c->queues, c->quantum_rate, c->preempt,
+           (unsigned)c->max_batch, (unsigned)c->workers, c->time_scale,
+           (unsigned long long)c->kv_capacity_tokens, ml);
   TRY(one(b, "mlfqd_info", "gauge", "The server's configuration.", lab, 1));
 #undef TRY
   return 0;

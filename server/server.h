@@ -35,9 +35,9 @@ typedef struct {
   size_t max_queued_bytes; /* unread output that disconnects a client */
   double drain_timeout_s;
   /* The HTTP front door (http.c), when http_listen is set. */
-  const char *model_name;       /* the one model /v1/models lists */
-  unsigned http_max_tokens;     /* output_length when max_tokens is absent */
-  size_t http_max_body_bytes;   /* a larger request body gets 413 */
+  const char *model_name;     /* the one model /v1/models lists */
+  unsigned http_max_tokens;   /* output_length when max_tokens is absent */
+  size_t http_max_body_bytes; /* a larger request body gets 413 */
 } server_opts_t;
 
 /* What the owner of a request (a protocol connection, an HTTP exchange) is

@@ -3,6 +3,7 @@
  * streamed over HTTP (token order and timing), a client that disconnects,
  * malformed requests, and a scrape checked by promtool. Every wait has a
  * deadline. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,7 +11,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <cJSON.h>
 
@@ -175,8 +175,7 @@ TEST(http, completions_plain) {
 
   /* Token ids count exactly; mlfq_input_length overrides; max_tokens
    * defaults to --http-max-tokens (16). */
-  ASSERT_EQ(curl(&h, "POST", "/v1/completions", "{\"prompt\":[1,2,3,4]}",
-                 &out),
+  ASSERT_EQ(curl(&h, "POST", "/v1/completions", "{\"prompt\":[1,2,3,4]}", &out),
             200);
   o = cJSON_Parse(out);
   ASSERT_EQ(num_at(o, "usage", "prompt_tokens"), 4);
@@ -238,8 +237,7 @@ TEST(http, bad_requests) {
       {"/v1/completions", "{\"prompt\":\"a\",\"stream\":\"yes\"}", 400},
       {"/v1/completions", "{\"prompt\":\"a\",\"n\":2}", 400},
       {"/v1/completions", "{\"prompt\":\"a\",\"model\":\"gpt-4\"}", 404},
-      {"/v1/completions", "{\"prompt\":\"a\",\"mlfq_input_length\":9999}",
-       400},
+      {"/v1/completions", "{\"prompt\":\"a\",\"mlfq_input_length\":9999}", 400},
       /* A plain response over --max-queued-bytes (16 KiB here). */
       {"/v1/completions",
        "{\"prompt\":[\"a\",\"b\",\"c\",\"d\"],\"max_tokens\":1000}", 400},
@@ -248,9 +246,15 @@ TEST(http, bad_requests) {
       {"/v1/chat/completions",
        "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400},
   };
-  const char *args[] = {"--max-output-length", "1000", "--max-input-length",
-                        "1000", "--http-max-body-bytes", "1024",
-                        "--max-queued-bytes", "16384", NULL};
+  const char *args[] = {"--max-output-length",
+                        "1000",
+                        "--max-input-length",
+                        "1000",
+                        "--http-max-body-bytes",
+                        "1024",
+                        "--max-queued-bytes",
+                        "16384",
+                        NULL};
   char *out, big[2048];
   size_t i;
   hd_t h;
@@ -374,10 +378,17 @@ static char *read_all(int fd, int64_t **stamps, size_t *len, int timeout_ms) {
  * times 20 ms after the request, within 15 ms. */
 static void figure6_over_http(const char *policy, const int *order,
                               const int *times) {
-  const char *args[] = {"--policy",     policy, "--prefill-ms-per-token",
-                        "1",            "--decode-ms", "1",
-                        "--quantum-ms", "1",    "--time-scale",
-                        "20",           NULL};
+  const char *args[] = {"--policy",
+                        policy,
+                        "--prefill-ms-per-token",
+                        "1",
+                        "--decode-ms",
+                        "1",
+                        "--quantum-ms",
+                        "1",
+                        "--time-scale",
+                        "20",
+                        NULL};
   const char *p, *body = "{\"prompt\":[\"a b c d e\",\"a\",\"a b\"],"
                          "\"max_tokens\":2,\"stream\":true}";
   int64_t *stamps, t0;
@@ -447,7 +458,8 @@ TEST(http, chat_stream_usage) {
   out = read_all(fd, &stamps, &len, 10000);
   close(fd);
   ASSERT_CONTAINS(out, "\"object\":\"chat.completion.chunk\"");
-  ASSERT_CONTAINS(out, "\"delta\":{\"role\":\"assistant\",\"content\":\" tok\"}");
+  ASSERT_CONTAINS(out,
+                  "\"delta\":{\"role\":\"assistant\",\"content\":\" tok\"}");
   ASSERT_CONTAINS(out, "\"finish_reason\":\"length\"");
   ASSERT_CONTAINS(out, "\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
                        "\"completion_tokens\":3,\"total_tokens\":6}");
@@ -504,8 +516,9 @@ TEST(http, disconnect_cancels) {
 /* 429 over --max-pending; 503 while draining, for completions and
  * /health, while the request in flight finishes its stream. */
 TEST(http, overloaded_and_draining) {
-  const char *args[] = {"--decode-ms", "20", "--prefill-ms-per-token", "0.01",
-                        "--max-pending", "2", NULL};
+  const char *args[] = {
+      "--decode-ms", "20", "--prefill-ms-per-token", "0.01", "--max-pending",
+      "2",           NULL};
   int64_t *stamps;
   tc_client_t *c;
   char *out;
@@ -547,7 +560,8 @@ TEST(http, malformed) {
       "GARBAGE\r\n\r\n",
       "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
       "POST /v1/completions HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-      "POST /v1/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      "POST /v1/completions HTTP/1.1\r\nTransfer-Encoding: "
+      "chunked\r\n\r\nzz\r\n",
   };
   int64_t *stamps;
   char *out;
@@ -574,8 +588,9 @@ TEST(http, malformed) {
  * package), and its only remarks are the lint on the colons of vLLM's
  * names (reserved for recording rules, but what vLLM exports). */
 TEST(http, metrics_promtool) {
-  const char *args[] = {"--decode-ms", "1", "--prefill-ms-per-token", "0.01",
-                        "--policy", "mlfq", NULL};
+  const char *args[] = {"--decode-ms", "1",        "--prefill-ms-per-token",
+                        "0.01",        "--policy", "mlfq",
+                        NULL};
   char *argv[] = {"/bin/sh", "-c", NULL, NULL};
   char cmd[512], *out, *err, *line, *save = NULL;
   int lines = 0;
