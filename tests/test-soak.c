@@ -1,6 +1,6 @@
 /* The soak: SOAK_CONNS (1,000) client connections at once against a real
  * mlfqd, and against mlfq-router over two replicas, for MLFQ_SOAK_SECONDS
- * (default 45; 20 in a sanitizer build), each connection one of four
+ * (default 20; 10 in a sanitizer build), each connection one of four
  * behaviours drawn at random and replaced by a fresh one when it ends:
  *
  *   good     Hello, up to 4 requests in flight and 4 to 16 in all, every
@@ -20,9 +20,12 @@
  *
  * Every request accepted on a connection that stays ends exactly once: a
  * Done after all its tokens, or a final Error, and nothing follows its end.
- * A warm-up round of the same traffic settles the server first; after the
- * soak, once every connection has closed and the server is idle, its RSS is
- * within 10% of the settled one and it holds as many file descriptors. The
+ * Warm-up rounds of the same traffic settle the server first: they go on
+ * until one adds at most 2% to the RSS the server holds once idle (the
+ * allocator's caches and the heap's scatter converge over a few rounds).
+ * After the soak, once every connection has closed and the server is idle,
+ * its RSS is within 10% of the settled one and it holds as many file
+ * descriptors. The
  * figures go to stdout as "soak: ..." lines (docs/RELIABILITY.md). A
  * sanitizer build checks everything but the RSS bound, which the
  * sanitizers' own allocators make meaningless.
@@ -64,6 +67,7 @@
 #define MAX_FRAME 65536 /* the servers' --max-frame-bytes (the default) */
 #define END_MS 60000   /* after the soak, every connection ends within it */
 #define IDLE_MS 30000   /* then the server is idle within it */
+#define SETTLE_ROUNDS 4 /* warm-up rounds, at most */
 
 /* The servers' options: every job of every connection runs in each
  * iteration (fcfs, large batches) so slow readers and vanishing clients
@@ -687,7 +691,7 @@ static double soak_seconds(void) {
   double v;
 
   if (e == NULL || *e == '\0')
-    return SANITIZED ? 20 : 45;
+    return SANITIZED ? 10 : 20;
   v = atof(e);
   if (!(v > 0 && v <= 86400))
     MLFQ_TEST_FAIL("MLFQ_SOAK_SECONDS='%s': not a number of seconds", e);
@@ -727,10 +731,10 @@ static void print_counts(const char *what, const counts_t *n) {
  * processes whose descriptors must not leak either). */
 static void soak(const char *name, const mlfq_test_daemon_t *target,
                  const mlfq_test_daemon_t *others, int nothers) {
-  double seconds = soak_seconds(), warm = seconds / 3 < 20 ? seconds / 3 : 20;
+  double seconds = soak_seconds(), warm = seconds;
   soak_t *s = calloc(1, sizeof(*s));
-  long rss0, rss1;
-  int fd0, fd1, ofd0[4], i;
+  long rss0, rss1, anon0, anon1, prev;
+  int fd0, fd1, ofd0[4], i, rounds = 0;
   Mlfq__ServerMessage *m;
   tc_client_t *st;
   int64_t t0, t1;
@@ -744,10 +748,22 @@ static void soak(const char *name, const mlfq_test_daemon_t *target,
   st = tc_open(target, 1);
   s->st = st;
 
-  run_round(s, warm);
+  /* Settled: warm-up rounds until one adds at most 2% to the idle RSS
+   * (the allocator's caches and the heap's page scatter converge over a
+   * few rounds), at most SETTLE_ROUNDS; one round under a sanitizer. */
+  rss0 = 0;
+  do {
+    prev = rss0;
+    run_round(s, warm);
+    mlfq__server_message__free_unpacked(wait_trimmed(st, target), NULL);
+    rss0 = rss_kb(target->pid);
+    rounds++;
+  } while (!SANITIZED && rounds < SETTLE_ROUNDS &&
+           (prev == 0 || (rss0 - prev) * 50 > prev));
+  printf("soak: warm-up: %d rounds of %.0f s, idle RSS %ld kB\n", rounds,
+         warm, rss0);
   print_counts("warm-up", &s->n);
-  mlfq__server_message__free_unpacked(wait_trimmed(st, target), NULL);
-  rss0 = rss_kb(target->pid);
+  anon0 = mlfq_test_proc_kb(target->pid, "RssAnon");
   fd0 = nfds(target->pid);
   for (i = 0; i < nothers; i++)
     ofd0[i] = nfds(others[i].pid);
@@ -758,11 +774,12 @@ static void soak(const char *name, const mlfq_test_daemon_t *target,
   t1 = tc_now_ms();
   m = wait_trimmed(st, target);
   rss1 = rss_kb(target->pid);
+  anon1 = mlfq_test_proc_kb(target->pid, "RssAnon");
   fd1 = nfds(target->pid);
 
-  printf("soak: %s: %d connections for %.0f s (warm-up %.0f s), wall %.1f s "
-         "to the last close\n",
-         name, SOAK_CONNS, seconds, warm, (double)(t1 - t0) / 1000);
+  printf("soak: %s: %d connections for %.0f s (warm-up %d x %.0f s), wall "
+         "%.1f s to the last close\n",
+         name, SOAK_CONNS, seconds, rounds, warm, (double)(t1 - t0) / 1000);
   print_counts(name, &s->n);
   printf("soak: %s: server: submitted %llu, completed %llu, cancelled %llu, "
          "rejected %llu, tokens %llu\n",
@@ -771,10 +788,10 @@ static void soak(const char *name, const mlfq_test_daemon_t *target,
          (unsigned long long)m->stats->cancelled,
          (unsigned long long)m->stats->rejected,
          (unsigned long long)m->stats->tokens);
-  printf("soak: %s: RSS settled %ld kB, after %ld kB (%+.1f%%); fds %d, "
-         "after %d\n",
-         name, rss0, rss1, 100.0 * (double)(rss1 - rss0) / (double)rss0, fd0,
-         fd1);
+  printf("soak: %s: RSS settled %ld kB (%ld anonymous), after %ld kB (%ld "
+         "anonymous; %+.1f%%); fds %d, after %d\n",
+         name, rss0, anon0, rss1, anon1,
+         100.0 * (double)(rss1 - rss0) / (double)rss0, fd0, fd1);
   fflush(stdout);
   mlfq__server_message__free_unpacked(m, NULL);
 
