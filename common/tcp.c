@@ -1,6 +1,7 @@
 /* TCP plumbing shared by the servers and loadgen (tcp.h). */
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -70,5 +71,30 @@ int mlfq_tcp_resolve(const char *host, int port, struct sockaddr_storage *ss,
   memset(ss, 0, sizeof(*ss));
   memcpy(ss, ai->ai_addr, ai->ai_addrlen);
   freeaddrinfo(ai);
+  return 0;
+}
+
+int mlfq_tcp_write_buf(uv_stream_t *stream, mlfq_buf_t *out, void *owner,
+                       uv_write_cb cb, size_t *queued) {
+  mlfq_tcp_write_t *w;
+  uv_buf_t b;
+  int rc;
+
+  if (out->len == 0)
+    return 0;
+  w = malloc(sizeof(*w) + out->len);
+  if (w == NULL)
+    return UV_ENOMEM;
+  w->owner = owner;
+  w->len = out->len;
+  memcpy(w->data, out->data, out->len);
+  mlfq_buf_consume(out, out->len);
+  b = uv_buf_init((char *)w->data, (unsigned)w->len);
+  rc = uv_write(&w->req, stream, &b, 1, cb);
+  if (rc) { /* its callback will not run */
+    free(w);
+    return rc;
+  }
+  *queued += w->len;
   return 0;
 }

@@ -6,8 +6,11 @@
 #define MLFQ_TCP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
+
+#include "buf.h"
 
 /* Initialises listener on loop and listens on host:port (a numeric IPv4 or
  * IPv6 address; port 0 takes any free port), calling on_connection for
@@ -24,6 +27,22 @@ int mlfq_tcp_listen(uv_loop_t *loop, uv_tcp_t *listener, int *open,
  * negative code with err naming host. Any thread; it may block. */
 int mlfq_tcp_resolve(const char *host, int port, struct sockaddr_storage *ss,
                      char *err, size_t errlen);
+
+/* A write request allocated together with its bytes. */
+typedef struct {
+  uv_write_t req;
+  void *owner;
+  size_t len;
+  uint8_t data[];
+} mlfq_tcp_write_t;
+
+/* Writes everything in out to stream with one uv_write of a copy (out is
+ * left empty); cb gets the request, whose owner is owner, and frees it
+ * with free(). Does nothing when out is empty. Returns 0 and adds the
+ * length to *queued, or UV_ENOMEM or the uv_write error: then cb will not
+ * run and the connection is unusable. Loop thread. */
+int mlfq_tcp_write_buf(uv_stream_t *stream, mlfq_buf_t *out, void *owner,
+                       uv_write_cb cb, size_t *queued);
 
 /* Writes an IPv4 or IPv6 socket address to buf as "HOST:PORT" or
  * "[V6]:PORT" (HOST "?" if it cannot be named). */

@@ -26,13 +26,6 @@
 
 #define READ_CHUNK 65536
 
-typedef struct {
-  uv_write_t req;
-  stream_t *s;
-  size_t len;
-  uint8_t data[];
-} write_t;
-
 void stream_init(stream_t *s, router_t *rt, const stream_ops_t *ops,
                  uint32_t max_frame, size_t max_queued) {
   s->rt = rt;
@@ -107,8 +100,7 @@ static int put(stream_t *s, const ProtobufCMessage *m, int bounded) {
   int err;
 
   mark_dirty(s); /* a refused frame too: the owner's flush decides */
-  if (n > UINT32_MAX ||
-      (bounded && s->queued + s->out.len + n > s->max_queued))
+  if (n > UINT32_MAX || (bounded && s->queued + s->out.len + n > s->max_queued))
     return MLFQ_ERANGE;
   p = mlfq_buf_reserve(&s->out, n, &err);
   if (p == NULL)
@@ -132,8 +124,8 @@ int stream_put_client_unbounded(stream_t *s, const Mlfq__ClientMessage *m) {
 }
 
 static void on_write(uv_write_t *req, int status) {
-  write_t *w = (write_t *)req;
-  stream_t *s = w->s;
+  mlfq_tcp_write_t *w = (mlfq_tcp_write_t *)req;
+  stream_t *s = w->owner;
   router_t *rt = s->rt;
 
   s->queued -= w->len;
@@ -143,27 +135,8 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 int stream_write(stream_t *s) {
-  write_t *w;
-  uv_buf_t b;
-  int rc;
-
-  if (s->out.len == 0)
-    return 0;
-  w = malloc(sizeof(*w) + s->out.len);
-  if (w == NULL)
-    return UV_ENOMEM;
-  w->s = s;
-  w->len = s->out.len;
-  memcpy(w->data, s->out.data, s->out.len);
-  mlfq_buf_consume(&s->out, s->out.len);
-  b = uv_buf_init((char *)w->data, (unsigned)w->len);
-  rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, on_write);
-  if (rc) { /* its callback will not run */
-    free(w);
-    return rc;
-  }
-  s->queued += w->len;
-  return 0;
+  return mlfq_tcp_write_buf((uv_stream_t *)&s->tcp, &s->out, s, on_write,
+                            &s->queued);
 }
 
 void stream_reset(stream_t *s) {

@@ -25,14 +25,8 @@
 #include "frame.h"
 #include "log.h"
 #include "server.h"
+#include "tcp.h"
 #include "version.h"
-
-typedef struct {
-  uv_write_t req;
-  conn_t *c;
-  size_t len;
-  uint8_t data[];
-} write_t;
 
 #define READ_CHUNK 65536
 
@@ -169,8 +163,8 @@ static void req_failed(request_t *r, Mlfq__ErrorCode code, const char *msg) {
 static const request_ops_t req_ops = {req_accepted, req_token, req_failed};
 
 static void on_write(uv_write_t *req, int status) {
-  write_t *w = (write_t *)req;
-  conn_t *c = w->c;
+  mlfq_tcp_write_t *w = (mlfq_tcp_write_t *)req;
+  conn_t *c = w->owner;
 
   c->queued -= w->len;
   free(w);
@@ -194,8 +188,6 @@ static void on_write(uv_write_t *req, int status) {
 
 static void on_flush(server_out_t *o) {
   conn_t *c = MLFQ_CONTAINER_OF(o, conn_t, flush);
-  write_t *w;
-  uv_buf_t b;
   int rc;
 
   if (c->closing)
@@ -204,26 +196,14 @@ static void on_flush(server_out_t *o) {
     conn_close(c);
     return;
   }
-  if (c->out.len > 0) {
-    w = malloc(sizeof(*w) + c->out.len);
-    if (w == NULL) {
+  rc = mlfq_tcp_write_buf((uv_stream_t *)&c->tcp, &c->out, c, on_write,
+                          &c->queued);
+  if (rc) {
+    if (rc == UV_ENOMEM)
       mlfq_log(MLFQ_LOG_ERROR, "conn %llu: out of memory",
                (unsigned long long)c->id);
-      conn_close(c);
-      return;
-    }
-    w->c = c;
-    w->len = c->out.len;
-    memcpy(w->data, c->out.data, c->out.len);
-    mlfq_buf_consume(&c->out, c->out.len);
-    b = uv_buf_init((char *)w->data, (unsigned)w->len);
-    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-    if (rc) { /* its callback will not run */
-      free(w);
-      conn_close(c);
-      return;
-    }
-    c->queued += w->len;
+    conn_close(c);
+    return;
   }
   if (c->close_when_flushed && c->queued == 0) {
     conn_close(c);
@@ -397,7 +377,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 int conn_accept(server_t *sv) {
   struct sockaddr_storage ss;
   int rc, len = sizeof(ss);
-  char ip[64] = "?";
   conn_t *c;
 
   c = calloc(1, sizeof(*c));
@@ -425,14 +404,8 @@ int conn_accept(server_t *sv) {
     return rc;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-    if (ss.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-    else
-      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-    snprintf(c->peer, sizeof(c->peer), "%s:%d", ip,
-             ntohs(((struct sockaddr_in *)&ss)->sin_port));
-  }
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    mlfq_tcp_addr_name((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
   if (sv->nconns > sv->opt.max_connections) {
     fatal(c, MLFQ__ERROR_CODE__TOO_MANY_CONNECTIONS,
           "too many connections (max-connections)");
