@@ -11,6 +11,7 @@
 #include "log.h"
 #include "peer.h"
 #include "router.h"
+#include "signals.h"
 
 typedef struct {
   mlfq_cli_list_t replicas;
@@ -71,46 +72,19 @@ static const char usage[] =
 
 static struct {
   router_t rt;
-  uv_signal_t sigint;
-  uv_signal_t sigterm;
-  int signals_open;
+  mlfq_signals_t signals;
   mlfq_daemon_t proc;
 } g;
 
-static void on_signal(uv_signal_t *h, int signum) {
-  (void)h;
+static void on_signal(int signum, void *arg) {
+  (void)arg;
   if (mlfq_daemon_signal(&g.proc, signum))
     router_drain(&g.rt);
 }
 
 static void on_stop(router_t *rt) {
   (void)rt;
-  if (!g.signals_open)
-    return;
-  g.signals_open = 0;
-  uv_close((uv_handle_t *)&g.sigint, NULL);
-  uv_close((uv_handle_t *)&g.sigterm, NULL);
-}
-
-/* Both signals go through the loop; returns 0 or a UV_E* code. */
-static int start_signals(uv_loop_t *loop) {
-  int rc;
-
-  rc = uv_signal_init(loop, &g.sigint);
-  if (rc)
-    return rc;
-  rc = uv_signal_init(loop, &g.sigterm);
-  if (rc) {
-    uv_close((uv_handle_t *)&g.sigint, NULL);
-    return rc;
-  }
-  g.signals_open = 1;
-  rc = uv_signal_start(&g.sigint, on_signal, SIGINT);
-  if (rc == 0)
-    rc = uv_signal_start(&g.sigterm, on_signal, SIGTERM);
-  if (rc)
-    on_stop(NULL);
-  return rc;
+  mlfq_signals_close(&g.signals);
 }
 
 int main(int argc, char **argv) {
@@ -188,7 +162,7 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = mlfq_daemon_publish(&g.proc, bound, po.s.port_file, err, sizeof(err));
   if (rc == 0) {
-    rc = start_signals(&loop);
+    rc = mlfq_signals_start(&g.signals, &loop, on_signal, NULL);
     if (rc)
       snprintf(err, sizeof(err), "signals: %s", uv_strerror(rc));
   }

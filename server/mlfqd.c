@@ -12,6 +12,7 @@
 #include "options.h"
 #include "policy.h"
 #include "server.h"
+#include "signals.h"
 #include "units.h"
 
 typedef struct {
@@ -65,21 +66,19 @@ static const char usage[] =
 
 static struct {
   server_t sv;
-  uv_signal_t sigint;
-  uv_signal_t sigterm;
+  mlfq_signals_t signals;
   mlfq_daemon_t proc;
 } g;
 
-static void on_signal(uv_signal_t *h, int signum) {
-  (void)h;
+static void on_signal(int signum, void *arg) {
+  (void)arg;
   if (mlfq_daemon_signal(&g.proc, signum))
     server_drain(&g.sv);
 }
 
 static void on_stop(server_t *sv) {
   (void)sv;
-  uv_close((uv_handle_t *)&g.sigint, NULL);
-  uv_close((uv_handle_t *)&g.sigterm, NULL);
+  mlfq_signals_close(&g.signals);
 }
 
 int main(int argc, char **argv) {
@@ -127,8 +126,8 @@ int main(int argc, char **argv) {
   if (dopt.http_listen != NULL &&
       mlfq_daemon_parse_listen(dopt.http_listen, hhost, sizeof(hhost),
                                &hport) != 0) {
-    snprintf(err, sizeof(err),
-             "--http-listen: '%s' is not a numeric HOST:PORT", dopt.http_listen);
+    snprintf(err, sizeof(err), "--http-listen: '%s' is not a numeric HOST:PORT",
+             dopt.http_listen);
     goto bad;
   }
   if (dopt.http_port_file != NULL && dopt.http_listen == NULL) {
@@ -181,6 +180,11 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc =
         mlfq_daemon_publish(&g.proc, bound, dopt.s.port_file, err, sizeof(err));
+  if (rc == 0) {
+    rc = mlfq_signals_start(&g.signals, &loop, on_signal, NULL);
+    if (rc)
+      snprintf(err, sizeof(err), "signals: %s", uv_strerror(rc));
+  }
   if (rc != 0) {
     server_close(&g.sv);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -189,10 +193,6 @@ int main(int argc, char **argv) {
     goto fail;
   }
   g.sv.on_stop = on_stop;
-  uv_signal_init(&loop, &g.sigint);
-  uv_signal_init(&loop, &g.sigterm);
-  uv_signal_start(&g.sigint, on_signal, SIGINT);
-  uv_signal_start(&g.sigterm, on_signal, SIGTERM);
 
   mlfq_daemon_ready(&g.proc, bound);
   mlfq_log(MLFQ_LOG_INFO,
