@@ -62,13 +62,6 @@ struct http_s {
   char peer[64];
 };
 
-typedef struct {
-  uv_write_t req;
-  http_t *h;
-  size_t len;
-  uint8_t data[];
-} write_t;
-
 static void http_close(http_t *h);
 
 /* ---- output ------------------------------------------------------------- */
@@ -90,8 +83,8 @@ static void on_close(uv_handle_t *handle) {
 }
 
 static void on_write(uv_write_t *req, int status) {
-  write_t *w = (write_t *)req;
-  http_t *h = w->h;
+  mlfq_tcp_write_t *w = (mlfq_tcp_write_t *)req;
+  http_t *h = w->owner;
 
   h->queued -= w->len;
   free(w);
@@ -106,8 +99,6 @@ static void on_write(uv_write_t *req, int status) {
 
 static void on_flush(server_out_t *o) {
   http_t *h = MLFQ_CONTAINER_OF(o, http_t, flush);
-  write_t *w;
-  uv_buf_t b;
 
   if (h->closing)
     return;
@@ -115,23 +106,10 @@ static void on_flush(server_out_t *o) {
     http_close(h);
     return;
   }
-  if (h->out.len > 0) {
-    w = malloc(sizeof(*w) + h->out.len);
-    if (w == NULL) {
-      http_close(h);
-      return;
-    }
-    w->h = h;
-    w->len = h->out.len;
-    memcpy(w->data, h->out.data, h->out.len);
-    mlfq_buf_consume(&h->out, h->out.len);
-    b = uv_buf_init((char *)w->data, (unsigned)w->len);
-    if (uv_write(&w->req, (uv_stream_t *)&h->tcp, &b, 1, on_write) != 0) {
-      free(w);
-      http_close(h);
-      return;
-    }
-    h->queued += w->len;
+  if (mlfq_tcp_write_buf((uv_stream_t *)&h->tcp, &h->out, h, on_write,
+                         &h->queued) != 0) {
+    http_close(h);
+    return;
   }
   if (h->close_when_flushed && h->queued == 0)
     http_close(h);
@@ -336,7 +314,6 @@ static void completion(http_t *h, int chat) {
   const mlfq_limits_t *lim = &sv->opt.lim;
   uint64_t kv_cap = mlfq_sched_params(sv->sched)->kv_capacity, now;
   mlfq_openai_limits_t ol;
-  static uint64_t seq;
   char err[256];
   request_t *r;
   size_t i;
@@ -391,8 +368,6 @@ static void completion(http_t *h, int chat) {
     respond_error(h, 500, NULL, "out of memory");
     return;
   }
-  snprintf(h->rid, sizeof(h->rid), "%s-%s-%llu", chat ? "chatcmpl" : "cmpl",
-           sv->server_id, (unsigned long long)++seq);
   h->created = (long)time(NULL);
   now = server_model_now(sv); /* every prompt arrives at once */
   for (i = 0; i < h->q.n; i++) {
@@ -406,6 +381,9 @@ static void completion(http_t *h, int chat) {
     mlfq_list_init(&r->slink);
     server_arrive(sv, r, now);
   }
+  /* Named after its first job, whose id the server made unique. */
+  snprintf(h->rid, sizeof(h->rid), "%s-%s-%llu", chat ? "chatcmpl" : "cmpl",
+           sv->server_id, (unsigned long long)h->reqs[0].job.id);
   h->live = h->q.n;
   if (h->q.stream) {
     h->streaming = 1;
@@ -423,6 +401,9 @@ static int path_is(const http_t *h, const char *path) {
   return h->url.len >= n && memcmp(u, path, n) == 0 &&
          (h->url.len == n || u[n] == '?');
 }
+
+#define OK "{\"status\":\"ok\"}"
+#define DRAINING "{\"status\":\"draining\"}"
 
 static void route(http_t *h) {
   static const struct {
@@ -454,10 +435,9 @@ static void route(http_t *h) {
   switch (i) {
   case 0:
     if (sv->draining)
-      respond(h, 503, "application/json", NULL, "{\"status\":\"draining\"}",
-              21);
+      respond(h, 503, "application/json", NULL, DRAINING, sizeof(DRAINING) - 1);
     else
-      respond(h, 200, "application/json", NULL, "{\"status\":\"ok\"}", 15);
+      respond(h, 200, "application/json", NULL, OK, sizeof(OK) - 1);
     break;
   case 1:
     mlfq_buf_init(&b, 16 << 20);

@@ -293,3 +293,21 @@ Mlfq__ServerMessage *tc_wait_idle(tc_client_t *c, uint64_t conns,
     mlfq__server_message__free_unpacked(m, NULL);
   }
 }
+
+void tc_wait_submitted(tc_client_t *c, uint64_t n) {
+  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
+  Mlfq__ServerMessage *m;
+  uint64_t got;
+
+  for (;;) {
+    m = tc_stats(c);
+    got = m->stats->submitted;
+    mlfq__server_message__free_unpacked(m, NULL);
+    if (got >= n)
+      return;
+    if (tc_now_ms() > deadline)
+      MLFQ_TEST_FAIL("%llu of %llu requests submitted after %d ms",
+                     (unsigned long long)got, (unsigned long long)n,
+                     TC_WAIT_MS);
+  }
+}

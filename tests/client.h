@@ -100,6 +100,9 @@ void tc_expect_fatal(const mlfq_test_daemon_t *d, const void *bytes, size_t len,
  * handled its signal. */
 void tc_wait_draining(tc_client_t *c);
 
+/* Polls Stats on c until the server has taken at least n requests. */
+void tc_wait_submitted(tc_client_t *c, uint64_t n);
+
 /* Polls Stats on c until the server has nothing running or waiting and
  * conns connections, within timeout_ms; returns that reply (free it). */
 Mlfq__ServerMessage *tc_wait_idle(tc_client_t *c, uint64_t conns,

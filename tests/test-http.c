@@ -469,22 +469,6 @@ TEST(http, chat_stream_usage) {
   ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
 }
 
-/* Stats over the protocol until the server has taken n requests. */
-static void wait_submitted(tc_client_t *c, uint64_t n) {
-  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
-  Mlfq__ServerMessage *m;
-  uint64_t got;
-
-  for (;;) {
-    m = tc_stats(c);
-    got = m->stats->submitted;
-    mlfq__server_message__free_unpacked(m, NULL);
-    if (got >= n)
-      return;
-    ASSERT_LT(tc_now_ms(), deadline);
-  }
-}
-
 /* A client that goes away mid-stream cancels its jobs. */
 TEST(http, disconnect_cancels) {
   const char *args[] = {"--decode-ms", "1", "--prefill-ms-per-token", "0.01",
@@ -531,7 +515,7 @@ TEST(http, overloaded_and_draining) {
   fd = http_connect(h.port);
   post(fd, "/v1/completions",
        "{\"prompt\":[\"a\",\"b\"],\"max_tokens\":25,\"stream\":true}");
-  wait_submitted(c, 2);
+  tc_wait_submitted(c, 2);
   ASSERT_EQ(curl(&h, "POST", "/v1/completions", "{\"prompt\":\"a\"}", &out),
             429);
   assert_error(out, 429);

@@ -467,15 +467,7 @@ TEST(protocol, slow_reader) {
   mlfq_buf_free(&buf);
 
   /* The jobs arrive, then go when the daemon disconnects s. */
-  deadline = tc_now_ms() + TC_WAIT_MS;
-  for (;;) {
-    m = tc_stats(b);
-    if (m->stats->submitted == 256)
-      break;
-    ASSERT_LT(tc_now_ms(), deadline);
-    mlfq__server_message__free_unpacked(m, NULL);
-  }
-  mlfq__server_message__free_unpacked(m, NULL);
+  tc_wait_submitted(b, 256);
   m = tc_wait_idle(b, 1, TC_WAIT_MS);
   ASSERT_EQ_U64(m->stats->cancelled, 256);
   mlfq__server_message__free_unpacked(m, NULL);
