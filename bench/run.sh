@@ -8,10 +8,13 @@
 #   bench/run.sh --only NAME      sched, mem, sim, daemon, loadgen or router
 #   bench/run.sh --build-dir DIR  build in DIR (default build-bench)
 #   bench/run.sh --no-build       use the programs already built in DIR
+#   bench/run.sh --out DIR        results in DIR (default: bench-results in
+#                                 the build directory)
+#   bench/run.sh --quiet          output to DIR/output.txt; only errors
+#                                 reach the terminal (how the tests run it)
 #
-# Every run prints key=value lines; the runs go to
-# DIR/bench-results/raw.txt, and at the end one "summary" line per
-# measurement gives min/median/max over the runs. The exact command of each
+# Every run prints key=value lines; the runs go to raw.txt in the results
+# directory, and at the end one "summary" line per measurement gives min/median/max over the runs. The exact command of each
 # measurement is printed as a "# cmd:" line. The daemon benchmarks start a
 # fresh mlfqd on 127.0.0.1:0 for every run, point bench-daemon at it and stop
 # it with SIGTERM; no daemon outlives the script. The loadgen group does the
@@ -28,6 +31,8 @@ runs=5
 only=
 dir=build-bench
 build=1
+out=
+quiet=0
 while [ $# -gt 0 ]; do
   case "$1" in
   --quick) quick=1 ;;
@@ -44,8 +49,13 @@ while [ $# -gt 0 ]; do
     shift
     ;;
   --no-build) build=0 ;;
+  --out)
+    out="$2"
+    shift
+    ;;
+  --quiet) quiet=1 ;;
   -h | --help)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -92,10 +102,13 @@ for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon" "$lg" "$rtr" "$brouter"; do
     exit 1
   fi
 done
-out="$dir/bench-results"
+out="${out:-$dir/bench-results}"
 mkdir -p "$out"
 raw="$out/raw.txt"
 : >"$raw"
+if [ "$quiet" = 1 ]; then
+  exec >"$out/output.txt"
+fi
 tmp="$(mktemp -d)"
 
 # The mlfqd of the measurement running now (started by daemon_start).
