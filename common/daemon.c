@@ -1,5 +1,4 @@
 #include <arpa/inet.h>
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -78,7 +77,12 @@ void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const mlfq_cli_opt_t *own,
                            size_t nown, size_t base) {
   size_t i;
 
-  assert(nown <= MLFQ_DAEMON_CLI_OWN && nown + NSHARED < MLFQ_DAEMON_CLI_MAX);
+  if (nown > MLFQ_DAEMON_CLI_OWN || nown + NSHARED >= MLFQ_DAEMON_CLI_MAX) {
+    /* a program's table outgrew the room: a bug, found at its start */
+    fprintf(stderr, "mlfq_daemon_cli_table: %zu own options, room for %d\n",
+            nown, MLFQ_DAEMON_CLI_OWN);
+    abort();
+  }
   for (i = 0; i < nown; i++)
     t[i] = own[i];
   for (i = 0; i < NSHARED; i++) {

@@ -40,7 +40,7 @@ typedef struct {
  * MLFQ_DAEMON_CLI_OWN), then the limits and the process options of the
  * mlfq_daemon_opts_t at offset base of the option group's struct, then
  * the end of the table. t has room for MLFQ_DAEMON_CLI_MAX entries. */
-#define MLFQ_DAEMON_CLI_OWN 8
+#define MLFQ_DAEMON_CLI_OWN 16
 #define MLFQ_DAEMON_CLI_MAX (MLFQ_DAEMON_CLI_OWN + 12)
 void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const mlfq_cli_opt_t *own,
                            size_t nown, size_t base);

@@ -57,6 +57,9 @@ static const mlfq_cli_opt_t proc_options[] = {
      mlfq_cli_set_str, P(s.listen), 0, 0, 0},
     {"port-file", "FILE", "write the bound HOST:PORT to FILE", mlfq_cli_set_str,
      P(s.port_file), 0, 0, 0}};
+_Static_assert(sizeof(proc_options) / sizeof(proc_options[0]) <=
+                   MLFQ_DAEMON_CLI_OWN,
+               "MLFQ_DAEMON_CLI_OWN is too small");
 
 static const char usage[] =
     "Usage: mlfq-router --replica HOST:PORT [--replica HOST:PORT ...] "

@@ -14,6 +14,10 @@
  * chunk of its own, as the scheduler produces it; a plain response is
  * sent when the last job ends. After its request the connection is still
  * read, only to see the client go: one that disconnects cancels its jobs.
+ * A client that has not sent its whole request within http_read_timeout_s
+ * of connecting gets 408 and loses the connection: a timer sweeps the
+ * connections a few times per timeout, so there is no timer per
+ * connection.
  *
  * Output is appended to `out` during a pump and written at its end, one
  * uv_write per flush, as on a protocol connection; past max_queued_bytes
@@ -48,10 +52,11 @@ struct http_s {
   mlfq_buf_t url, field, value, body, out;
   size_t queued; /* bytes given to uv_write and not yet written */
   uint64_t id;
-  int in_value;  /* the last header callback was a value */
-  int expect;    /* "Expect: 100-continue" */
-  int complete;  /* the request has been read */
-  int streaming; /* a stream's headers have gone */
+  uint64_t deadline; /* uv_now() by which the request must be read */
+  int in_value;      /* the last header callback was a value */
+  int expect;        /* "Expect: 100-continue" */
+  int complete;      /* the request has been read */
+  int streaming;     /* a stream's headers have gone */
   int closing;
   int close_when_flushed; /* 1: once written; 2: at once (slow reader) */
   mlfq_openai_req_t q;
@@ -156,6 +161,8 @@ static const char *reason(int status) {
     return "Not Found";
   case 405:
     return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
   case 413:
     return "Payload Too Large";
   case 429:
@@ -609,6 +616,8 @@ static void on_connection(uv_stream_t *listener, int status) {
   }
   h->sv = sv;
   h->id = ++sv->conn_seq;
+  h->deadline =
+      uv_now(sv->loop) + (uint64_t)(sv->opt.http_read_timeout_s * 1e3);
   mlfq_list_push_tail(&sv->https, &h->link);
   sv->nhttp++;
   mlfq_list_init(&h->flush.link);
@@ -637,17 +646,53 @@ static void on_connection(uv_stream_t *listener, int status) {
     http_close(h);
 }
 
+/* Answers 408 to every connection whose request is overdue. */
+static void on_sweep(uv_timer_t *t) {
+  server_t *sv = MLFQ_CONTAINER_OF(t, server_t, http_timer);
+  uint64_t now = uv_now(sv->loop);
+  mlfq_link_t *l;
+  http_t *h;
+  int any = 0;
+
+  for (l = sv->https.next; l != &sv->https; l = l->next) {
+    h = MLFQ_CONTAINER_OF(l, http_t, link);
+    if (h->complete || h->closing || now < h->deadline)
+      continue;
+    h->complete = 1;
+    mlfq_log(MLFQ_LOG_INFO, "http %llu %s: no whole request within %g s",
+             (unsigned long long)h->id, h->peer, sv->opt.http_read_timeout_s);
+    respond_error(h, 408, NULL,
+                  "the request was not received in time "
+                  "(http-read-timeout)");
+    any = 1;
+  }
+  if (any)
+    server_pump(sv);
+}
+
 int http_listen(server_t *sv, const char *host, int port, char *bound,
                 size_t boundlen, char *err, size_t errlen) {
-  return mlfq_tcp_listen(sv->loop, &sv->http_listener, &sv->http_listening,
-                         host, port, on_connection, bound, boundlen, err,
-                         errlen);
+  uint64_t every = (uint64_t)(sv->opt.http_read_timeout_s * 1e3 / 4);
+  int rc;
+
+  rc = mlfq_tcp_listen(sv->loop, &sv->http_listener, &sv->http_listening, host,
+                       port, on_connection, bound, boundlen, err, errlen);
+  if (rc != 0)
+    return rc;
+  /* A quarter of the timeout, within [10 ms, 1 s]: a request is answered
+   * at most that late. The timer does not keep the loop alive. */
+  every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+  uv_timer_init(sv->loop, &sv->http_timer);
+  uv_timer_start(&sv->http_timer, on_sweep, every, every);
+  uv_unref((uv_handle_t *)&sv->http_timer);
+  return 0;
 }
 
 void http_stop_listening(server_t *sv) {
   if (!sv->http_listening)
     return;
   uv_close((uv_handle_t *)&sv->http_listener, NULL);
+  uv_close((uv_handle_t *)&sv->http_timer, NULL);
   sv->http_listening = 0;
 }
 

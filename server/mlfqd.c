@@ -23,6 +23,7 @@ typedef struct {
   const char *model_name;
   unsigned http_max_tokens;
   size_t http_max_body_bytes;
+  double http_read_timeout_s;
 } daemon_opts_t;
 
 #define D(field) offsetof(daemon_opts_t, field)
@@ -53,7 +54,14 @@ static const mlfq_cli_opt_t daemon_options[] = {
      mlfq_cli_set_uint, D(http_max_tokens), 0, 1, 4294967295.0},
     {"http-max-body-bytes", "N",
      "largest HTTP request body; a larger one gets 413 (default 1048576)",
-     mlfq_cli_set_size, D(http_max_body_bytes), 0, 1024, 1e9}};
+     mlfq_cli_set_size, D(http_max_body_bytes), 0, 1024, 1e9},
+    {"http-read-timeout", "S",
+     "seconds a client has to send its whole HTTP request after connecting; "
+     "then it gets 408 and is disconnected (default 30)",
+     mlfq_cli_set_double, D(http_read_timeout_s), 0, 0.01, 86400}};
+_Static_assert(sizeof(daemon_options) / sizeof(daemon_options[0]) <=
+                   MLFQ_DAEMON_CLI_OWN,
+               "MLFQ_DAEMON_CLI_OWN is too small");
 
 static const char usage[] =
     "Usage: mlfqd [OPTIONS]\n"
@@ -102,6 +110,7 @@ int main(int argc, char **argv) {
   dopt.model_name = "mlfqd";
   dopt.http_max_tokens = 16;
   dopt.http_max_body_bytes = 1 << 20;
+  dopt.http_read_timeout_s = 30;
   groups[0] =
       (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &mo};
   mlfq_daemon_cli_table(server_options, daemon_options,
@@ -155,6 +164,7 @@ int main(int argc, char **argv) {
   so.model_name = dopt.model_name;
   so.http_max_tokens = dopt.http_max_tokens;
   so.http_max_body_bytes = dopt.http_max_body_bytes;
+  so.http_read_timeout_s = dopt.http_read_timeout_s;
   status = mlfq_daemon_begin(&g.proc, "mlfqd", dopt.s.pidfile, dopt.s.log_file,
                              level, dopt.s.daemon);
   if (status) {

@@ -38,6 +38,7 @@ typedef struct {
   const char *model_name;     /* the one model /v1/models lists */
   unsigned http_max_tokens;   /* output_length when max_tokens is absent */
   size_t http_max_body_bytes; /* a larger request body gets 413 */
+  double http_read_timeout_s; /* a request not read whole by then: 408 */
 } server_opts_t;
 
 /* What the owner of a request (a protocol connection, an HTTP exchange) is
@@ -119,6 +120,7 @@ struct server_s {
   server_metrics_t metrics;
   /* The HTTP front door (http.c). */
   uv_tcp_t http_listener;
+  uv_timer_t http_timer; /* http_read_timeout_s: sweeps the connections */
   int http_listening;
   mlfq_link_t https; /* HTTP connections */
   size_t nhttp;

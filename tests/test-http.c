@@ -1,8 +1,8 @@
 /* mlfqd's HTTP front door (docs/HTTP.md) against a real daemon: every
  * endpoint through curl, the status codes of errors and limits, Figure 6
  * streamed over HTTP (token order and timing), a client that disconnects,
- * malformed requests, and a scrape checked by promtool. Every wait has a
- * deadline. */
+ * malformed requests, the read timeout, and a scrape checked by promtool. Every
+ * wait has a deadline. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -563,6 +563,48 @@ TEST(http, malformed) {
     free(out);
     free(stamps);
   }
+  ASSERT_EQ(curl(&h, "GET", "/health", NULL, &out), 200);
+  free(out);
+  ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
+}
+
+/* A client that does not send its whole request within --http-read-timeout
+ * of connecting (half a header, or nothing) gets 408 and loses its
+ * connection, not before the timeout; a request read in time streams
+ * on for longer than that; the server goes on. */
+TEST(http, read_timeout) {
+  const char *args[] = {"--http-read-timeout", "0.3", "--decode-ms", "100",
+                        NULL};
+  static const char *const partial[] = {"", "GET /health HTTP/1.1\r\nHo"};
+  int64_t *stamps, t;
+  char *out;
+  size_t i, len;
+  int fd;
+  hd_t h;
+
+  hd_start(&h, args);
+  for (i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
+    t = tc_now_ms();
+    fd = http_connect(h.port);
+    send_all(fd, partial[i], strlen(partial[i]));
+    out = read_all(fd, &stamps, &len, 10000);
+    close(fd);
+    ASSERT_CONTAINS(out, "HTTP/1.1 408 Request Timeout\r\n");
+    ASSERT_CONTAINS(out, "http-read-timeout");
+    ASSERT_GE(tc_now_ms() - t, 250); /* the loop's clock may lag a little */
+    free(out);
+    free(stamps);
+  }
+  /* 8 tokens at 100 ms: about 0.8 s, well past the timeout. */
+  fd = http_connect(h.port);
+  post(fd, "/v1/completions",
+       "{\"prompt\":\"a b\",\"max_tokens\":8,\"stream\":true}");
+  out = read_all(fd, &stamps, &len, 20000);
+  close(fd);
+  ASSERT_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_CONTAINS(out, "data: [DONE]");
+  free(out);
+  free(stamps);
   ASSERT_EQ(curl(&h, "GET", "/health", NULL, &out), 200);
   free(out);
   ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
