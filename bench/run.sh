@@ -5,7 +5,7 @@
 #   bench/run.sh                  every benchmark, 5 runs each (~23 min, 19 of them loadgen)
 #   bench/run.sh --quick          tiny sizes, 1 run, a few seconds (CI)
 #   bench/run.sh --runs N         N runs of each measurement
-#   bench/run.sh --only NAME      sched, mem, sim, daemon, loadgen or router
+#   bench/run.sh --only NAME      sched, mem, sim, daemon, loadgen, router or http
 #   bench/run.sh --build-dir DIR  build in DIR (default build-bench)
 #   bench/run.sh --no-build       use the programs already built in DIR
 #   bench/run.sh --out DIR        results in DIR (default: bench-results in
@@ -86,7 +86,7 @@ fi
 if [ "$build" = 1 ]; then
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$dir" -j "$(nproc)" --target bench-sched bench-mem mlfqsim \
-    mlfqd bench-daemon loadgen mlfq-router bench-router >/dev/null
+    mlfqd bench-daemon loadgen mlfq-router bench-router bench-http >/dev/null
 fi
 sched="$dir/bench/bench-sched"
 mem="$dir/bench/bench-mem"
@@ -96,7 +96,9 @@ bdaemon="$dir/bench/bench-daemon"
 lg="$dir/loadgen"
 rtr="$dir/mlfq-router"
 brouter="$dir/bench/bench-router"
-for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon" "$lg" "$rtr" "$brouter"; do
+bhttp="$dir/bench/bench-http"
+for p in "$sched" "$mem" "$sim" "$mlfqd" "$bdaemon" "$lg" "$rtr" "$brouter" \
+  "$bhttp"; do
   if [ ! -x "$p" ]; then
     echo "run.sh: $p is not built" >&2
     exit 1
@@ -241,6 +243,13 @@ router_tok+=" requests=[0-9]+ tokens_per_request=[0-9]+ window=[0-9]+"
 router_tok+=" done=[0-9]+ errors=[0-9]+ tokens=[0-9]+ seconds=$num"
 router_tok+=" requests_per_s=[0-9]+ tokens_per_s=[0-9]+"
 router_line="($router_lat|$router_tok)"
+http_line="bench=http mode=(stream|plain) conns=[0-9]+ requests=[0-9]+"
+http_line+=" tokens_per_request=[0-9]+ done=[0-9]+ errors=0 tokens=[0-9]+"
+http_line+=" seconds=$num requests_per_s=[0-9]+ tokens_per_s=[0-9]+"
+http_proto="bench=http mode=protocol conns=[0-9]+ requests=[0-9]+"
+http_proto+=" tokens_per_request=[0-9]+ window=[0-9]+ done=[0-9]+ errors=0"
+http_proto+=" tokens=[0-9]+ seconds=$num requests_per_s=[0-9]+ tokens_per_s=[0-9]+"
+http_line="($http_line|$http_proto)"
 
 # Peak RSS in kB from the /usr/bin/time -v output in $tmp/time.
 maxrss() {
@@ -539,6 +548,37 @@ router_run() {
     "$tmp/br"
 }
 
+# One HTTP measurement: a fresh mlfqd with the options in $1 and its HTTP
+# front door on a free port, then the command in the other arguments, HTTP
+# standing for that port's address and ADDR for the protocol one, then the
+# daemon is stopped; bench-daemon's lines become mode=protocol lines.
+# Fails on errors, or if the daemon does not exit 0.
+http_run() {
+  local dopts="$1" a rc=0 haddr
+  local args=()
+  shift
+  daemon_start "$dopts --http-listen 127.0.0.1:0 --http-port-file $tmp/http.port" ||
+    return 1
+  haddr="$(cat "$tmp/http.port")"
+  for a in "$@"; do
+    case "$a" in
+    HTTP) args+=("$haddr") ;;
+    ADDR) args+=("$daemon_addr") ;;
+    *) args+=("$a") ;;
+    esac
+  done
+  "${args[@]}" >"$tmp/hr" || rc=1
+  if ! daemon_stop; then
+    echo "run.sh: mlfqd exited non-zero: $mlfqd $dopts" >&2
+    rc=1
+  fi
+  if [ "$rc" != 0 ]; then
+    cat "$tmp/hr" "$tmp/daemon.err" >&2
+    return 1
+  fi
+  sed 's/^bench=daemon mode=tokens /bench=http mode=protocol /' "$tmp/hr"
+}
+
 # min/median/max of the metrics over the runs of each key in the raw file,
 # of the lines of that bench that match the ERE $4 if given.
 summarize() {
@@ -740,6 +780,41 @@ if [ -z "$only" ] || [ "$only" = router ]; then
   done
 fi
 
+if [ -z "$only" ] || [ "$only" = http ]; then
+  # S streams of 64 tokens at 1 ms per iteration: at most S x 1,000
+  # tokens/s, which a front door that keeps up reaches.
+  hs=256 hn=2048 hpc=8
+  if [ "$quick" = 1 ]; then
+    hs=16 hn=32 hpc=2
+  fi
+  http_d="--listen 127.0.0.1:0 --log-level warn --policy fcfs"
+  http_d+=" --prefill-ms-per-token 0 --decode-ms 1 --max-batch 1024"
+  http_d+=" --max-connections 2048"
+  hstream=("$bhttp" --server HTTP --mode stream --conns "$hs" --requests "$hn"
+    --tokens 64)
+  hplain=("$bhttp" --server HTTP --mode plain --conns "$hs" --requests "$hn"
+    --tokens 64)
+  hmux=("$bdaemon" --server ADDR --mode tokens --conns 1 --requests "$hn"
+    --tokens 64 --window "$hs")
+  hconn=("$bdaemon" --server ADDR --mode tokens --conns "$hs" --requests "$hpc"
+    --tokens 64 --window 1)
+  echo "# http: every run starts its own mlfqd with the options below and" \
+    "--http-listen 127.0.0.1:0; HTTP and ADDR are its HTTP and protocol" \
+    "addresses; it is stopped with SIGTERM after the run. $hs requests are" \
+    "in flight in each: HTTP streams and plain responses (a connection" \
+    "each), protocol streams on one connection, and on one connection each"
+  for c in hstream hplain hmux hconn; do
+    declare -n cmd="$c"
+    echo "# cmd: $mlfqd $http_d ; ${cmd[*]}"
+  done
+  for _ in $(seq "$runs"); do
+    record "$http_line" http_run "$http_d" "${hstream[@]}"
+    record "$http_line" http_run "$http_d" "${hplain[@]}"
+    record "$http_line" http_run "$http_d" "${hmux[@]}"
+    record "$http_line" http_run "$http_d" "${hconn[@]}"
+  done
+fi
+
 echo "# end: $(date -u +%FT%TZ) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 summarize sched "policy max_batch" "iter_per_s job_iter_per_s" | tee "$out/summary.txt"
 summarize mem "policy" "bytes_per_job sched_bytes_per_job maxrss_kb" |
@@ -770,3 +845,5 @@ summarize router "mode streams tokens_per_request" \
   " mode=latency " | tee -a "$out/summary.txt"
 summarize router "mode path conns requests tokens_per_request" "tokens_per_s" \
   " mode=tokens " | tee -a "$out/summary.txt"
+summarize http "mode conns window requests tokens_per_request" \
+  "requests_per_s tokens_per_s" | tee -a "$out/summary.txt"

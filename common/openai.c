@@ -292,6 +292,57 @@ char *mlfq_openai_chunk(const mlfq_openai_req_t *q, const char *id,
   return print(o);
 }
 
+/* The rest of a chunk after its index: the text, logprobs and the finish
+ * reason, as cJSON prints them in mlfq_openai_chunk. */
+#define TEXT_JSON "\"" MLFQ_OPENAI_TOKEN_TEXT "\""
+#define REST_TAIL ",\"logprobs\":null,\"finish_reason\":"
+#define MAX_REST 160
+
+int mlfq_openai_stream_init(mlfq_openai_stream_t *s, const mlfq_openai_req_t *q,
+                            const char *id, long created) {
+  static const char choices[] = ",\"choices\":[{\"index\":";
+  char *h = print(head(q, id, created,
+                       q->chat ? "chat.completion.chunk" : "text_completion"));
+  size_t n;
+
+  memset(s, 0, sizeof(*s));
+  if (h == NULL)
+    return -1;
+  n = strlen(h) - 1; /* without its closing brace */
+  s->cap = n + sizeof(choices) + MAX_REST;
+  s->buf = malloc(s->cap);
+  if (s->buf == NULL) {
+    free(h);
+    return -1;
+  }
+  memcpy(s->buf, h, n);
+  memcpy(s->buf + n, choices, sizeof(choices) - 1);
+  s->head = n + sizeof(choices) - 1;
+  s->chat = q->chat;
+  free(h);
+  return 0;
+}
+
+const char *mlfq_openai_stream_chunk(mlfq_openai_stream_t *s, size_t index,
+                                     int first, int last, size_t *len) {
+  int n;
+
+  n = snprintf(s->buf + s->head, s->cap - s->head, "%zu%s%s%s%s}]}", index,
+               s->chat
+                   ? (first ? ",\"delta\":{\"role\":\"assistant\",\"content\":"
+                            : ",\"delta\":{\"content\":")
+                   : ",\"text\":",
+               s->chat ? TEXT_JSON "}" : TEXT_JSON, REST_TAIL,
+               last ? "\"length\"" : "null");
+  *len = s->head + (size_t)n; /* MAX_REST holds the longest */
+  return s->buf;
+}
+
+void mlfq_openai_stream_free(mlfq_openai_stream_t *s) {
+  free(s->buf);
+  memset(s, 0, sizeof(*s));
+}
+
 char *mlfq_openai_usage_chunk(const mlfq_openai_req_t *q, const char *id,
                               long created) {
   cJSON *o = head(q, id, created,

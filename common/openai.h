@@ -46,6 +46,25 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
  * first chunk for the prompt, which carries the role. */
 char *mlfq_openai_chunk(const mlfq_openai_req_t *q, const char *id,
                         long created, size_t index, int first, int last);
+/* The same chunks, made without an allocation per token: every chunk of a
+ * stream begins with the same text (id, object, created and model, which
+ * cJSON escapes once, in mlfq_openai_stream_init), and the rest is the
+ * prompt's index and fixed text. The text is identical to
+ * mlfq_openai_chunk's. */
+typedef struct {
+  char *buf;   /* the common start, then room for one chunk's rest */
+  size_t head; /* length of the common start */
+  size_t cap;
+  int chat;
+} mlfq_openai_stream_t;
+/* 0, or -1 when out of memory. */
+int mlfq_openai_stream_init(mlfq_openai_stream_t *s, const mlfq_openai_req_t *q,
+                            const char *id, long created);
+/* One token's chunk, as mlfq_openai_chunk; *len is its length. The text
+ * is s's own and holds until the next call. */
+const char *mlfq_openai_stream_chunk(mlfq_openai_stream_t *s, size_t index,
+                                     int first, int last, size_t *len);
+void mlfq_openai_stream_free(mlfq_openai_stream_t *s);
 /* The stream's usage chunk (no choices). */
 char *mlfq_openai_usage_chunk(const mlfq_openai_req_t *q, const char *id,
                               long created);

@@ -60,9 +60,10 @@ struct http_s {
   int closing;
   int close_when_flushed; /* 1: once written; 2: at once (slow reader) */
   mlfq_openai_req_t q;
-  request_t *reqs; /* q.n jobs */
-  size_t live;     /* of them not yet ended */
-  char rid[128];   /* the response id */
+  mlfq_openai_stream_t st; /* a stream's chunks */
+  request_t *reqs;         /* q.n jobs */
+  size_t live;             /* of them not yet ended */
+  char rid[128];           /* the response id */
   long created;
   char peer[64];
 };
@@ -80,6 +81,7 @@ static void on_close(uv_handle_t *handle) {
   mlfq_buf_free(&h->value);
   mlfq_buf_free(&h->body);
   mlfq_buf_free(&h->out);
+  mlfq_openai_stream_free(&h->st);
   free(h->reqs);
   mlfq_list_remove(&h->link);
   sv->nhttp--;
@@ -223,13 +225,15 @@ static void respond_error(http_t *h, int status, const char *extra,
                mlfq_openai_error(msg, error_type(status), status));
 }
 
-/* One server-sent event "data: TEXT" in a chunk of its own. */
-static void event(http_t *h, const char *text) {
-  size_t n = strlen(text);
-
+/* One server-sent event "data: TEXT" (n bytes) in a chunk of its own. */
+static void event_n(http_t *h, const char *text, size_t n) {
   putf(h, "%zx\r\ndata: ", n + 8);
   put(h, text, n);
   put(h, "\n\n\r\n", 4);
+}
+
+static void event(http_t *h, const char *text) {
+  event_n(h, text, strlen(text));
 }
 
 /* The end of a stream: "[DONE]" and the last chunk. */
@@ -275,21 +279,14 @@ static void finished(http_t *h) {
 static void req_token(request_t *r, uint64_t t) {
   http_t *h = HTTP_OF(r);
   int last = r->job.tokens == r->job.output_len;
-  char *s;
+  const char *s;
+  size_t n;
 
   (void)t;
   if (h->q.stream) {
-    s = mlfq_openai_chunk(&h->q, h->rid, h->created, (size_t)r->client_id,
-                          r->job.tokens == 1, last);
-    if (s == NULL) {
-      mlfq_log(MLFQ_LOG_ERROR, "http %llu: out of memory",
-               (unsigned long long)h->id);
-      h->close_when_flushed = 2;
-      server_dirty(h->sv, &h->flush);
-    } else {
-      event(h, s);
-      free(s);
-    }
+    s = mlfq_openai_stream_chunk(&h->st, (size_t)r->client_id,
+                                 r->job.tokens == 1, last, &n);
+    event_n(h, s, n);
   }
   if (last && --h->live == 0)
     finished(h);
@@ -392,6 +389,12 @@ static void completion(http_t *h, int chat) {
   snprintf(h->rid, sizeof(h->rid), "%s-%s-%llu", chat ? "chatcmpl" : "cmpl",
            sv->server_id, (unsigned long long)h->reqs[0].job.id);
   h->live = h->q.n;
+  if (h->q.stream &&
+      mlfq_openai_stream_init(&h->st, &h->q, h->rid, h->created) != 0) {
+    forget_all(h);
+    respond_error(h, 500, NULL, "out of memory");
+    return;
+  }
   if (h->q.stream) {
     h->streaming = 1;
     putf(h, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"

@@ -7,7 +7,8 @@
  * chat, each of 1 to max_input tokens, 1 to max_output to generate, the
  * server's model), and every response built from it (each prompt's first
  * and last chunk, the usage chunk, the whole response) valid JSON with
- * as many choices as it should have. A request refused must have a 400 or
+ * as many choices as it should have; every chunk made from the stream
+ * template is byte for byte the one cJSON builds. A request refused must have a 400 or
  * a 404 and a message, and its error body must be valid JSON. Nothing may
  * leak. */
 #include <stdlib.h>
@@ -37,8 +38,25 @@ static int json_choices(char *s, const char *what) {
   return n;
 }
 
+/* The template's chunk for prompt i equals cJSON's. */
+static void same_chunk(const mlfq_openai_req_t *q, mlfq_openai_stream_t *st,
+                       size_t i, int first, int last) {
+  char *slow = mlfq_openai_chunk(q, "cmpl-fuzz", 1, i, first, last);
+  const char *fast;
+  size_t n;
+
+  if (slow == NULL)
+    fz_die("a chunk: out of memory");
+  fast = mlfq_openai_stream_chunk(st, i, first, last, &n);
+  if (n != strlen(slow) || memcmp(fast, slow, n) != 0)
+    fz_die("the template's chunk '%.*s' is not cJSON's '%s'", (int)n, fast,
+           slow);
+  free(slow);
+}
+
 static void one(const char *body, size_t len, int chat,
                 const mlfq_openai_limits_t *lim) {
+  mlfq_openai_stream_t st;
   mlfq_openai_req_t q;
   char err[256];
   size_t i;
@@ -63,6 +81,14 @@ static void one(const char *body, size_t len, int chat,
   for (i = 0; i < q.n; i++)
     if (q.input_len[i] < 1 || q.input_len[i] > lim->max_input)
       fz_die("prompt %zu: read input length %u", i, (unsigned)q.input_len[i]);
+  if (mlfq_openai_stream_init(&st, &q, "cmpl-fuzz", 1) != 0)
+    fz_die("the stream template: out of memory");
+  for (i = 0; i < q.n; i++) {
+    same_chunk(&q, &st, i, 1, 0);
+    same_chunk(&q, &st, i, 0, 1);
+    same_chunk(&q, &st, i, 0, 0);
+  }
+  mlfq_openai_stream_free(&st);
   for (i = 0; i < q.n; i++) {
     if (json_choices(mlfq_openai_chunk(&q, "cmpl-fuzz", 1, i, 1, 0),
                      "a first chunk") != 1 ||
