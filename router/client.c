@@ -65,19 +65,15 @@ void client_close(client_t *c) {
   uv_close((uv_handle_t *)&c->s.tcp, on_close);
 }
 
-static size_t high_water(const client_t *c) {
-  return c->s.rt->opt.srv.max_queued_bytes / 4;
-}
-
 void client_send(client_t *c, const Mlfq__ServerMessage *m) {
-  if (c->closing || c->close_when_flushed == 2)
+  if (c->closing || c->flow.end == MLFQ_FLOW_DROP)
     return;
-  if (stream_put_server(&c->s, m) != 0) {
+  if (stream_put_server(&c->s, m) != 0) { /* the stream's bound */
     /* Too much unread output: drop the rest, disconnect at the flush. */
     mlfq_log(MLFQ_LOG_WARN,
              "conn %llu %s: disconnecting a slow reader (%zu bytes unread)",
              (unsigned long long)c->id, c->peer, c->s.queued + c->s.out.len);
-    c->close_when_flushed = 2;
+    mlfq_flow_drop(&c->flow);
   }
 }
 
@@ -96,8 +92,7 @@ void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
 void client_linger(client_t *c) {
   if (c->closing)
     return;
-  if (!c->close_when_flushed)
-    c->close_when_flushed = 1;
+  mlfq_flow_linger(&c->flow);
   c->s.stop = 1;
   stream_read_stop(&c->s);
   if (c->s.queued == 0 && c->s.out.len == 0)
@@ -110,8 +105,7 @@ static void fatal(client_t *c, Mlfq__ErrorCode code, const char *msg) {
   mlfq_log(MLFQ_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id,
            c->peer, mlfq_wire_error_name(code), msg);
   client_error(c, 0, code, "%s", msg);
-  if (!c->close_when_flushed)
-    c->close_when_flushed = 1;
+  mlfq_flow_linger(&c->flow);
   c->s.stop = 1;
   stream_read_stop(&c->s);
 }
@@ -121,17 +115,19 @@ static void on_flush(stream_t *s) {
 
   if (c->closing)
     return;
-  if (c->close_when_flushed == 2 || stream_write(s) != 0) {
+  if (mlfq_flow_flushing(&c->flow) == MLFQ_FLOW_CLOSE || stream_write(s) != 0) {
     client_close(c);
     return;
   }
-  if (c->close_when_flushed && s->queued == 0) {
+  switch (mlfq_flow_flushed(&c->flow, s->queued)) {
+  case MLFQ_FLOW_CLOSE:
     client_close(c);
-    return;
-  }
-  if (!c->paused && !c->close_when_flushed && s->queued > high_water(c)) {
-    c->paused = 1;
+    break;
+  case MLFQ_FLOW_PAUSE:
     stream_read_stop(s);
+    break;
+  default:
+    break;
   }
 }
 
@@ -146,14 +142,16 @@ static void on_written(stream_t *s, int status) {
     client_close(c);
     return;
   }
-  if (c->close_when_flushed && s->queued == 0 && s->out.len == 0) {
+  switch (mlfq_flow_written(&c->flow, s->queued, s->out.len)) {
+  case MLFQ_FLOW_CLOSE:
     client_close(c);
-    return;
-  }
-  if (c->paused && !c->close_when_flushed && s->queued <= high_water(c) / 2) {
-    c->paused = 0;
+    break;
+  case MLFQ_FLOW_RESUME:
     if (stream_read_start(s) != 0)
       client_close(c);
+    break;
+  default:
+    break;
   }
 }
 
@@ -179,7 +177,7 @@ static void welcome(client_t *c, const Mlfq__Hello *h) {
 
   if (mlfq_wire_hello_check(h, "router", err, sizeof(err)) != 0) {
     client_error(c, 0, MLFQ__ERROR_CODE__BAD_VERSION, "%s", err);
-    c->close_when_flushed = 1;
+    mlfq_flow_linger(&c->flow);
     c->s.stop = 1;
     stream_read_stop(&c->s);
     return;
@@ -345,6 +343,8 @@ int client_accept(router_t *rt) {
   mlfq_idmap_init(&c->ids);
   stream_init(&c->s, rt, &client_ops, rt->opt.srv.max_frame_bytes,
               rt->opt.srv.max_queued_bytes);
+  mlfq_flow_init(&c->flow, rt->opt.srv.max_queued_bytes,
+                 rt->opt.srv.max_queued_bytes / 4);
   rc = uv_tcp_init(rt->loop, &c->s.tcp);
   if (rc) {
     free(c);

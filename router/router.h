@@ -14,6 +14,7 @@
 #include "balance.h"
 #include "buf.h"
 #include "daemon.h"
+#include "flow.h"
 #include "idmap.h"
 #include "list.h"
 #include "mlfq.pb-c.h"
@@ -29,7 +30,7 @@ typedef struct route_s route_t;
 typedef struct {
   mlfq_balance_policy_t policy;
   uint64_t seed;
-  unsigned stats_timeout_ms; /* how long a StatsRequest waits for replicas */
+  unsigned stats_timeout_ms;   /* how long a StatsRequest waits for replicas */
   size_t replica_queued_bytes; /* bound of each replica's unwritten output */
   /* The server's limits: max_pending counts requests in flight through
    * the router; max_queued_bytes bounds each client's unread output. */
@@ -122,11 +123,11 @@ struct router_s {
   mlfq_link_t clients;
   size_t nclients;
   uint64_t conn_seq;
-  mlfq_link_t dirty;      /* streams with output to write */
+  mlfq_link_t dirty;               /* streams with output to write */
   struct stats_job_s *stats_round; /* the Stats round in flight, or NULL */
   mlfq_link_t stats_clients;       /* clients owed a StatsReply */
-  uint64_t t0;            /* uv_hrtime() at start */
-  uint64_t rejected;      /* OVERLOADED and NO_REPLICA */
+  uint64_t t0;                     /* uv_hrtime() at start */
+  uint64_t rejected;               /* OVERLOADED and NO_REPLICA */
   int draining;
   int stopping;
   void (*on_stop)(router_t *rt); /* called once the router begins to stop */
@@ -183,8 +184,7 @@ struct client_s {
   mlfq_link_t routes;
   int hello;
   int closing;
-  int paused;
-  int close_when_flushed; /* 1: once written; 2: at once (slow reader) */
+  mlfq_flow_t flow;       /* when to pause, resume, close (flow.h) */
   unsigned stats_now;     /* StatsReplies owed by the round in flight */
   unsigned stats_next;    /* and by the next round */
   mlfq_link_t stats_link; /* in rt->stats_clients while either is > 0 */

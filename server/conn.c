@@ -8,7 +8,8 @@
  * uv_write per flush; each write request is allocated together with its
  * bytes. A connection whose unwritten output passes a quarter of
  * max_queued_bytes stops being read until half of that is written; one
- * that passes max_queued_bytes is disconnected.
+ * that passes max_queued_bytes is disconnected (the rules are
+ * common/flow.c's, shared with HTTP and the router's client connections).
  *
  * Closing is one idempotent path, conn_close: its requests leave the
  * scheduler and are freed at once, and the memory of the connection goes
@@ -62,23 +63,16 @@ void conn_close(conn_t *c) {
   uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-static size_t high_water(const conn_t *c) {
-  return c->sv->opt.max_queued_bytes / 4;
-}
-
 void conn_send(conn_t *c, const Mlfq__ServerMessage *m) {
-  int rc;
-
-  if (c->closing || c->close_when_flushed == 2)
+  if (c->closing || c->flow.end == MLFQ_FLOW_DROP)
     return;
-  rc = mlfq_wire_put_server(&c->out, m);
-  if (rc || c->queued + c->out.len > c->sv->opt.max_queued_bytes) {
+  if (mlfq_wire_put_server(&c->out, m) != 0)
+    mlfq_flow_drop(&c->flow);
+  if (!mlfq_flow_admit(&c->flow, c->queued + c->out.len))
     /* Too much unread output: drop the rest, disconnect at the flush. */
     mlfq_log(MLFQ_LOG_WARN,
              "conn %llu %s: disconnecting a slow reader (%zu bytes unread)",
              (unsigned long long)c->id, c->peer, c->queued + c->out.len);
-    c->close_when_flushed = 2;
-  }
   server_dirty(c->sv, &c->flush);
 }
 
@@ -100,8 +94,7 @@ static void fatal(conn_t *c, Mlfq__ErrorCode code, const char *msg) {
   mlfq_log(MLFQ_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id,
            c->peer, mlfq_wire_error_name(code), msg);
   conn_error(c, 0, code, "%s", msg);
-  if (!c->close_when_flushed)
-    c->close_when_flushed = 1;
+  mlfq_flow_linger(&c->flow);
   uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
@@ -176,13 +169,15 @@ static void on_write(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
-  if (c->close_when_flushed && c->queued == 0 && c->out.len == 0) {
+  switch (mlfq_flow_written(&c->flow, c->queued, c->out.len)) {
+  case MLFQ_FLOW_CLOSE:
     conn_close(c);
-    return;
-  }
-  if (c->paused && !c->close_when_flushed && c->queued <= high_water(c) / 2) {
-    c->paused = 0;
+    break;
+  case MLFQ_FLOW_RESUME:
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    break;
+  default:
+    break;
   }
 }
 
@@ -192,7 +187,7 @@ static void on_flush(server_out_t *o) {
 
   if (c->closing)
     return;
-  if (c->close_when_flushed == 2) {
+  if (mlfq_flow_flushing(&c->flow) == MLFQ_FLOW_CLOSE) {
     conn_close(c);
     return;
   }
@@ -205,13 +200,15 @@ static void on_flush(server_out_t *o) {
     conn_close(c);
     return;
   }
-  if (c->close_when_flushed && c->queued == 0) {
+  switch (mlfq_flow_flushed(&c->flow, c->queued)) {
+  case MLFQ_FLOW_CLOSE:
     conn_close(c);
-    return;
-  }
-  if (!c->paused && !c->close_when_flushed && c->queued > high_water(c)) {
-    c->paused = 1;
+    break;
+  case MLFQ_FLOW_PAUSE:
     uv_read_stop((uv_stream_t *)&c->tcp);
+    break;
+  default:
+    break;
   }
 }
 
@@ -222,7 +219,7 @@ static void welcome(conn_t *c, const Mlfq__Hello *h) {
 
   if (mlfq_wire_hello_check(h, "server", err, sizeof(err)) != 0) {
     conn_error(c, 0, MLFQ__ERROR_CODE__BAD_VERSION, "%s", err);
-    c->close_when_flushed = 1;
+    mlfq_flow_linger(&c->flow);
     uv_read_stop((uv_stream_t *)&c->tcp);
     return;
   }
@@ -357,7 +354,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   mlfq_buf_commit(&c->in, (size_t)nread);
   now = server_model_now(c->sv); /* what one read brings arrives at once */
-  while (!c->close_when_flushed && !c->closing) {
+  while (c->flow.end == MLFQ_FLOW_OPEN && !c->closing) {
     n = mlfq_frame_decode(c->in.data + off, c->in.len - off,
                           c->sv->opt.lim.max_frame_bytes, &payload, &plen);
     if (n == 0)
@@ -391,6 +388,8 @@ int conn_accept(server_t *sv) {
   mlfq_buf_init(&c->in,
                 sv->opt.lim.max_frame_bytes + MLFQ_FRAME_HEADER + READ_CHUNK);
   mlfq_buf_init(&c->out, sv->opt.max_queued_bytes + 65536);
+  mlfq_flow_init(&c->flow, sv->opt.max_queued_bytes,
+                 sv->opt.max_queued_bytes / 4);
   rc = uv_tcp_init(sv->loop, &c->tcp);
   if (rc) {
     free(c);

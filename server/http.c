@@ -58,7 +58,7 @@ struct http_s {
   int complete;      /* the request has been read */
   int streaming;     /* a stream's headers have gone */
   int closing;
-  int close_when_flushed; /* 1: once written; 2: at once (slow reader) */
+  mlfq_flow_t flow; /* when to close (flow.h); never paused */
   mlfq_openai_req_t q;
   mlfq_openai_stream_t st; /* a stream's chunks */
   request_t *reqs;         /* q.n jobs */
@@ -98,7 +98,7 @@ static void on_write(uv_write_t *req, int status) {
   if (h->closing)
     return;
   if (status < 0 ||
-      (h->close_when_flushed && h->queued == 0 && h->out.len == 0)) {
+      mlfq_flow_written(&h->flow, h->queued, h->out.len) == MLFQ_FLOW_CLOSE) {
     http_close(h);
     server_pump(h->sv);
   }
@@ -109,7 +109,7 @@ static void on_flush(server_out_t *o) {
 
   if (h->closing)
     return;
-  if (h->close_when_flushed == 2) {
+  if (mlfq_flow_flushing(&h->flow) == MLFQ_FLOW_CLOSE) {
     http_close(h);
     return;
   }
@@ -118,21 +118,21 @@ static void on_flush(server_out_t *o) {
     http_close(h);
     return;
   }
-  if (h->close_when_flushed && h->queued == 0)
+  if (mlfq_flow_flushed(&h->flow, h->queued) == MLFQ_FLOW_CLOSE)
     http_close(h);
 }
 
 /* Appends n bytes of output; too much unwritten output marks h to be
  * disconnected at the flush. */
 static void put(http_t *h, const void *p, size_t n) {
-  if (h->closing || h->close_when_flushed == 2)
+  if (h->closing || h->flow.end == MLFQ_FLOW_DROP)
     return;
-  if (h->queued + h->out.len + n > h->sv->opt.max_queued_bytes ||
+  if (!mlfq_flow_admit(&h->flow, h->queued + h->out.len + n) ||
       mlfq_buf_append(&h->out, p, n) != 0) {
     mlfq_log(MLFQ_LOG_WARN,
              "http %llu %s: disconnecting a slow reader (%zu bytes unread)",
              (unsigned long long)h->id, h->peer, h->queued + h->out.len);
-    h->close_when_flushed = 2;
+    mlfq_flow_drop(&h->flow);
   }
   server_dirty(h->sv, &h->flush);
 }
@@ -186,8 +186,7 @@ static void respond(http_t *h, int status, const char *type, const char *extra,
        "Connection: close\r\n\r\n",
        status, reason(status), type, len, extra != NULL ? extra : "");
   put(h, body, len);
-  if (!h->close_when_flushed)
-    h->close_when_flushed = 1;
+  mlfq_flow_linger(&h->flow);
   uv_read_stop((uv_stream_t *)&h->tcp);
 }
 
@@ -240,8 +239,7 @@ static void event(http_t *h, const char *text) {
 static void end_stream(http_t *h) {
   event(h, "[DONE]");
   put(h, "0\r\n\r\n", 5);
-  if (!h->close_when_flushed)
-    h->close_when_flushed = 1;
+  mlfq_flow_linger(&h->flow);
 }
 
 /* ---- jobs --------------------------------------------------------------- */
@@ -630,6 +628,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   mlfq_buf_init(&h->value, HEADER_MAX);
   mlfq_buf_init(&h->body, sv->opt.http_max_body_bytes);
   mlfq_buf_init(&h->out, sv->opt.max_queued_bytes);
+  mlfq_flow_init(&h->flow, sv->opt.max_queued_bytes, 0);
   http_parser_init(&h->parser, HTTP_REQUEST);
   if (uv_accept(listener, (uv_stream_t *)&h->tcp) != 0) {
     http_close(h);
@@ -709,8 +708,7 @@ void http_close_all(server_t *sv, int now) {
     if (now || (h->queued == 0 && h->out.len == 0)) {
       http_close(h);
     } else {
-      if (!h->close_when_flushed)
-        h->close_when_flushed = 1;
+      mlfq_flow_linger(&h->flow);
       uv_read_stop((uv_stream_t *)&h->tcp);
     }
   }

@@ -352,7 +352,7 @@ static void begin_shutdown(server_t *sv) {
   http_stop_listening(sv);
   for (l = sv->conns.next; l != &sv->conns; l = l->next) {
     c = MLFQ_CONTAINER_OF(l, conn_t, link);
-    c->close_when_flushed = 1;
+    mlfq_flow_linger(&c->flow);
     uv_read_stop((uv_stream_t *)&c->tcp);
   }
   uv_timer_stop(&sv->drain_timer);

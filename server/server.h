@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "flow.h"
 #include "hist.h"
 #include "idmap.h"
 #include "job.h"
@@ -140,13 +141,12 @@ struct conn_s {
   mlfq_buf_t in;
   mlfq_buf_t out;
   size_t queued;    /* bytes given to uv_write and not yet written */
+  mlfq_flow_t flow; /* when to pause, resume, close (flow.h) */
   mlfq_idmap_t ids; /* client id -> request_t */
   mlfq_link_t reqs;
   uint64_t id;
   int hello;
   int closing;
-  int paused;
-  int close_when_flushed;
   char peer[64];
 };
 

@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (p.eof || c == NULL)
       break;
     if (!half && fz_server_idle(sv) &&
-        (c->close_when_flushed || conn_unread(c) == 0))
+        (c->flow.end != MLFQ_FLOW_OPEN || conn_unread(c) == 0))
       break;
   }
   fz_peer_close(&p);

@@ -50,7 +50,7 @@ static int router_idle(void) {
   if (g.rt.routes.n != 0 || g.rt.stats_round != NULL ||
       !mlfq_list_empty(&g.rt.dirty) || !fz_server_idle(&g.sv))
     return 0;
-  return c == NULL || c->close_when_flushed ||
+  return c == NULL || c->flow.end != MLFQ_FLOW_OPEN ||
          (c->s.queued == 0 && c->s.out.len == 0 &&
           fz_stream_unread(&c->s) == 0);
 }
