@@ -61,6 +61,10 @@ static const mlfq_cli_opt_t shared_options[] = {
      "on SIGINT/SIGTERM, seconds to let requests finish before cancelling "
      "them (default 30)",
      mlfq_cli_set_double, O(drain_timeout), 0, 0, 1e6},
+    {"hello-timeout", "S",
+     "seconds a client has to send Hello after connecting; then it gets "
+     "HELLO_FIRST and is disconnected (default 10)",
+     mlfq_cli_set_double, O(hello_timeout), 0, 0.01, 86400},
     {"daemon", NULL, "detach and run in the background", mlfq_cli_set_flag,
      O(daemon), 0, 0, 0},
     {"pidfile", "FILE",
@@ -118,6 +122,7 @@ void mlfq_daemon_opts_init(mlfq_daemon_opts_t *o, const char *listen) {
   o->max_output_length = 1048576;
   o->max_queued_bytes = 8 << 20;
   o->drain_timeout = 30;
+  o->hello_timeout = 10;
 }
 
 int mlfq_daemon_opts_check(const mlfq_daemon_opts_t *o, mlfq_log_level_t *level,

@@ -30,6 +30,7 @@ typedef struct {
   unsigned max_output_length;
   size_t max_queued_bytes;
   double drain_timeout;
+  double hello_timeout;
   int daemon;
   const char *pidfile;
   const char *log_file;
@@ -41,7 +42,7 @@ typedef struct {
  * mlfq_daemon_opts_t at offset base of the option group's struct, then
  * the end of the table. t has room for MLFQ_DAEMON_CLI_MAX entries. */
 #define MLFQ_DAEMON_CLI_OWN 16
-#define MLFQ_DAEMON_CLI_MAX (MLFQ_DAEMON_CLI_OWN + 12)
+#define MLFQ_DAEMON_CLI_MAX (MLFQ_DAEMON_CLI_OWN + 16)
 void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const mlfq_cli_opt_t *own,
                            size_t nown, size_t base);
 

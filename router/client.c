@@ -60,6 +60,7 @@ void client_close(client_t *c) {
     router_end(rt, q);
   }
   mlfq_idmap_free(&c->ids);
+  mlfq_deadline_cancel(&c->hello_due);
   if (mlfq_list_linked(&c->s.dirty))
     mlfq_list_remove(&c->s.dirty);
   uv_close((uv_handle_t *)&c->s.tcp, on_close);
@@ -183,6 +184,7 @@ static void welcome(client_t *c, const Mlfq__Hello *h) {
     return;
   }
   c->hello = 1;
+  mlfq_deadline_cancel(&c->hello_due);
   mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: hello from '%s'",
            (unsigned long long)c->id, c->peer,
            h->client_name ? h->client_name : "");
@@ -341,6 +343,7 @@ int client_accept(router_t *rt) {
   c->id = ++rt->conn_seq;
   mlfq_list_init(&c->routes);
   mlfq_idmap_init(&c->ids);
+  mlfq_deadline_init(&c->hello_due);
   stream_init(&c->s, rt, &client_ops, rt->opt.srv.max_frame_bytes,
               rt->opt.srv.max_queued_bytes);
   mlfq_flow_init(&c->flow, rt->opt.srv.max_queued_bytes,
@@ -372,5 +375,18 @@ int client_accept(router_t *rt) {
   rc = stream_read_start(&c->s);
   if (rc)
     client_close(c);
+  else
+    mlfq_deadline_set(&rt->hellos, &c->hello_due);
   return rc;
+}
+
+void client_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d) {
+  client_t *c = MLFQ_CONTAINER_OF(d, client_t, hello_due);
+  char msg[128];
+
+  (void)ds;
+  snprintf(msg, sizeof(msg), "no Hello within %g s (hello-timeout)",
+           c->s.rt->opt.srv.hello_timeout);
+  fatal(c, MLFQ__ERROR_CODE__HELLO_FIRST, msg);
+  router_settle(c->s.rt);
 }

@@ -120,8 +120,17 @@ void router_replica_ready(router_t *rt) {
 
 int router_listen(router_t *rt, const char *host, int port, char *bound,
                   size_t boundlen, char *err, size_t errlen) {
-  return mlfq_tcp_listen(rt->loop, &rt->listener, &rt->listening, host, port,
-                         on_connection, bound, boundlen, err, errlen);
+  int rc = mlfq_tcp_listen(rt->loop, &rt->listener, &rt->listening, host, port,
+                           on_connection, bound, boundlen, err, errlen);
+
+  if (rc == 0) {
+    rc = mlfq_deadlines_init(&rt->hellos, rt->loop,
+                             (uint64_t)(rt->opt.srv.hello_timeout * 1e3),
+                             client_hello_due);
+    if (rc != 0)
+      snprintf(err, errlen, "hello timer: %s", uv_strerror(rc));
+  }
+  return rc;
 }
 
 const Mlfq__Config *router_config(router_t *rt, Mlfq__Config *c) {
@@ -253,6 +262,7 @@ static void begin_stop(router_t *rt) {
     uv_close((uv_handle_t *)&rt->listener, NULL);
     rt->listening = 0;
   }
+  mlfq_deadlines_close(&rt->hellos);
   stats_flush_all(rt);
   for (i = 0; i < rt->nreplicas; i++)
     replica_stop(&rt->replicas[i]);
@@ -338,6 +348,7 @@ void router_close(router_t *rt) {
     uv_close((uv_handle_t *)&rt->listener, NULL);
     rt->listening = 0;
   }
+  mlfq_deadlines_close(&rt->hellos);
 }
 
 void router_free(router_t *rt) {

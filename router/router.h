@@ -14,6 +14,7 @@
 #include "balance.h"
 #include "buf.h"
 #include "daemon.h"
+#include "deadline.h"
 #include "flow.h"
 #include "idmap.h"
 #include "list.h"
@@ -109,6 +110,7 @@ struct router_s {
   uv_loop_t *loop;
   router_opts_t opt;
   uv_tcp_t listener;
+  mlfq_deadlines_t hellos; /* clients that have not sent Hello */
   uv_timer_t drain_timer;
   uv_timer_t stats_timer;
   mlfq_trim_t trim; /* gives freed heap back once idle (trim.h) */
@@ -184,7 +186,8 @@ struct client_s {
   mlfq_link_t routes;
   int hello;
   int closing;
-  mlfq_flow_t flow;       /* when to pause, resume, close (flow.h) */
+  mlfq_flow_t flow; /* when to pause, resume, close (flow.h) */
+  mlfq_deadline_t hello_due;
   unsigned stats_now;     /* StatsReplies owed by the round in flight */
   unsigned stats_next;    /* and by the next round */
   mlfq_link_t stats_link; /* in rt->stats_clients while either is > 0 */
@@ -205,6 +208,8 @@ void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
 void client_close(client_t *c);
 /* Stops reading from c and closes it once its output is written. */
 void client_linger(client_t *c);
+/* rt->hellos: the client of d sent no Hello in time. */
+void client_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d);
 
 /* ---- replica.c: one upstream connection per replica ---------------------- */
 

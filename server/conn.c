@@ -58,6 +58,7 @@ void conn_close(conn_t *c) {
     free(r);
   }
   mlfq_idmap_free(&c->ids);
+  mlfq_deadline_cancel(&c->hello_due);
   if (mlfq_list_linked(&c->flush.link))
     mlfq_list_remove(&c->flush.link);
   uv_close((uv_handle_t *)&c->tcp, on_close);
@@ -224,6 +225,7 @@ static void welcome(conn_t *c, const Mlfq__Hello *h) {
     return;
   }
   c->hello = 1;
+  mlfq_deadline_cancel(&c->hello_due);
   mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: hello from '%s'",
            (unsigned long long)c->id, c->peer,
            h->client_name ? h->client_name : "");
@@ -385,6 +387,7 @@ int conn_accept(server_t *sv) {
   c->flush.flush = on_flush;
   mlfq_list_init(&c->reqs);
   mlfq_idmap_init(&c->ids);
+  mlfq_deadline_init(&c->hello_due);
   mlfq_buf_init(&c->in,
                 sv->opt.lim.max_frame_bytes + MLFQ_FRAME_HEADER + READ_CHUNK);
   mlfq_buf_init(&c->out, sv->opt.max_queued_bytes + 65536);
@@ -416,5 +419,18 @@ int conn_accept(server_t *sv) {
   rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   if (rc)
     conn_close(c);
+  else
+    mlfq_deadline_set(&sv->hellos, &c->hello_due);
   return rc;
+}
+
+void conn_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d) {
+  conn_t *c = MLFQ_CONTAINER_OF(d, conn_t, hello_due);
+  char msg[128];
+
+  (void)ds;
+  snprintf(msg, sizeof(msg), "no Hello within %g s (hello-timeout)",
+           c->sv->opt.hello_timeout_s);
+  fatal(c, MLFQ__ERROR_CODE__HELLO_FIRST, msg);
+  server_pump(c->sv);
 }

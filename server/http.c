@@ -15,9 +15,8 @@
  * sent when the last job ends. After its request the connection is still
  * read, only to see the client go: one that disconnects cancels its jobs.
  * A client that has not sent its whole request within http_read_timeout_s
- * of connecting gets 408 and loses the connection: a timer sweeps the
- * connections a few times per timeout, so there is no timer per
- * connection.
+ * of connecting gets 408 and loses the connection (common/deadline.c:
+ * one timer for them all).
  *
  * Output is appended to `out` during a pump and written at its end, one
  * uv_write per flush, as on a protocol connection; past max_queued_bytes
@@ -52,11 +51,11 @@ struct http_s {
   mlfq_buf_t url, field, value, body, out;
   size_t queued; /* bytes given to uv_write and not yet written */
   uint64_t id;
-  uint64_t deadline; /* uv_now() by which the request must be read */
-  int in_value;      /* the last header callback was a value */
-  int expect;        /* "Expect: 100-continue" */
-  int complete;      /* the request has been read */
-  int streaming;     /* a stream's headers have gone */
+  mlfq_deadline_t read_due; /* in sv->http_reads until read whole */
+  int in_value;             /* the last header callback was a value */
+  int expect;               /* "Expect: 100-continue" */
+  int complete;             /* the request has been read */
+  int streaming;            /* a stream's headers have gone */
   int closing;
   mlfq_flow_t flow; /* when to close (flow.h); never paused */
   mlfq_openai_req_t q;
@@ -69,6 +68,12 @@ struct http_s {
 };
 
 static void http_close(http_t *h);
+
+/* The request has been read (or refused, or given up on). */
+static void read_done(http_t *h) {
+  h->complete = 1;
+  mlfq_deadline_cancel(&h->read_due);
+}
 
 /* ---- output ------------------------------------------------------------- */
 
@@ -475,7 +480,7 @@ static int refuse(http_parser *p, int status, const char *msg) {
   http_t *h = HTTP_OF_PARSER(p);
 
   respond_error(h, status, NULL, msg);
-  h->complete = 1;
+  read_done(h);
   return -1; /* stops the parser */
 }
 
@@ -538,7 +543,7 @@ static int on_body(http_parser *p, const char *at, size_t n) {
 static int on_complete(http_parser *p) {
   http_t *h = HTTP_OF_PARSER(p);
 
-  h->complete = 1;
+  read_done(h);
   route(h);
   http_parser_pause(p, 1); /* one request per connection */
   return 0;
@@ -576,7 +581,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   n = http_parser_execute(&h->parser, &settings, buf->base, (size_t)nread);
   if (!h->complete &&
       (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK || n != (size_t)nread)) {
-    h->complete = 1;
+    read_done(h);
     respond_error(h, 400, NULL,
                   http_errno_description(HTTP_PARSER_ERRNO(&h->parser)));
   }
@@ -589,6 +594,7 @@ static void http_close(http_t *h) {
   if (h->closing)
     return;
   h->closing = 1;
+  mlfq_deadline_cancel(&h->read_due);
   if (h->live > 0)
     mlfq_log(MLFQ_LOG_DEBUG, "http %llu %s: closed with %zu jobs in flight",
              (unsigned long long)h->id, h->peer, h->live);
@@ -617,8 +623,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   }
   h->sv = sv;
   h->id = ++sv->conn_seq;
-  h->deadline =
-      uv_now(sv->loop) + (uint64_t)(sv->opt.http_read_timeout_s * 1e3);
+  mlfq_deadline_init(&h->read_due);
   mlfq_list_push_tail(&sv->https, &h->link);
   sv->nhttp++;
   mlfq_list_init(&h->flush.link);
@@ -639,62 +644,51 @@ static void on_connection(uv_stream_t *listener, int status) {
   if (uv_tcp_getpeername(&h->tcp, (struct sockaddr *)&ss, &len) == 0)
     mlfq_tcp_addr_name((struct sockaddr *)&ss, h->peer, sizeof(h->peer));
   if (sv->nconns + sv->nhttp > sv->opt.max_connections) {
-    h->complete = 1;
+    read_done(h);
     respond_error(h, 503, NULL, "too many connections (max-connections)");
     server_pump(sv);
     return;
   }
   if (uv_read_start((uv_stream_t *)&h->tcp, on_alloc, on_read) != 0)
     http_close(h);
+  else
+    mlfq_deadline_set(&sv->http_reads, &h->read_due);
 }
 
-/* Answers 408 to every connection whose request is overdue. */
-static void on_sweep(uv_timer_t *t) {
-  server_t *sv = MLFQ_CONTAINER_OF(t, server_t, http_timer);
-  uint64_t now = uv_now(sv->loop);
-  mlfq_link_t *l;
-  http_t *h;
-  int any = 0;
+/* sv->http_reads: h's request was not read whole in time. */
+static void on_read_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d) {
+  http_t *h = MLFQ_CONTAINER_OF(d, http_t, read_due);
 
-  for (l = sv->https.next; l != &sv->https; l = l->next) {
-    h = MLFQ_CONTAINER_OF(l, http_t, link);
-    if (h->complete || h->closing || now < h->deadline)
-      continue;
-    h->complete = 1;
-    mlfq_log(MLFQ_LOG_INFO, "http %llu %s: no whole request within %g s",
-             (unsigned long long)h->id, h->peer, sv->opt.http_read_timeout_s);
-    respond_error(h, 408, NULL,
-                  "the request was not received in time "
-                  "(http-read-timeout)");
-    any = 1;
-  }
-  if (any)
-    server_pump(sv);
+  (void)ds;
+  read_done(h);
+  mlfq_log(MLFQ_LOG_INFO, "http %llu %s: no whole request within %g s",
+           (unsigned long long)h->id, h->peer, h->sv->opt.http_read_timeout_s);
+  respond_error(h, 408, NULL,
+                "the request was not received in time (http-read-timeout)");
+  server_pump(h->sv);
 }
 
 int http_listen(server_t *sv, const char *host, int port, char *bound,
                 size_t boundlen, char *err, size_t errlen) {
-  uint64_t every = (uint64_t)(sv->opt.http_read_timeout_s * 1e3 / 4);
   int rc;
 
   rc = mlfq_tcp_listen(sv->loop, &sv->http_listener, &sv->http_listening, host,
                        port, on_connection, bound, boundlen, err, errlen);
-  if (rc != 0)
-    return rc;
-  /* A quarter of the timeout, within [10 ms, 1 s]: a request is answered
-   * at most that late. The timer does not keep the loop alive. */
-  every = every < 10 ? 10 : every > 1000 ? 1000 : every;
-  uv_timer_init(sv->loop, &sv->http_timer);
-  uv_timer_start(&sv->http_timer, on_sweep, every, every);
-  uv_unref((uv_handle_t *)&sv->http_timer);
-  return 0;
+  if (rc == 0) {
+    rc = mlfq_deadlines_init(&sv->http_reads, sv->loop,
+                             (uint64_t)(sv->opt.http_read_timeout_s * 1e3),
+                             on_read_due);
+    if (rc != 0)
+      snprintf(err, errlen, "HTTP read timer: %s", uv_strerror(rc));
+  }
+  return rc;
 }
 
 void http_stop_listening(server_t *sv) {
   if (!sv->http_listening)
     return;
   uv_close((uv_handle_t *)&sv->http_listener, NULL);
-  uv_close((uv_handle_t *)&sv->http_timer, NULL);
+  mlfq_deadlines_close(&sv->http_reads);
   sv->http_listening = 0;
 }
 

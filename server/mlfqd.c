@@ -161,6 +161,7 @@ int main(int argc, char **argv) {
   so.max_connections = dopt.s.max_connections;
   so.max_queued_bytes = dopt.s.max_queued_bytes;
   so.drain_timeout_s = dopt.s.drain_timeout;
+  so.hello_timeout_s = dopt.s.hello_timeout;
   so.model_name = dopt.model_name;
   so.http_max_tokens = dopt.http_max_tokens;
   so.http_max_body_bytes = dopt.http_max_body_bytes;

@@ -346,6 +346,7 @@ static void begin_shutdown(server_t *sv) {
     uv_close((uv_handle_t *)&sv->listener, NULL);
     sv->listening = 0;
   }
+  mlfq_deadlines_close(&sv->hellos);
   mlfq_workers_stop(sv->workers);
   sv->workers = NULL;
   mlfq_trim_close(&sv->trim);
@@ -472,8 +473,17 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
 
 int server_listen(server_t *sv, const char *host, int port, char *bound,
                   size_t boundlen, char *err, size_t errlen) {
-  return mlfq_tcp_listen(sv->loop, &sv->listener, &sv->listening, host, port,
-                         on_connection, bound, boundlen, err, errlen);
+  int rc = mlfq_tcp_listen(sv->loop, &sv->listener, &sv->listening, host, port,
+                           on_connection, bound, boundlen, err, errlen);
+
+  if (rc == 0) {
+    rc = mlfq_deadlines_init(&sv->hellos, sv->loop,
+                             (uint64_t)(sv->opt.hello_timeout_s * 1e3),
+                             conn_hello_due);
+    if (rc != 0)
+      snprintf(err, errlen, "hello timer: %s", uv_strerror(rc));
+  }
+  return rc;
 }
 
 void server_close(server_t *sv) {
@@ -489,6 +499,7 @@ void server_close(server_t *sv) {
     uv_close((uv_handle_t *)&sv->listener, NULL);
     sv->listening = 0;
   }
+  mlfq_deadlines_close(&sv->hellos);
   http_stop_listening(sv);
 }
 

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "deadline.h"
 #include "flow.h"
 #include "hist.h"
 #include "idmap.h"
@@ -35,6 +36,7 @@ typedef struct {
   unsigned max_connections;
   size_t max_queued_bytes; /* unread output that disconnects a client */
   double drain_timeout_s;
+  double hello_timeout_s; /* a connection without Hello by then is closed */
   /* The HTTP front door (http.c), when http_listen is set. */
   const char *model_name;     /* the one model /v1/models lists */
   unsigned http_max_tokens;   /* output_length when max_tokens is absent */
@@ -89,6 +91,7 @@ typedef struct {
 struct server_s {
   uv_loop_t *loop;
   uv_tcp_t listener;
+  mlfq_deadlines_t hellos; /* connections that have not sent Hello */
   uv_signal_t sigint;
   uv_signal_t sigterm;
   uv_timer_t drain_timer;
@@ -121,7 +124,7 @@ struct server_s {
   server_metrics_t metrics;
   /* The HTTP front door (http.c). */
   uv_tcp_t http_listener;
-  uv_timer_t http_timer; /* http_read_timeout_s: sweeps the connections */
+  mlfq_deadlines_t http_reads; /* HTTP requests not yet read whole */
   int http_listening;
   mlfq_link_t https; /* HTTP connections */
   size_t nhttp;
@@ -142,6 +145,7 @@ struct conn_s {
   mlfq_buf_t out;
   size_t queued;    /* bytes given to uv_write and not yet written */
   mlfq_flow_t flow; /* when to pause, resume, close (flow.h) */
+  mlfq_deadline_t hello_due;
   mlfq_idmap_t ids; /* client id -> request_t */
   mlfq_link_t reqs;
   uint64_t id;
@@ -197,6 +201,8 @@ void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
 #endif
     ;
 void conn_close(conn_t *c);
+/* sv->hellos: the connection of d sent no Hello in time. */
+void conn_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d);
 
 /* http.c: the HTTP front door (docs/HTTP.md) */
 /* Listens for HTTP on host:port and writes the bound address to bound.

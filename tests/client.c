@@ -217,6 +217,14 @@ void tc_expect_fatal(const mlfq_test_daemon_t *d, const void *bytes, size_t len,
   tc_close(b);
 }
 
+void tc_expect_hello_timeout(const mlfq_test_daemon_t *d, int timeout_ms) {
+  int64_t t0 = tc_now_ms();
+
+  tc_expect_fatal(d, "", 0, 0, MLFQ__ERROR_CODE__HELLO_FIRST);
+  /* less a little: the server's loop clock may lag its reads */
+  ASSERT_GE(tc_now_ms() - t0, timeout_ms - 50);
+}
+
 void tc_wait_draining(tc_client_t *c) {
   int64_t deadline = tc_now_ms() + TC_WAIT_MS;
   Mlfq__ServerMessage *m;

@@ -95,6 +95,10 @@ void tc_run(tc_client_t *c, uint64_t id, uint32_t in, uint32_t out);
  * it, while the first still runs a request. */
 void tc_expect_fatal(const mlfq_test_daemon_t *d, const void *bytes, size_t len,
                      int hello, int code);
+/* A client that connects and sends nothing gets HELLO_FIRST (id 0) once
+ * the server's --hello-timeout of timeout_ms has passed, not before, and
+ * is closed; one that sent Hello, connected before it, keeps working. */
+void tc_expect_hello_timeout(const mlfq_test_daemon_t *d, int timeout_ms);
 
 /* Sends StatsRequests on c until the server says it is draining: it has
  * handled its signal. */

@@ -135,6 +135,17 @@ TEST(protocol, submit_before_hello) {
   mlfq_buf_free(&b);
 }
 
+/* A client that never sends Hello is disconnected after --hello-timeout;
+ * clients that did are not, however long they stay. */
+TEST(protocol, hello_timeout) {
+  const char *args[] = {FAST, "--hello-timeout", "0.3", NULL};
+  mlfq_test_daemon_t d;
+
+  mlfq_test_daemon_start(&d, args);
+  tc_expect_hello_timeout(&d, 300);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 5), 0);
+}
+
 TEST(protocol, stats_before_hello) {
   mlfq_buf_t b;
 

@@ -293,6 +293,18 @@ TEST(router, connection_errors) {
   rig_stop(&g);
 }
 
+/* A client that never sends Hello is disconnected after --hello-timeout,
+ * as by mlfqd. */
+TEST(router, hello_timeout) {
+  const char *rargs[] = {FAST, NULL};
+  const char *args[] = {"--hello-timeout", "0.3", NULL};
+  rig_t g;
+
+  rig_start(&g, 1, rargs, args);
+  tc_expect_hello_timeout(&g.router, 300);
+  rig_stop(&g);
+}
+
 /* Request errors keep the connection open: lengths out of the router's
  * limits, a duplicate id in flight, Cancel of an unknown id; Cancel of a
  * running request answers CANCELLED and nothing more comes for it, and
@@ -1328,8 +1340,8 @@ static void put_padded_submit(mlfq_buf_t *b, uint64_t id, size_t pad) {
      * length-delimited one starts with its length, a k-byte varint. */
     ASSERT(pad > k && pad <= sizeof(data));
     for (i = 0; i < k; i++)
-      data[i] = (uint8_t)((((pad - k) >> (7 * i)) & 0x7f) |
-                          (i + 1 < k ? 0x80 : 0));
+      data[i] =
+          (uint8_t)((((pad - k) >> (7 * i)) & 0x7f) | (i + 1 < k ? 0x80 : 0));
     u.tag = 100;
     u.wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
     u.len = pad;
