@@ -345,7 +345,7 @@ int client_accept(router_t *rt) {
   mlfq_idmap_init(&c->ids);
   mlfq_deadline_init(&c->hello_due);
   stream_init(&c->s, rt, &client_ops, rt->opt.srv.max_frame_bytes,
-              rt->opt.srv.max_queued_bytes);
+              rt->opt.srv.max_queued_bytes, 0);
   mlfq_flow_init(&c->flow, rt->opt.srv.max_queued_bytes,
                  rt->opt.srv.max_queued_bytes / 4);
   rc = uv_tcp_init(rt->loop, &c->s.tcp);

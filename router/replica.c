@@ -39,6 +39,10 @@
 #define BACKOFF_MAX_MS 2000
 #define WELCOME_TIMEOUT_MS 5000
 #define REPLICA_MAX_FRAME (64u << 20)
+/* The largest framed Cancel (a 10-byte id varint), rounded up: a link has
+ * room for one per request in flight (max_pending) past its bound. */
+#define CANCEL_FRAME_MAX 24
+#define CANCEL_ROOM(rt) ((rt)->opt.srv.max_pending * CANCEL_FRAME_MAX)
 
 #define REPLICA_OF(st) MLFQ_CONTAINER_OF(st, replica_t, s)
 
@@ -170,7 +174,7 @@ static void connect_to(replica_t *r, const struct sockaddr *sa) {
   int rc;
 
   stream_init(&r->s, rt, r->s.ops, REPLICA_MAX_FRAME,
-              rt->opt.replica_queued_bytes);
+              rt->opt.replica_queued_bytes, CANCEL_ROOM(rt));
   rc = uv_tcp_init(rt->loop, &r->s.tcp);
   if (rc) {
     tried(r, "socket", rc);
@@ -374,7 +378,7 @@ int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
   mlfq_list_init(&r->stats);
   r->backoff_ms = BACKOFF_MIN_MS;
   stream_init(&r->s, rt, &replica_ops, REPLICA_MAX_FRAME,
-              rt->opt.replica_queued_bytes);
+              rt->opt.replica_queued_bytes, CANCEL_ROOM(rt));
   snprintf(r->addr, sizeof(r->addr), "%s", addr);
   if (mlfq_peer_parse_addr(addr, r->host, sizeof(r->host), &r->port) != 0 ||
       r->port < 1)
@@ -395,15 +399,17 @@ int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
 void replica_cancel(replica_t *r, uint64_t up_id) {
   Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
   Mlfq__Cancel k = MLFQ__CANCEL__INIT;
+  int rc;
 
   if (r->state != REPLICA_UP)
     return;
   k.id = up_id;
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_CANCEL;
   m.cancel = &k;
-  if (stream_put_client_unbounded(&r->s, &m) != 0)
-    mlfq_log(MLFQ_LOG_ERROR, "replica %zu %s: out of memory: a Cancel is lost",
-             r->index + 1, r->addr);
+  rc = stream_put_client_unbounded(&r->s, &m);
+  if (rc != 0)
+    mlfq_log(MLFQ_LOG_ERROR, "replica %zu %s: %s: a Cancel is lost",
+             r->index + 1, r->addr, mlfq_strerror(rc));
 }
 
 void replica_stop(replica_t *r) {

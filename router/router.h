@@ -69,9 +69,10 @@ struct stream_s {
 };
 
 /* Sets s up (no handle yet): frames of at most max_frame bytes are read,
- * and at most max_queued bytes may wait to be written. */
+ * and at most max_queued bytes may wait to be written, plus room bytes
+ * more of unbounded messages. */
 void stream_init(stream_t *s, router_t *rt, const stream_ops_t *ops,
-                 uint32_t max_frame, size_t max_queued);
+                 uint32_t max_frame, size_t max_queued, size_t room);
 /* Starts reading (s->tcp connected). Returns 0 or a UV_E* code. */
 int stream_read_start(stream_t *s);
 void stream_read_stop(stream_t *s);
@@ -81,7 +82,8 @@ void stream_read_stop(stream_t *s);
 int stream_put_server(stream_t *s, const Mlfq__ServerMessage *m);
 int stream_put_client(stream_t *s, const Mlfq__ClientMessage *m);
 /* The same past max_queued, for a message whose count the caller bounds
- * (a Cancel: at most one per request sent). Returns 0 or MLFQ_ENOMEM. */
+ * (a Cancel: at most one per request sent), within the room given to
+ * stream_init. Returns 0, MLFQ_ERANGE past that room, or MLFQ_ENOMEM. */
 int stream_put_client_unbounded(stream_t *s, const Mlfq__ClientMessage *m);
 /* Writes what is in s->out with one uv_write. Returns 0 or a UV_E* code
  * (then the connection is unusable: close it). */

@@ -5,7 +5,8 @@
  * `in` and hands each whole frame to the owner's ops->frame in order,
  * until the owner sets `stop`; a bad frame header or the end of the
  * stream goes to ops->failed. Output is appended to `out` (never past
- * max_queued bytes unwritten, written included) and written by the
+ * max_queued bytes unwritten, written included, but for the unbounded
+ * messages the room is kept for) and written by the
  * owner's flush with one uv_write per flush, the write request allocated
  * together with its bytes. The router flushes every dirty stream once at
  * the end of each callback, so the frames one read produces for a peer
@@ -27,7 +28,7 @@
 #define READ_CHUNK 65536
 
 void stream_init(stream_t *s, router_t *rt, const stream_ops_t *ops,
-                 uint32_t max_frame, size_t max_queued) {
+                 uint32_t max_frame, size_t max_queued, size_t room) {
   s->rt = rt;
   s->ops = ops;
   s->queued = 0;
@@ -35,7 +36,7 @@ void stream_init(stream_t *s, router_t *rt, const stream_ops_t *ops,
   s->max_frame = max_frame;
   s->stop = 0;
   mlfq_buf_init(&s->in, (size_t)max_frame + MLFQ_FRAME_HEADER + READ_CHUNK);
-  mlfq_buf_init(&s->out, max_queued);
+  mlfq_buf_init(&s->out, max_queued + room);
   mlfq_list_init(&s->dirty);
 }
 

@@ -1433,3 +1433,50 @@ TEST(router, cancel_passes_full_replica_link) {
   tc_close(c);
   rig_stop(&g);
 }
+
+/* Regression: the Cancels of a client that leaves with many requests in
+ * flight are appended in one callback, more bytes than the replica link's
+ * bound (--replica-queued-bytes 4096: 2,000 Cancels are about 20 kB); they
+ * did not fit ("a Cancel is lost") and the requests ran on. Every one must
+ * reach the replica, whose requests could never finish otherwise. */
+TEST(router, cancels_of_a_leaving_client_pass_the_link_bound) {
+  const char *rargs[] = {FAST, NULL};
+  const char *args[] = {"--replica-queued-bytes", "4096", NULL};
+  uint64_t k, cancelled = 0, inflight = 0;
+  Mlfq__ServerMessage *m;
+  int64_t deadline;
+  tc_client_t *c;
+  char *log;
+  rig_t g;
+
+  rig_start(&g, 1, rargs, args);
+  c = tc_open(&g.router, 1);
+  /* 100 at a time (about 1.2 kB), so that none is refused at the bound */
+  deadline = tc_now_ms() + TC_WAIT_MS;
+  for (k = 1; k <= 2000; k++) {
+    tc_submit(c, k, 1, 1000000);
+    while (k % 100 == 0 && inflight < k && tc_now_ms() <= deadline) {
+      m = tc_stats(c); /* the replica's part may be missing: link full */
+      if (m->stats->replicas[0]->stats != NULL)
+        inflight = m->stats->replicas[0]->stats->running +
+                   m->stats->replicas[0]->stats->waiting;
+      mlfq__server_message__free_unpacked(m, NULL);
+    }
+  }
+  ASSERT_EQ_U64(inflight, 2000);
+  tc_close(c); /* the router cancels all 2,000 in one callback */
+  c = tc_open(&g.router, 1);
+  deadline = tc_now_ms() + TC_WAIT_MS;
+  while (cancelled < 2000 && tc_now_ms() <= deadline) {
+    m = tc_stats(c);
+    if (m->stats->replicas[0]->stats != NULL)
+      cancelled = m->stats->replicas[0]->stats->cancelled;
+    mlfq__server_message__free_unpacked(m, NULL);
+  }
+  ASSERT_EQ_U64(cancelled, 2000);
+  tc_close(c);
+  log = mlfq_test_slurp(g.router.log);
+  ASSERT(strstr(log, "Cancel is lost") == NULL);
+  free(log);
+  rig_stop(&g);
+}
