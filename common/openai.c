@@ -7,28 +7,14 @@
  * Responses are built with cJSON and printed unformatted, one line each,
  * as server-sent events need. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cJSON.h>
 
+#include "error.h"
 #include "openai.h"
-
-/* Formats err and returns status. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static int
-fail(char *err, size_t errlen, int status, const char *fmt, ...) {
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return status;
-}
 
 static uint32_t words(const char *s) {
   uint32_t n = 0;
@@ -87,7 +73,7 @@ static int prompts(const cJSON *o, mlfq_openai_req_t *q, char *err,
       "either";
 
   if (p == NULL)
-    return fail(err, errlen, 400, "'prompt' is required");
+    return mlfq_fail(err, errlen, 400, "'prompt' is required");
   /* One prompt: a string, or an array of numbers. */
   if (cJSON_IsString(p) ||
       (cJSON_IsArray(p) && (cJSON_GetArraySize(p) == 0 ||
@@ -95,22 +81,22 @@ static int prompts(const cJSON *o, mlfq_openai_req_t *q, char *err,
     q->n = 1;
     return prompt_len(p, &q->input_len[0]) == 0
                ? 0
-               : fail(err, errlen, 400, "%s", what);
+               : mlfq_fail(err, errlen, 400, "%s", what);
   }
   if (!cJSON_IsArray(p))
-    return fail(err, errlen, 400, "%s", what);
+    return mlfq_fail(err, errlen, 400, "%s", what);
   q->n = 0;
   cJSON_ArrayForEach(e, p) {
     if (q->n == MLFQ_OPENAI_MAX_PROMPTS)
-      return fail(err, errlen, 400, "at most %d prompts in one request",
-                  MLFQ_OPENAI_MAX_PROMPTS);
+      return mlfq_fail(err, errlen, 400, "at most %d prompts in one request",
+                       MLFQ_OPENAI_MAX_PROMPTS);
     if (!cJSON_IsString(e) && !cJSON_IsArray(e))
-      return fail(err, errlen, 400, "%s", what);
+      return mlfq_fail(err, errlen, 400, "%s", what);
     if (prompt_len(e, &q->input_len[q->n]) != 0)
-      return fail(err, errlen, 400, "%s", what);
+      return mlfq_fail(err, errlen, 400, "%s", what);
     q->n++;
   }
-  return q->n > 0 ? 0 : fail(err, errlen, 400, "'prompt' is empty");
+  return q->n > 0 ? 0 : mlfq_fail(err, errlen, 400, "'prompt' is empty");
 }
 
 static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
@@ -120,12 +106,12 @@ static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
   uint64_t n = 0;
 
   if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
-    return fail(err, errlen, 400, "'messages' must be a non-empty array");
+    return mlfq_fail(err, errlen, 400, "'messages' must be a non-empty array");
   cJSON_ArrayForEach(m, ms) {
     if (!cJSON_IsObject(m) ||
         !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "role")))
-      return fail(err, errlen, 400,
-                  "each message must be an object with a 'role'");
+      return mlfq_fail(err, errlen, 400,
+                       "each message must be an object with a 'role'");
     c = cJSON_GetObjectItemCaseSensitive(m, "content");
     if (cJSON_IsString(c)) {
       n += words(c->valuestring);
@@ -136,9 +122,9 @@ static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
           n += words(text->valuestring);
       }
     } else if (c != NULL && !cJSON_IsNull(c)) {
-      return fail(err, errlen, 400,
-                  "a message's 'content' must be a string or an array of "
-                  "parts");
+      return mlfq_fail(err, errlen, 400,
+                       "a message's 'content' must be a string or an array of "
+                       "parts");
     }
   }
   q->n = 1;
@@ -158,24 +144,24 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
   memset(q, 0, sizeof(*q));
   q->chat = chat;
   if (o == NULL)
-    return fail(err, errlen, 400, "the body is not valid JSON");
+    return mlfq_fail(err, errlen, 400, "the body is not valid JSON");
   if (!cJSON_IsObject(o)) {
-    rc = fail(err, errlen, 400, "the body must be a JSON object");
+    rc = mlfq_fail(err, errlen, 400, "the body must be a JSON object");
     goto done;
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "model");
   if (v != NULL && !cJSON_IsNull(v)) {
     if (!cJSON_IsString(v)) {
-      rc = fail(err, errlen, 400, "'model' must be a string");
+      rc = mlfq_fail(err, errlen, 400, "'model' must be a string");
       goto done;
     }
     if (strcmp(v->valuestring, lim->model) != 0) {
-      rc = fail(err, errlen, 404, "The model '%.100s' does not exist.",
-                v->valuestring);
+      rc = mlfq_fail(err, errlen, 404, "The model '%.100s' does not exist.",
+                     v->valuestring);
       goto done;
     }
   }
-  snprintf(q->model, sizeof(q->model), "%s", lim->model);
+  q->model = lim->model;
   rc = chat ? messages(o, q, err, errlen) : prompts(o, q, err, errlen);
   if (rc)
     goto done;
@@ -185,19 +171,19 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
     v = cJSON_GetObjectItemCaseSensitive(o, "max_completion_tokens");
   if (v != NULL && !cJSON_IsNull(v) &&
       whole(v, 1, lim->max_output, &q->max_tokens) != 0) {
-    rc = fail(err, errlen, 400,
-              "'max_tokens' must be a whole number from 1 "
-              "to %u",
-              (unsigned)lim->max_output);
+    rc = mlfq_fail(err, errlen, 400,
+                   "'max_tokens' must be a whole number from 1 "
+                   "to %u",
+                   (unsigned)lim->max_output);
     goto done;
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "mlfq_input_length");
   if (v != NULL && !cJSON_IsNull(v)) {
     if (whole(v, 1, lim->max_input, &in) != 0) {
-      rc = fail(err, errlen, 400,
-                "'mlfq_input_length' must be a whole "
-                "number from 1 to %u",
-                (unsigned)lim->max_input);
+      rc = mlfq_fail(err, errlen, 400,
+                     "'mlfq_input_length' must be a whole "
+                     "number from 1 to %u",
+                     (unsigned)lim->max_input);
       goto done;
     }
     for (i = 0; i < q->n; i++)
@@ -205,19 +191,20 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
   }
   for (i = 0; i < q->n; i++)
     if (q->input_len[i] > lim->max_input) {
-      rc = fail(err, errlen, 400, "a prompt of %u tokens is longer than %u",
-                (unsigned)q->input_len[i], (unsigned)lim->max_input);
+      rc =
+          mlfq_fail(err, errlen, 400, "a prompt of %u tokens is longer than %u",
+                    (unsigned)q->input_len[i], (unsigned)lim->max_input);
       goto done;
     }
   v = cJSON_GetObjectItemCaseSensitive(o, "n");
   if (v != NULL && !cJSON_IsNull(v) &&
       !(cJSON_IsNumber(v) && v->valuedouble == 1)) {
-    rc = fail(err, errlen, 400, "only 'n': 1 is supported");
+    rc = mlfq_fail(err, errlen, 400, "only 'n': 1 is supported");
     goto done;
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "stream");
   if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v)) {
-    rc = fail(err, errlen, 400, "'stream' must be true or false");
+    rc = mlfq_fail(err, errlen, 400, "'stream' must be true or false");
     goto done;
   }
   q->stream = cJSON_IsTrue(v);

@@ -17,7 +17,7 @@ typedef struct {
   uint32_t max_tokens;
   size_t n; /* prompts (always 1 for chat) */
   uint32_t input_len[MLFQ_OPENAI_MAX_PROMPTS];
-  char model[128]; /* as asked, or the server's */
+  const char *model; /* the server's (lim->model): the only one served */
 } mlfq_openai_req_t;
 
 /* What the server allows. */
@@ -34,7 +34,7 @@ typedef struct {
  * or the extension field "mlfq_input_length"; output_length is max_tokens
  * (max_completion_tokens for chat) or lim->default_tokens. Returns 0, or
  * an HTTP status (400 for bad JSON or fields, 404 for another model) with
- * the message in err. */
+ * the message in err. q->model is lim->model, which must outlive q. */
 int mlfq_openai_parse(const char *body, size_t len, int chat,
                       const mlfq_openai_limits_t *lim, mlfq_openai_req_t *q,
                       char *err, size_t errlen);

@@ -90,12 +90,17 @@ void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
   client_send(c, m);
 }
 
-void client_linger(client_t *c) {
-  if (c->closing)
-    return;
+/* Nothing more is read; c closes once its output is written. */
+static void stop_reading(client_t *c) {
   mlfq_flow_linger(&c->flow);
   c->s.stop = 1;
   stream_read_stop(&c->s);
+}
+
+void client_linger(client_t *c) {
+  if (c->closing)
+    return;
+  stop_reading(c);
   if (c->s.queued == 0 && c->s.out.len == 0)
     client_close(c);
 }
@@ -106,9 +111,7 @@ static void fatal(client_t *c, Mlfq__ErrorCode code, const char *msg) {
   mlfq_log(MLFQ_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id,
            c->peer, mlfq_wire_error_name(code), msg);
   client_error(c, 0, code, "%s", msg);
-  mlfq_flow_linger(&c->flow);
-  c->s.stop = 1;
-  stream_read_stop(&c->s);
+  stop_reading(c);
 }
 
 static void on_flush(stream_t *s) {
@@ -177,10 +180,7 @@ static void welcome(client_t *c, const Mlfq__Hello *h) {
   char err[256];
 
   if (mlfq_wire_hello_check(h, "router", err, sizeof(err)) != 0) {
-    client_error(c, 0, MLFQ__ERROR_CODE__BAD_VERSION, "%s", err);
-    mlfq_flow_linger(&c->flow);
-    c->s.stop = 1;
-    stream_read_stop(&c->s);
+    fatal(c, MLFQ__ERROR_CODE__BAD_VERSION, err);
     return;
   }
   c->hello = 1;

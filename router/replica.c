@@ -37,7 +37,8 @@
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define WELCOME_TIMEOUT_MS 5000
+#define WELCOME_TIMEOUT_S 5
+#define WELCOME_TIMEOUT_MS (WELCOME_TIMEOUT_S * 1000)
 #define REPLICA_MAX_FRAME (64u << 20)
 /* The largest framed Cancel (a 10-byte id varint), rounded up: a link has
  * room for one per request in flight (max_pending) past its bound. */
@@ -51,12 +52,15 @@ static void replica_fail(replica_t *r, const char *why);
 
 static void on_timer(uv_timer_t *t) {
   replica_t *r = MLFQ_CONTAINER_OF(t, replica_t, timer);
+  char why[64];
 
-  if (r->state == REPLICA_IDLE)
+  if (r->state == REPLICA_IDLE) {
     attempt(r);
-  else if (r->state == REPLICA_HELLO)
+  } else if (r->state == REPLICA_HELLO) {
     /* An accepted connection that never says Welcome is no replica. */
-    replica_fail(r, "no Welcome within 5 s");
+    snprintf(why, sizeof(why), "no Welcome within %d s", WELCOME_TIMEOUT_S);
+    replica_fail(r, why);
+  }
   router_settle(r->rt);
 }
 

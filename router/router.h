@@ -158,9 +158,9 @@ void router_free(router_t *rt);
  * in flight, begins the stop. Call at the end of every callback. */
 void router_settle(router_t *rt);
 /* The configuration clients are told (Welcome and Stats): the first up
- * replica's, else the last one heard, with the router's own limits; the
- * fields point into the replica's Welcome and into *c. NULL while no
- * replica has ever said Welcome. */
+ * replica's, else that of the first one that has said Welcome, with the
+ * router's own limits; the fields point into the replica's Welcome and into *c.
+ * NULL while no replica has ever said Welcome. */
 const Mlfq__Config *router_config(router_t *rt, Mlfq__Config *c);
 /* Sends request q (Submit s from its client) to its replica and adds it
  * to the replica's load. Returns 0, MLFQ_EFRAMESIZE when the Submit is
@@ -252,8 +252,6 @@ struct replica_s {
  * a negative code with err set. */
 int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
                  char *err, size_t errlen);
-/* Whether r takes new requests. */
-int replica_usable(const replica_t *r);
 /* Sends Cancel for upstream id. A Cancel passes the output bound: there
  * is at most one per request sent to r, so the requests in flight bound
  * them. Only a broken connection (the request is lost with it) or no
@@ -280,7 +278,5 @@ void stats_replica_lost(replica_t *r);
 void stats_client_gone(router_t *rt, client_t *c);
 /* Answers every client owed a reply with what came (the router stops). */
 void stats_flush_all(router_t *rt);
-/* The stats timer fired: the round in flight ends with what came. */
-void stats_on_timer(uv_timer_t *t);
 
 #endif

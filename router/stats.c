@@ -228,7 +228,8 @@ static void expire(stats_job_t *j) {
   finish(j);
 }
 
-void stats_on_timer(uv_timer_t *t) {
+/* The stats timer fired: the round in flight ends with what came. */
+static void stats_on_timer(uv_timer_t *t) {
   router_t *rt = MLFQ_CONTAINER_OF(t, router_t, stats_timer);
 
   if (rt->stats_round != NULL)

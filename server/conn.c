@@ -168,14 +168,19 @@ static void on_write(uv_write_t *req, int status) {
     mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: write: %s",
              (unsigned long long)c->id, c->peer, uv_strerror(status));
     conn_close(c);
+    server_pump(c->sv); /* its requests left: a drain may end */
     return;
   }
   switch (mlfq_flow_written(&c->flow, c->queued, c->out.len)) {
   case MLFQ_FLOW_CLOSE:
     conn_close(c);
+    server_pump(c->sv);
     break;
   case MLFQ_FLOW_RESUME:
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+      conn_close(c);
+      server_pump(c->sv);
+    }
     break;
   default:
     break;
@@ -219,9 +224,7 @@ static void welcome(conn_t *c, const Mlfq__Hello *h) {
   char err[256];
 
   if (mlfq_wire_hello_check(h, "server", err, sizeof(err)) != 0) {
-    conn_error(c, 0, MLFQ__ERROR_CODE__BAD_VERSION, "%s", err);
-    mlfq_flow_linger(&c->flow);
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    fatal(c, MLFQ__ERROR_CODE__BAD_VERSION, err);
     return;
   }
   c->hello = 1;

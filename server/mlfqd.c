@@ -1,5 +1,6 @@
 /* mlfqd: the real-time serving daemon. Options, daemon mode, pidfile,
- * logging and signals; the server itself is server.c and conn.c. */
+ * logging and signals; the server itself is server.c, conn.c, http.c and
+ * metrics.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -72,6 +72,13 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now) {
   sv->inflight++;
 }
 
+/* r has ended: the server lets it go (its owner frees it next). */
+static void let_go(server_t *sv, request_t *r) {
+  r->in_sched = 0;
+  mlfq_list_remove(&r->slink);
+  sv->inflight--;
+}
+
 void server_forget(server_t *sv, request_t *r) {
   if (r->in_sched) {
     mlfq_sched_cancel(sv->sched, &r->job, sv->point);
@@ -79,16 +86,7 @@ void server_forget(server_t *sv, request_t *r) {
     mlfq_list_remove(&r->plink);
     sv->cancelled_early++;
   }
-  r->in_sched = 0;
-  mlfq_list_remove(&r->slink);
-  sv->inflight--;
-}
-
-/* r has ended: the server lets it go (its owner frees it next). */
-static void let_go(server_t *sv, request_t *r) {
-  r->in_sched = 0;
-  mlfq_list_remove(&r->slink);
-  sv->inflight--;
+  let_go(sv, r);
 }
 
 static void submit(server_t *sv, request_t *r, uint64_t t) {
@@ -411,7 +409,9 @@ static int trim_busy(void *arg) { return ((server_t *)arg)->inflight != 0; }
 static uint64_t trim_activity(void *arg) {
   const server_t *sv = arg;
 
-  return 2 * sv->conn_seq - sv->nconns + sv->submitted + sv->rejected;
+  /* conn_seq numbers protocol and HTTP connections alike */
+  return 2 * sv->conn_seq - sv->nconns - sv->nhttp + sv->submitted +
+         sv->rejected;
 }
 
 int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,

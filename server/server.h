@@ -1,5 +1,5 @@
-/* The daemon's state shared by its parts: the server (listener, signals,
- * the scheduling pump, drain), its protocol connections (conn.c) and its
+/* The daemon's state shared by its parts: the server (listener, the
+ * scheduling pump, drain, metrics.c), its protocol connections (conn.c) and its
  * HTTP front door (http.c). Everything here lives on the loop thread; only
  * workers.c runs elsewhere.
  */
@@ -92,8 +92,6 @@ struct server_s {
   uv_loop_t *loop;
   uv_tcp_t listener;
   mlfq_deadlines_t hellos; /* connections that have not sent Hello */
-  uv_signal_t sigint;
-  uv_signal_t sigterm;
   uv_timer_t drain_timer;
   mlfq_trim_t trim; /* gives freed heap back once idle (trim.h) */
   int listening;

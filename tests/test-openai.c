@@ -21,7 +21,7 @@ static void check(int chat, const char *model, const char *id, long created) {
   q.stream = 1;
   q.max_tokens = 3;
   q.n = chat ? 1 : MLFQ_OPENAI_MAX_PROMPTS;
-  snprintf(q.model, sizeof(q.model), "%s", model);
+  q.model = model;
   ASSERT_EQ(mlfq_openai_stream_init(&st, &q, id, created), 0);
   for (i = 0; i < q.n; i++)
     for (first = 0; first < 2; first++)
@@ -31,8 +31,7 @@ static void check(int chat, const char *model, const char *id, long created) {
         fast = mlfq_openai_stream_chunk(&st, i, first, last, &n);
         ASSERT_EQ(n, strlen(slow));
         if (memcmp(fast, slow, n) != 0) {
-          fprintf(stderr, "template: %.*s\ncJSON:    %s\n", (int)n, fast,
-                  slow);
+          fprintf(stderr, "template: %.*s\ncJSON:    %s\n", (int)n, fast, slow);
           ASSERT(0);
         }
         free(slow);
@@ -41,9 +40,12 @@ static void check(int chat, const char *model, const char *id, long created) {
 }
 
 TEST(openai, stream_chunks_equal_cjson) {
-  static const char *const models[] = {
-      "mlfqd", "opt-1.3b", "a \"quoted\" \\ name", "tab\tand\nnewline",
-      "\xc3\xa9t\xc3\xa9 \xe2\x82\xac", ""};
+  static const char *const models[] = {"mlfqd",
+                                       "opt-1.3b",
+                                       "a \"quoted\" \\ name",
+                                       "tab\tand\nnewline",
+                                       "\xc3\xa9t\xc3\xa9 \xe2\x82\xac",
+                                       ""};
   size_t m;
 
   for (m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
