@@ -122,7 +122,10 @@ static int send_replies(stats_job_t *j) {
     s.preemptions += x->preemptions;
     s.swapped_tokens += x->swapped_tokens;
     s.kv_used_tokens += x->kv_used_tokens;
-    s.kv_peak_tokens += x->kv_peak_tokens;
+    /* the highest replica's, as mlfqsim --replicas reports it: each
+     * replica has its own cache of the capacity clients are told */
+    if (x->kv_peak_tokens > s.kv_peak_tokens)
+      s.kv_peak_tokens = x->kv_peak_tokens;
     s.lateness_p50_us = x->lateness_p50_us > s.lateness_p50_us
                             ? x->lateness_p50_us
                             : s.lateness_p50_us;
