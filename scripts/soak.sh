@@ -5,13 +5,15 @@
 #
 #   scripts/soak.sh [SECONDS [BUILD_DIR]]   default 300 s, build/
 #
-# It builds BUILD_DIR if needed and prints the "soak:" figures.
+# It builds BUILD_DIR if needed and prints the "soak:" figures. Before
+# each soak come warm-up rounds as long as the soak until the idle RSS
+# settles (at most 4), so one test takes between 2 and 5 times SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
 -h | --help)
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
   ;;
 esac

@@ -514,7 +514,9 @@ TEST(http, overloaded_and_draining) {
   c = tc_open(&h.d, 1);
   fd = http_connect(h.port);
   post(fd, "/v1/completions",
-       "{\"prompt\":[\"a\",\"b\"],\"max_tokens\":25,\"stream\":true}");
+       "{\"prompt\":[\"a\",\"b\"],\"max_tokens\":100,\"stream\":true}");
+  /* 200 tokens at 20 ms: 4 s, long enough for three curls under a
+   * sanitizer */
   tc_wait_submitted(c, 2);
   ASSERT_EQ(curl(&h, "POST", "/v1/completions", "{\"prompt\":\"a\"}", &out),
             429);

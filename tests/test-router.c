@@ -404,7 +404,6 @@ TEST(router, disconnect_cancels_upstream) {
   const char *args[] = {"--policy", "round-robin", NULL};
   Mlfq__ServerMessage *m;
   tc_client_t *a, *b;
-  int64_t deadline;
   uint64_t id;
   rig_t g;
 
@@ -415,16 +414,8 @@ TEST(router, disconnect_cancels_upstream) {
     tc_submit(a, id, 4, 100000);
   wait_accepted(a, 1, 6);
   tc_close(a);
-  deadline = tc_now_ms() + TC_WAIT_MS;
-  for (;;) {
-    m = tc_stats(b);
-    if (m->stats->cancelled == 6 &&
-        m->stats->running + m->stats->waiting == 0 &&
-        m->stats->connections == 1)
-      break;
-    ASSERT_LT(tc_now_ms(), deadline);
-    mlfq__server_message__free_unpacked(m, NULL);
-  }
+  m = tc_wait_idle(b, 1, TC_WAIT_MS);
+  ASSERT_EQ_U64(m->stats->cancelled, 6);
   for (id = 0; id < 3; id++) {
     ASSERT_EQ_U64(m->stats->replicas[id]->outstanding_requests, 0);
     ASSERT_EQ_U64(m->stats->replicas[id]->outstanding_tokens, 0);
@@ -446,7 +437,6 @@ TEST(router, slow_reader) {
   const char *args[] = {"--max-queued-bytes", "65536", NULL};
   Mlfq__ServerMessage *m;
   tc_client_t *s, *b;
-  int64_t deadline;
   mlfq_buf_t buf;
   uint64_t id;
   char *log;
@@ -462,15 +452,9 @@ TEST(router, slow_reader) {
     tc_put_submit(&buf, id, 4, 1000000);
   ASSERT_OK(mlfq_peer_send_raw(&s->p, buf.data, buf.len));
   mlfq_buf_free(&buf);
-  deadline = tc_now_ms() + TC_WAIT_MS;
-  for (;;) {
-    m = tc_stats(b);
-    if (m->stats->submitted == 256 && m->stats->cancelled == 256 &&
-        m->stats->connections == 1)
-      break;
-    ASSERT_LT(tc_now_ms(), deadline);
-    mlfq__server_message__free_unpacked(m, NULL);
-  }
+  tc_wait_submitted(b, 256);
+  m = tc_wait_idle(b, 1, TC_WAIT_MS);
+  ASSERT_EQ_U64(m->stats->cancelled, 256);
   mlfq__server_message__free_unpacked(m, NULL);
   log = mlfq_test_slurp(g.router.log);
   ASSERT_CONTAINS(log, "slow reader");

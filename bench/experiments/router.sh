@@ -13,7 +13,7 @@
 # Eight daemons (four fcfs, four mlfq) serve every routing policy: one
 # router per (routing, engine) pair, one loadgen compare run per workload
 # sends the identical schedule through each router in turn (time scale
-# 0.25: model time runs 4x faster than wall time; ~8 minutes in all).
+# 0.25: model time runs 4x faster than wall time; about 4 minutes in all).
 # Writes to out/experiments/router/: table.csv, table.md, loadgen-*.txt,
 # summary-*.json, jobs-*.csv and jct-by-route.png/.svg.
 # --quick: 30 and 100 requests, time scale 0.05 (less exact: ten daemons

@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (sv->inflight != 0 || !mlfq_list_empty(&sv->pending))
     fz_die("requests in flight with no connection");
-  if (++g.inputs % 64 == 0)
+  if (++g.inputs % 64 == 1) /* the first input too: replays are short */
     check_alive(sv, port);
   return 0;
 }

@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (g.rt.replicas[0].state != REPLICA_UP)
     fz_die("a client took the replica down");
-  if (++g.inputs % 64 == 0)
+  if (++g.inputs % 64 == 1) /* the first input too: replays are short */
     check_routing();
   return 0;
 }
