@@ -25,6 +25,7 @@
 #include "error.h"
 #include "frame.h"
 #include "run.h"
+#include "summary.h"
 #include "tcp.h"
 #include "wire.h"
 
@@ -554,7 +555,7 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
 
   memset(res, 0, sizeof(*res));
   memset(&r, 0, sizeof(r));
-  res->kv_peak = UINT64_MAX;
+  res->kv_peak = MLFQ_KV_PEAK_UNKNOWN;
   if (w->n == 0 || o->connections == 0)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "nothing to send");
   r.o = o;

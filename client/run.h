@@ -64,8 +64,8 @@ typedef struct {
   double time_scale; /* the server's */
   Mlfq__ServerMessage *welcome;
   uint64_t kv_peak; /* the server's peak KV use from a Stats after the last
-                       request (asked only with a KV capacity); UINT64_MAX
-                       when not known */
+                       request (asked only with a KV capacity);
+                       MLFQ_KV_PEAK_UNKNOWN when not known */
   int interrupted;
   int lost; /* a connection was lost */
 } lg_result_t;

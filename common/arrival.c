@@ -11,6 +11,7 @@
 
 #include "arrival.h"
 #include "error.h"
+#include "units.h"
 
 /* Rounds a non-negative number of ns to the nearest integer (halves away
  * from zero, as llround), saturating at UINT64_MAX; NaN and negative give 0. */
@@ -20,10 +21,6 @@ static uint64_t round_ns(double ns) {
   if (ns >= 0x1.0p64)
     return UINT64_MAX;
   return (uint64_t)round(ns);
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b) {
-  return b > UINT64_MAX - a ? UINT64_MAX : a + b;
 }
 
 static int all_at_once(const mlfq_arrival_t *a) {
@@ -103,7 +100,7 @@ uint64_t mlfq_arrivals_next(mlfq_arrivals_t *g) {
   else if (g->cfg.dist == MLFQ_DIST_UNIFORM)
     t = round_ns((double)g->i * 1e9 / g->cfg.rate);
   else
-    t = add_sat(g->t_ns, round_ns(draw_gap_ns(g)));
+    t = mlfq_add_sat(g->t_ns, round_ns(draw_gap_ns(g)));
   g->i++;
   g->t_ns = t;
   return t;

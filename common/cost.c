@@ -299,10 +299,6 @@ uint64_t mlfq_cost_min_decode_ns(const mlfq_cost_t *c) {
   return mlfq_ms_to_ns(min);
 }
 
-static uint64_t add_sat(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 uint64_t mlfq_cost_batch_ns(const mlfq_cost_t *c, uint64_t prefill_tokens,
                             uint64_t max_decode_ns, uint32_t ndecode) {
   uint64_t t = mlfq_cost_prefill_ns(c, prefill_tokens);
@@ -312,10 +308,8 @@ uint64_t mlfq_cost_batch_ns(const mlfq_cost_t *c, uint64_t prefill_tokens,
   if (ndecode == 0)
     return t;
   if (ndecode == 1 || c->batch_decode_ms_per_seq == 0)
-    return add_sat(t, max_decode_ns);
+    return mlfq_add_sat(t, max_decode_ns);
   per_seq = mlfq_ms_to_ns(c->batch_decode_ms_per_seq);
-  extra = per_seq > 0 && ndecode - 1 > UINT64_MAX / per_seq
-              ? UINT64_MAX
-              : per_seq * (ndecode - 1);
-  return add_sat(add_sat(t, max_decode_ns), extra);
+  extra = mlfq_mul_sat(per_seq, ndecode - 1);
+  return mlfq_add_sat(mlfq_add_sat(t, max_decode_ns), extra);
 }

@@ -286,14 +286,6 @@ static uint64_t batch_time(const mlfq_sched_t *s, const engine_t *eng) {
   return mlfq_cost_batch_ns(&s->cost, prefill_tokens, max_decode, ndecode);
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return b > UINT64_MAX - a ? UINT64_MAX : a + b;
-}
-
-static uint64_t sat_mul(uint64_t a, uint64_t b) {
-  return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
-}
-
 static void take(mlfq_sched_t *s, engine_t *eng, unsigned e, mlfq_job_t *j) {
   j->_engine = (int32_t)e;
   s->pol->take(s->ps, j);
@@ -389,7 +381,8 @@ unsigned mlfq_sched_dispatch(mlfq_sched_t *s, unsigned e, uint64_t now,
   eng->start_ns = now;
   eng->dur_ns = batch_time(s, eng);
   if (s->kv.cap > 0 && s->kv.moved > 0) /* charged serially, see MODEL.md */
-    eng->dur_ns = sat_add(eng->dur_ns, sat_mul(s->kv.moved, s->kv.swap_ns));
+    eng->dur_ns =
+        mlfq_add_sat(eng->dur_ns, mlfq_mul_sat(s->kv.moved, s->kv.swap_ns));
   s->st.iterations++;
   *dur_ns = eng->dur_ns;
   return eng->n;

@@ -45,4 +45,13 @@ uint64_t mlfq_ms_to_ns(double ms);
 
 static inline double mlfq_ns_to_ms(uint64_t ns) { return (double)ns / 1e6; }
 
+/* a + b and a * b, UINT64_MAX when they would overflow. */
+static inline uint64_t mlfq_add_sat(uint64_t a, uint64_t b) {
+  return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
+static inline uint64_t mlfq_mul_sat(uint64_t a, uint64_t b) {
+  return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
 #endif
