@@ -244,7 +244,6 @@ static void welcome(conn_t *c, const Mlfq__Hello *h) {
 static void submit(conn_t *c, const Mlfq__Submit *s, uint64_t now) {
   server_t *sv = c->sv;
   const mlfq_limits_t *lim = &sv->opt.lim;
-  uint64_t kv_cap = mlfq_sched_params(sv->sched)->kv_capacity;
   request_t *r;
   char err[256];
 
@@ -258,12 +257,9 @@ static void submit(conn_t *c, const Mlfq__Submit *s, uint64_t now) {
     conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST, "%s", err);
     return;
   }
-  if (kv_cap > 0 && (uint64_t)s->input_length + s->output_length > kv_cap) {
-    conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST,
-               "the request needs %llu KV tokens (input_length + "
-               "output_length) and the KV capacity is %llu",
-               (unsigned long long)s->input_length + s->output_length,
-               (unsigned long long)kv_cap);
+  if (!server_kv_fits(sv, s->input_length, s->output_length,
+                      "input_length + output_length", err, sizeof(err))) {
+    conn_error(c, s->id, MLFQ__ERROR_CODE__INVALID_REQUEST, "%s", err);
     return;
   }
   if (mlfq_idmap_get(&c->ids, s->id) != NULL) {
@@ -272,10 +268,8 @@ static void submit(conn_t *c, const Mlfq__Submit *s, uint64_t now) {
                (unsigned long long)s->id);
     return;
   }
-  if (sv->inflight >= lim->max_pending) {
-    sv->rejected++;
-    conn_error(c, s->id, MLFQ__ERROR_CODE__OVERLOADED,
-               "%zu requests pending (max-pending)", sv->inflight);
+  if (!server_has_room(sv, 1, err, sizeof(err))) {
+    conn_error(c, s->id, MLFQ__ERROR_CODE__OVERLOADED, "%s", err);
     return;
   }
   r = calloc(1, sizeof(*r));

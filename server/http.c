@@ -319,7 +319,7 @@ static const request_ops_t req_ops = {req_accepted, req_token, req_failed};
 static void completion(http_t *h, int chat) {
   server_t *sv = h->sv;
   const mlfq_limits_t *lim = &sv->opt.lim;
-  uint64_t kv_cap = mlfq_sched_params(sv->sched)->kv_capacity, now;
+  uint64_t now;
   mlfq_openai_limits_t ol;
   char err[256];
   request_t *r;
@@ -336,13 +336,9 @@ static void completion(http_t *h, int chat) {
     respond_error(h, status, NULL, err);
     return;
   }
-  for (i = 0; i < h->q.n && kv_cap > 0; i++)
-    if ((uint64_t)h->q.input_len[i] + h->q.max_tokens > kv_cap) {
-      snprintf(err, sizeof(err),
-               "the request needs %llu KV tokens (prompt + max_tokens) and "
-               "the KV capacity is %llu",
-               (unsigned long long)h->q.input_len[i] + h->q.max_tokens,
-               (unsigned long long)kv_cap);
+  for (i = 0; i < h->q.n; i++)
+    if (!server_kv_fits(sv, h->q.input_len[i], h->q.max_tokens,
+                        "prompt + max_tokens", err, sizeof(err))) {
       respond_error(h, 400, NULL, err);
       return;
     }
@@ -363,10 +359,7 @@ static void completion(http_t *h, int chat) {
     respond_error(h, 503, NULL, "the server is shutting down");
     return;
   }
-  if (sv->inflight + h->q.n > lim->max_pending) {
-    sv->rejected++;
-    snprintf(err, sizeof(err), "%zu requests pending (max-pending)",
-             sv->inflight);
+  if (!server_has_room(sv, h->q.n, err, sizeof(err))) {
     respond_error(h, 429, NULL, err);
     return;
   }

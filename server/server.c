@@ -72,6 +72,26 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now) {
   sv->inflight++;
 }
 
+int server_kv_fits(const server_t *sv, uint64_t in, uint64_t out,
+                   const char *lengths, char *err, size_t errlen) {
+  uint64_t cap = mlfq_sched_params(sv->sched)->kv_capacity;
+
+  if (cap == 0 || in + out <= cap)
+    return 1;
+  snprintf(err, errlen,
+           "the request needs %llu KV tokens (%s) and the KV capacity is %llu",
+           (unsigned long long)(in + out), lengths, (unsigned long long)cap);
+  return 0;
+}
+
+int server_has_room(server_t *sv, size_t n, char *err, size_t errlen) {
+  if (sv->inflight + n <= sv->opt.lim.max_pending)
+    return 1;
+  sv->rejected++;
+  snprintf(err, errlen, "%zu requests pending (max-pending)", sv->inflight);
+  return 0;
+}
+
 /* r has ended: the server lets it go (its owner frees it next). */
 static void let_go(server_t *sv, request_t *r) {
   r->in_sched = 0;

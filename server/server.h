@@ -170,6 +170,14 @@ void server_close(server_t *sv);
 /* Frees what server_init made, after the loop has ended. */
 void server_free(server_t *sv);
 uint64_t server_model_now(server_t *sv);
+/* The limits every request meets, protocol or HTTP. Whether a request of
+ * in + out tokens fits the KV capacity (lengths names them as its client
+ * gave them, for err). */
+int server_kv_fits(const server_t *sv, uint64_t in, uint64_t out,
+                   const char *lengths, char *err, size_t errlen);
+/* Whether n more requests stay within max_pending; if not, they are
+ * counted as rejected and err says so. */
+int server_has_room(server_t *sv, size_t n, char *err, size_t errlen);
 /* A new request r arrives at model time now (one read's requests share
  * one time); the server takes it from here. */
 void server_arrive(server_t *sv, request_t *r, uint64_t now);
