@@ -134,9 +134,11 @@ static void replica_fail(replica_t *r, const char *why) {
     r->complained = 1;
   }
   r->draining = 0;
-  stats_replica_lost(r);
   uv_timer_stop(&r->timer);
   close_conn(r);
+  /* After close_conn: a Stats round this ends may start the next, which
+   * must not ask r (no longer up) again. */
+  stats_replica_lost(r);
 }
 
 static void on_connect(uv_connect_t *req, int status) {
