@@ -93,35 +93,33 @@ static void mark_dirty(stream_t *s) {
     mlfq_list_push_tail(&s->rt->dirty, &s->dirty);
 }
 
-/* Appends a frame of m unless the output would pass max_queued (when
- * bounded). */
-static int put(stream_t *s, const ProtobufCMessage *m, int bounded) {
-  size_t n = protobuf_c_message_get_packed_size(m) + MLFQ_FRAME_HEADER;
-  uint8_t *p;
-  int err;
-
-  mark_dirty(s); /* a refused frame too: the owner's flush decides */
-  if (n > UINT32_MAX || (bounded && s->queued + s->out.len + n > s->max_queued))
-    return MLFQ_ERANGE;
-  p = mlfq_buf_reserve(&s->out, n, &err);
-  if (p == NULL)
-    return err;
-  mlfq_frame_header(p, (uint32_t)(n - MLFQ_FRAME_HEADER));
-  protobuf_c_message_pack(m, p + MLFQ_FRAME_HEADER);
-  mlfq_buf_commit(&s->out, n);
-  return 0;
+/* After a frame was appended to s->out at offset before: takes it back
+ * if the unwritten output now passes max_queued (when bounded). */
+static int bound(stream_t *s, size_t before, int rc, int bounded) {
+  if (rc == 0 && bounded && s->queued + s->out.len > s->max_queued) {
+    s->out.len = before;
+    rc = MLFQ_ERANGE;
+  }
+  return rc;
 }
 
 int stream_put_server(stream_t *s, const Mlfq__ServerMessage *m) {
-  return put(s, &m->base, 1);
+  size_t before = s->out.len;
+
+  mark_dirty(s); /* a refused frame too: the owner's flush decides */
+  return bound(s, before, mlfq_wire_put_server(&s->out, m), 1);
 }
 
 int stream_put_client(stream_t *s, const Mlfq__ClientMessage *m) {
-  return put(s, &m->base, 1);
+  size_t before = s->out.len;
+
+  mark_dirty(s);
+  return bound(s, before, mlfq_wire_put_client(&s->out, m), 1);
 }
 
 int stream_put_client_unbounded(stream_t *s, const Mlfq__ClientMessage *m) {
-  return put(s, &m->base, 0);
+  mark_dirty(s);
+  return mlfq_wire_put_client(&s->out, m);
 }
 
 static void on_write(uv_write_t *req, int status) {
