@@ -421,6 +421,22 @@ int conn_accept(server_t *sv) {
   return rc;
 }
 
+void conn_close_all(server_t *sv, int now) {
+  mlfq_link_t *l, *next;
+  conn_t *c;
+
+  for (l = sv->conns.next; l != &sv->conns; l = next) {
+    next = l->next;
+    c = MLFQ_CONTAINER_OF(l, conn_t, link);
+    if (now || (c->queued == 0 && c->out.len == 0)) {
+      conn_close(c);
+    } else {
+      mlfq_flow_linger(&c->flow);
+      uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+  }
+}
+
 void conn_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d) {
   conn_t *c = MLFQ_CONTAINER_OF(d, conn_t, hello_due);
   char msg[128];

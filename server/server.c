@@ -334,18 +334,10 @@ void server_gone(server_t *sv) {
     uv_close((uv_handle_t *)&sv->drain_timer, NULL);
 }
 
-static void close_all(server_t *sv) {
-  mlfq_link_t *l, *next;
-
-  for (l = sv->conns.next; l != &sv->conns; l = next) {
-    next = l->next;
-    conn_close(MLFQ_CONTAINER_OF(l, conn_t, link));
-  }
-}
-
 static void on_linger(uv_timer_t *t) {
   server_t *sv = MLFQ_CONTAINER_OF(t, server_t, drain_timer);
-  close_all(sv);
+
+  conn_close_all(sv, 1);
   http_close_all(sv, 1);
 }
 
@@ -353,9 +345,6 @@ static void on_linger(uv_timer_t *t) {
  * their output is written (or after a second), the engine threads are
  * joined, and every handle is closed, so the loop ends. */
 static void begin_shutdown(server_t *sv) {
-  mlfq_link_t *l;
-  conn_t *c;
-
   sv->stopping = 1;
   mlfq_log(MLFQ_LOG_INFO, "stopping");
   if (sv->on_stop != NULL)
@@ -369,22 +358,12 @@ static void begin_shutdown(server_t *sv) {
   sv->workers = NULL;
   mlfq_trim_close(&sv->trim);
   http_stop_listening(sv);
-  for (l = sv->conns.next; l != &sv->conns; l = l->next) {
-    c = MLFQ_CONTAINER_OF(l, conn_t, link);
-    mlfq_flow_linger(&c->flow);
-    uv_read_stop((uv_stream_t *)&c->tcp);
-  }
   uv_timer_stop(&sv->drain_timer);
   if (sv->nconns + sv->nhttp == 0) {
     uv_close((uv_handle_t *)&sv->drain_timer, NULL);
   } else {
     uv_timer_start(&sv->drain_timer, on_linger, 1000, 0);
-    for (l = sv->conns.next; l != &sv->conns;) {
-      c = MLFQ_CONTAINER_OF(l, conn_t, link);
-      l = l->next;
-      if (c->queued == 0)
-        conn_close(c);
-    }
+    conn_close_all(sv, 0);
     http_close_all(sv, 0);
   }
 }

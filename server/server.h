@@ -207,6 +207,9 @@ void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
 #endif
     ;
 void conn_close(conn_t *c);
+/* Closes every protocol connection: now, or (now 0) each once its output
+ * is written, reading nothing more meanwhile. */
+void conn_close_all(server_t *sv, int now);
 /* sv->hellos: the connection of d sent no Hello in time. */
 void conn_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d);
 
