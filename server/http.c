@@ -423,6 +423,7 @@ static void route(http_t *h) {
   server_t *sv = h->sv;
   mlfq_buf_t b;
   size_t i;
+  int rc;
 
   for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
     if (path_is(h, routes[i].path))
@@ -447,8 +448,9 @@ static void route(http_t *h) {
     break;
   case 1:
     mlfq_buf_init(&b, 16 << 20);
-    if (metrics_write(sv, &b) != 0)
-      respond_error(h, 500, NULL, "out of memory");
+    rc = metrics_write(sv, &b);
+    if (rc != 0)
+      respond_error(h, 500, NULL, mlfq_strerror(rc));
     else
       respond(h, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
               (const char *)b.data, b.len);

@@ -225,8 +225,8 @@ void http_stop_listening(server_t *sv);
 void http_close_all(server_t *sv, int now);
 
 /* metrics.c: GET /metrics */
-/* Appends the server's metrics in Prometheus' text format to b. Returns 0
- * or MLFQ_ENOMEM. */
+/* Appends the server's metrics in Prometheus' text format to b. Returns 0,
+ * MLFQ_ENOMEM, or MLFQ_ERANGE (a line too long: a very long label). */
 int metrics_write(server_t *sv, mlfq_buf_t *b);
 
 #endif
