@@ -261,7 +261,9 @@ static void figure6(const char *policy, const int want[3]) {
   for (i = 0; i < 3; i++) {
     ASSERT_EQ(rows[i].id, i);
     ASSERT_STR_EQ(rows[i].status, "ok");
-    ASSERT_NEAR(rows[i].jct_ms, want[i] * 20, 6);
+    /* a sanitizer's build may be late by more than 6 ms (one CI run:
+     * 6.15 ms late on a 220 ms job under ASan) */
+    ASSERT_NEAR(rows[i].jct_ms, want[i] * 20, MLFQ_TEST_SANITIZED ? 15 : 6);
     ASSERT_NEAR(rows[i].jct_ms, rows[i].finish_ms - rows[i].arrival_ms, 0.01);
   }
   free(out);
