@@ -18,6 +18,8 @@ typedef struct {
   const char *policy;
   uint64_t seed;
   unsigned stats_timeout_ms;
+  unsigned probe_interval_ms;
+  unsigned probe_timeout_ms;
   size_t replica_queued_bytes;
 } route_opts_t;
 
@@ -42,6 +44,14 @@ static const mlfq_cli_opt_t route_options[] = {
     {"stats-timeout", "MS",
      "how long a StatsRequest waits for the replicas' replies (default 1000)",
      mlfq_cli_set_uint, R(stats_timeout_ms), 0, 1, 600000},
+    {"probe-interval", "MS",
+     "time from a replica's answer to a health probe to the next probe "
+     "(default 500)",
+     mlfq_cli_set_uint, R(probe_interval_ms), 0, 1, 600000},
+    {"probe-timeout", "MS",
+     "a replica that does not answer a health probe that long is lost: its "
+     "requests end with REPLICA_LOST and it is reconnected (default 1500)",
+     mlfq_cli_set_uint, R(probe_timeout_ms), 0, 1, 600000},
     {"replica-queued-bytes", "N",
      "requests waiting to be written to one replica; a Submit that does not "
      "fit is refused with OVERLOADED (default 67108864)",
@@ -69,9 +79,10 @@ static const char usage[] =
     "mlfqd protocol (docs/PROTOCOL.md) to clients and to each replica:\n"
     "Submit and Cancel go to the replica the policy picks, Accepted, Token,\n"
     "Done and Error come back with the client's own ids, and Done names the\n"
-    "replica. A replica that goes away ends its requests with REPLICA_LOST\n"
-    "and is tried again with backoff; Stats sums every replica and shows\n"
-    "each one. docs/ROUTER.md has the details.\n";
+    "replica. A replica that goes away, or stops answering its health\n"
+    "probes, ends its requests with REPLICA_LOST and is tried again with\n"
+    "backoff; Stats sums every replica and shows each one. docs/ROUTER.md\n"
+    "has the details.\n";
 
 static struct {
   router_t rt;
@@ -108,6 +119,8 @@ int main(int argc, char **argv) {
   ro.policy = "least-tokens";
   ro.seed = 1;
   ro.stats_timeout_ms = 1000;
+  ro.probe_interval_ms = 500;
+  ro.probe_timeout_ms = 1500;
   ro.replica_queued_bytes = 64 << 20;
   mlfq_daemon_opts_init(&po.s, "127.0.0.1:7080");
   groups[0] = (mlfq_cli_group_t){"Routing", route_options, &ro};
@@ -145,6 +158,8 @@ int main(int argc, char **argv) {
     goto bad;
   o.seed = ro.seed;
   o.stats_timeout_ms = ro.stats_timeout_ms;
+  o.probe_interval_ms = ro.probe_interval_ms;
+  o.probe_timeout_ms = ro.probe_timeout_ms;
   o.replica_queued_bytes = ro.replica_queued_bytes;
   o.srv = po.s;
   status = mlfq_daemon_begin(&g.proc, "mlfq-router", po.s.pidfile,

@@ -22,6 +22,22 @@
  * again. A replica that answers a request with SHUTTING_DOWN (draining)
  * takes no new work either until it reconnects (router.c).
  *
+ * Liveness. A replica that stops (SIGSTOP, a wedged host, a black-holed
+ * link) keeps its connection open and says nothing: no failure above
+ * comes. So while UP, the replica's timer sends it a probe, a
+ * StatsRequest (a round trip through its event loop, which its engine
+ * threads never block), probe_interval_ms after the previous probe's
+ * answer, and gives it probe_timeout_ms to answer; one that does not is
+ * failed as above. At the deadline the router first reads once more (a
+ * 1 ms timer, so the loop polls the sockets first): a router whose own
+ * loop stalled past the deadline does not blame a replica whose answer
+ * is waiting to be read. A stopped replica is therefore lost between
+ * probe_timeout_ms and probe_interval_ms + probe_timeout_ms after it
+ * stopped, and re-admitted when it says Welcome again (the reconnection
+ * above). Replies come in the order of the requests, so a probe's answer
+ * is known by its number among the StatsRequests of the connection; the
+ * others are the Stats rounds' (stats.c).
+ *
  * The last Welcome of a replica is kept while it is down: the router
  * tells its clients that configuration when no replica is up.
  */
@@ -41,14 +57,66 @@
 #define WELCOME_TIMEOUT_MS (WELCOME_TIMEOUT_S * 1000)
 #define REPLICA_MAX_FRAME (64u << 20)
 /* The largest framed Cancel (a 10-byte id varint), rounded up: a link has
- * room for one per request in flight (max_pending) past its bound. */
+ * room for one per request in flight (max_pending) past its bound, and
+ * for the probe (at most one unwritten), which a full link must not hold
+ * back. */
 #define CANCEL_FRAME_MAX 24
-#define CANCEL_ROOM(rt) ((rt)->opt.srv.max_pending * CANCEL_FRAME_MAX)
+#define PROBE_FRAME_MAX 16
+#define LINK_ROOM(rt)                                                          \
+  ((rt)->opt.srv.max_pending * CANCEL_FRAME_MAX + PROBE_FRAME_MAX)
+/* After a probe's deadline, the wait for one more read of the sockets. */
+#define PROBE_READ_MS 1
 
 #define REPLICA_OF(st) MLFQ_CONTAINER_OF(st, replica_t, s)
 
 static void attempt(replica_t *r);
 static void replica_fail(replica_t *r, const char *why);
+static void on_timer(uv_timer_t *t);
+
+/* Arms r's timer for ms (r is UP): a failure fails r. */
+static void probe_timer(replica_t *r, uint64_t ms) {
+  int rc = uv_timer_start(&r->timer, on_timer, ms, 0);
+  char why[64];
+
+  if (rc) {
+    snprintf(why, sizeof(why), "timer: %s", uv_strerror(rc));
+    replica_fail(r, why);
+  }
+}
+
+/* Appends a StatsRequest to r's output, past its bound unless bounded,
+ * and counts it. Returns 0, MLFQ_ERANGE or MLFQ_ENOMEM. */
+static int ask_stats(replica_t *r, int bounded) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__StatsRequest req = MLFQ__STATS_REQUEST__INIT;
+  int rc;
+
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
+  m.stats = &req;
+  rc = bounded ? stream_put_client(&r->s, &m)
+               : stream_put_client_unbounded(&r->s, &m);
+  if (rc == 0)
+    r->stats_asked++;
+  return rc;
+}
+
+/* Sends r a probe and arms its deadline. */
+static void probe(replica_t *r) {
+  if (ask_stats(r, 0) != 0) {
+    replica_fail(r, "out of memory");
+    return;
+  }
+  r->probe_seq = r->stats_asked;
+  r->probe_overdue = 0;
+  probe_timer(r, r->rt->opt.probe_timeout_ms);
+}
+
+/* r answered its probe: the next one follows after the interval. */
+static void probed(replica_t *r) {
+  r->probe_seq = 0;
+  r->probe_overdue = 0;
+  probe_timer(r, r->rt->opt.probe_interval_ms);
+}
 
 static void on_timer(uv_timer_t *t) {
   replica_t *r = MLFQ_CONTAINER_OF(t, replica_t, timer);
@@ -59,6 +127,15 @@ static void on_timer(uv_timer_t *t) {
   } else if (r->state == REPLICA_HELLO) {
     /* An accepted connection that never says Welcome is no replica. */
     snprintf(why, sizeof(why), "no Welcome within %d s", WELCOME_TIMEOUT_S);
+    replica_fail(r, why);
+  } else if (r->state == REPLICA_UP && r->probe_seq == 0) {
+    probe(r);
+  } else if (r->state == REPLICA_UP && !r->probe_overdue) {
+    r->probe_overdue = 1; /* read what came first */
+    probe_timer(r, PROBE_READ_MS);
+  } else if (r->state == REPLICA_UP) {
+    snprintf(why, sizeof(why), "no answer to a health probe in %u ms",
+             r->rt->opt.probe_timeout_ms);
     replica_fail(r, why);
   }
   router_settle(r->rt);
@@ -180,7 +257,7 @@ static void connect_to(replica_t *r, const struct sockaddr *sa) {
   int rc;
 
   stream_init(&r->s, rt, r->s.ops, REPLICA_MAX_FRAME,
-              rt->opt.replica_queued_bytes, CANCEL_ROOM(rt));
+              rt->opt.replica_queued_bytes, LINK_ROOM(rt));
   rc = uv_tcp_init(rt->loop, &r->s.tcp);
   if (rc) {
     tried(r, "socket", rc);
@@ -188,6 +265,8 @@ static void connect_to(replica_t *r, const struct sockaddr *sa) {
     return;
   }
   r->state = REPLICA_CONNECTING;
+  r->stats_asked = r->stats_heard = r->probe_seq = 0;
+  r->probe_overdue = 0;
   rc = uv_tcp_connect(&r->connect, &r->s.tcp, sa, on_connect);
   if (rc) { /* on_connect will not run */
     tried(r, "cannot connect", rc);
@@ -255,13 +334,13 @@ static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
   r->draining = 0;
   r->complained = 0;
   r->backoff_ms = BACKOFF_MIN_MS;
-  uv_timer_stop(&r->timer);
   mlfq_balance_set_up(&rt->bal, r->index, 1);
   mlfq_log(MLFQ_LOG_INFO, "replica %zu %s up: %s %s, policy %s", r->index + 1,
            r->addr, w->server_id ? w->server_id : "?",
            w->server_version ? w->server_version : "?",
            w->config->policy ? w->config->policy : "?");
   router_replica_ready(rt);
+  probed(r); /* the first probe after the interval: it has just answered */
   return 1;
 }
 
@@ -323,7 +402,11 @@ static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
       router_forward(r->rt, q, m);
     break;
   case MLFQ__SERVER_MESSAGE__MSG_STATS:
-    if (r->state == REPLICA_UP)
+    if (r->state != REPLICA_UP)
+      break;
+    if (++r->stats_heard == r->probe_seq)
+      probed(r);
+    else
       kept = stats_reply(r, m);
     break;
   default:
@@ -384,7 +467,7 @@ int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
   mlfq_list_init(&r->stats);
   r->backoff_ms = BACKOFF_MIN_MS;
   stream_init(&r->s, rt, &replica_ops, REPLICA_MAX_FRAME,
-              rt->opt.replica_queued_bytes, CANCEL_ROOM(rt));
+              rt->opt.replica_queued_bytes, LINK_ROOM(rt));
   snprintf(r->addr, sizeof(r->addr), "%s", addr);
   if (mlfq_peer_parse_addr(addr, r->host, sizeof(r->host), &r->port) != 0 ||
       r->port < 1)
@@ -417,6 +500,8 @@ void replica_cancel(replica_t *r, uint64_t up_id) {
     mlfq_log(MLFQ_LOG_ERROR, "replica %zu %s: %s: a Cancel is lost",
              r->index + 1, r->addr, mlfq_strerror(rc));
 }
+
+int replica_ask_stats(replica_t *r) { return ask_stats(r, 1); }
 
 void replica_stop(replica_t *r) {
   int was = r->state;

@@ -32,6 +32,8 @@ typedef struct {
   mlfq_balance_policy_t policy;
   uint64_t seed;
   unsigned stats_timeout_ms;   /* how long a StatsRequest waits for replicas */
+  unsigned probe_interval_ms;  /* from a probe's answer to the next probe */
+  unsigned probe_timeout_ms;   /* a replica that does not answer is lost */
   size_t replica_queued_bytes; /* bound of each replica's unwritten output */
   /* The server's limits: max_pending counts requests in flight through
    * the router; max_queued_bytes bounds each client's unread output. */
@@ -236,16 +238,21 @@ struct replica_s {
   int draining;   /* said SHUTTING_DOWN: no new work until it reconnects */
   int complained; /* a failed try was logged at info since the last up */
   int timer_open;
-  uv_timer_t timer; /* the next try, and the Welcome deadline */
+  uv_timer_t timer; /* the next try, the Welcome deadline, and when UP
+                       the next probe or the probe's deadline */
   uv_connect_t connect;
   uv_getaddrinfo_t resolve;
   uint64_t backoff_ms;
   Mlfq__ServerMessage *welcome; /* the last Welcome, kept while down */
   mlfq_link_t routes;
-  mlfq_link_t stats;   /* stats slots waiting for its reply, oldest first */
-  unsigned stats_owed; /* replies owed to requests that gave up waiting */
-  uint64_t routed;     /* requests sent to it */
-  uint64_t lost;       /* requests ended by REPLICA_LOST */
+  mlfq_link_t stats;    /* stats slots waiting for its reply, oldest first */
+  unsigned stats_owed;  /* replies owed to requests that gave up waiting */
+  uint64_t stats_asked; /* StatsRequests sent on this connection */
+  uint64_t stats_heard; /* StatsReplies read on it */
+  uint64_t probe_seq;   /* the probe in flight (its stats_asked), 0: none */
+  int probe_overdue;    /* its deadline passed: one more read, then lost */
+  uint64_t routed;      /* requests sent to it */
+  uint64_t lost;        /* requests ended by REPLICA_LOST */
 };
 
 /* Sets r up for the replica at addr and starts connecting. Returns 0 or
@@ -257,6 +264,9 @@ int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
  * them. Only a broken connection (the request is lost with it) or no
  * memory drops it. */
 void replica_cancel(replica_t *r, uint64_t up_id);
+/* Sends r a StatsRequest for a Stats round, within r's output bound.
+ * Returns 0, or MLFQ_ERANGE / MLFQ_ENOMEM (nothing is sent). */
+int replica_ask_stats(replica_t *r);
 /* Closes r's connection and timer for good (the router is stopping). */
 void replica_stop(replica_t *r);
 /* Frees what r holds, after the loop has ended. */

@@ -18,9 +18,13 @@
  * without reading is disconnected by its output bound, as on mlfqd; a
  * replica never sees more than one round's request from the router.
  *
- * A replica answers its StatsRequests in order. When a round expires, a
- * replica that has not answered owes a reply to nobody (stats_owed), and
- * drops it when it comes, so its next reply belongs to the next round.
+ * A replica answers its StatsRequests in order. Its health probes are
+ * StatsRequests too (replica.c); their answers are taken out before they
+ * reach stats_reply, which sees the rounds' answers alone, in order. When
+ * a round expires, a replica that has not answered owes a reply to nobody
+ * (stats_owed), and drops it when it comes, so its next reply belongs to
+ * the next round. A stopped replica is answered for at the timeout, until
+ * its probe's deadline takes it out of rotation.
  *
  * The reply sums the replicas' counters (queue lengths elementwise),
  * lists every replica's engines in worker_busy, takes the worst replica's
@@ -242,8 +246,6 @@ static void stats_on_timer(uv_timer_t *t) {
 
 /* Starts a round for every client waiting for the next one. */
 static void start_round(router_t *rt) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__StatsRequest req = MLFQ__STATS_REQUEST__INIT;
   mlfq_link_t *l;
   stats_job_t *j;
   client_t *c;
@@ -262,13 +264,11 @@ static void start_round(router_t *rt) {
     return;
   }
   j->rt = rt;
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
-  m.stats = &req;
   for (i = 0; i < rt->nreplicas; i++) {
     r = &rt->replicas[i];
     j->slots[i].job = j;
     mlfq_list_init(&j->slots[i].link);
-    if (r->state != REPLICA_UP || stream_put_client(&r->s, &m) != 0)
+    if (r->state != REPLICA_UP || replica_ask_stats(r) != 0)
       continue;
     mlfq_list_push_tail(&r->stats, &j->slots[i].link);
     j->waiting++;

@@ -21,6 +21,199 @@
  * A stopped replica: a router must notice a replica that stops answering.
  * ------------------------------------------------------------------------ */
 
+#define STALL_ROUTER MLFQ_BIN_DIR "/mlfq-router"
+#define STALL_N 40       /* requests in flight when a replica stops */
+#define STALL_OUT 1500   /* their output: 3 s at 2 ms a token */
+#define STALL_BOUND 5000 /* ms: the 3 s target, and slack for sanitizers */
+
+/* How each request ended through the router. */
+typedef struct {
+  int ends[TC_MAXID];    /* Done or a request Error */
+  int after[TC_MAXID];   /* messages about it after its end */
+  int lost[TC_MAXID];    /* REPLICA_LOST errors */
+  int code[TC_MAXID];    /* the Error's code */
+  int replica[TC_MAXID]; /* Done.replica */
+  int64_t last_lost;     /* tc_now_ms() of the last REPLICA_LOST */
+  char lost_name[160];   /* what a REPLICA_LOST message must name */
+} stall_seen_t;
+
+/* Receives one message on c before deadline and records it in s. */
+static void stall_take(tc_client_t *c, stall_seen_t *s, int64_t deadline) {
+  Mlfq__ServerMessage *m = tc_recv(c, tc_left_ms(deadline));
+  uint64_t id = tc_msg_id(m);
+
+  if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR)
+    ASSERT_NE(id, 0); /* no connection error */
+  if (id < TC_MAXID) {
+    s->after[id] += s->ends[id] > 0;
+    if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_DONE) {
+      s->replica[id] = (int)m->done->replica;
+      s->ends[id]++;
+    } else if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR) {
+      s->code[id] = m->error->code;
+      s->ends[id]++;
+      if (m->error->code == MLFQ__ERROR_CODE__REPLICA_LOST) {
+        s->lost[id]++;
+        s->last_lost = tc_now_ms();
+        ASSERT_CONTAINS(m->error->message, s->lost_name);
+      }
+    }
+  }
+  mlfq__server_message__free_unpacked(m, NULL);
+}
+
+/* Submits ids first..last (in 4, out tokens) in one write. */
+static void stall_submit(tc_client_t *c, uint64_t first, uint64_t last,
+                         uint32_t out) {
+  mlfq_buf_t b;
+  uint64_t id;
+
+  mlfq_buf_init(&b, 1 << 20);
+  for (id = first; id <= last; id++)
+    tc_put_submit(&b, id, 4, out);
+  ASSERT_OK(mlfq_peer_send_raw(&c->p, b.data, b.len));
+  mlfq_buf_free(&b);
+}
+
+/* Polls the router's Stats on c until replica i (0-based) is up (want 1)
+ * or down (want 0), within timeout_ms. */
+static void stall_wait_replica(tc_client_t *c, size_t i, int want,
+                               int timeout_ms) {
+  int64_t deadline = tc_now_ms() + timeout_ms;
+  Mlfq__ServerMessage *m;
+  int up;
+
+  for (;;) {
+    m = tc_stats(c);
+    ASSERT_LT(i, m->stats->n_replicas);
+    up = m->stats->replicas[i]->up;
+    mlfq__server_message__free_unpacked(m, NULL);
+    if (up == want)
+      return;
+    if (tc_now_ms() > deadline)
+      MLFQ_TEST_FAIL("replica %zu still %s after %d ms", i + 1,
+                     up ? "up" : "down", timeout_ms);
+  }
+}
+
+/* Regression: a replica stopped with SIGSTOP kept its connection, so the
+ * router kept it up and its requests never ended. Two replicas, 40
+ * requests in flight (20 on each, round-robin), SIGSTOP replica 2: within
+ * the bound each of its 20 ends once with REPLICA_LOST naming it, the 20
+ * others complete, new requests all go to replica 1 and complete, and
+ * Stats through the router answers and shows replica 2 down. After
+ * SIGCONT the router takes replica 2 back and requests reach it again.
+ * (A stopped replica is killed at the end of a failed test: the runner
+ * SIGKILLs every daemon the test started.) */
+TEST(hostile, stopped_replica_is_lost_and_readmitted) {
+  const char *rargs[] = {"--decode-ms", "2",           "--prefill-ms-per-token",
+                         "0.01",        "--max-batch", "64",
+                         NULL};
+  const char *args[8];
+  stall_seen_t *s = calloc(1, sizeof(*s));
+  mlfq_test_daemon_t rep[2], router;
+  Mlfq__ServerMessage *m;
+  tc_client_t *c, *ctl;
+  int64_t t_stop, t0, deadline;
+  int lost = 0, on2 = 0;
+  uint64_t id;
+
+  ASSERT(s != NULL);
+  mlfq_test_daemon_start(&rep[0], rargs);
+  mlfq_test_daemon_start(&rep[1], rargs);
+  args[0] = "--policy";
+  args[1] = "round-robin";
+  args[2] = "--replica";
+  args[3] = rep[0].addr;
+  args[4] = "--replica";
+  args[5] = rep[1].addr;
+  args[6] = NULL;
+  mlfq_test_server_start(&router, STALL_ROUTER, args);
+  snprintf(s->lost_name, sizeof(s->lost_name), "replica 2 (%s)", rep[1].addr);
+  ctl = tc_open(&router, 1);
+  stall_wait_replica(ctl, 0, 1, TC_WAIT_MS);
+  stall_wait_replica(ctl, 1, 1, TC_WAIT_MS);
+  c = tc_open(&router, 1);
+
+  /* every request running (a Token) on both replicas, then the stop */
+  stall_submit(c, 1, STALL_N, STALL_OUT);
+  deadline = tc_now_ms() + TC_WAIT_MS;
+  for (id = 1; id <= STALL_N; id++)
+    while (c->tokens[id] == 0)
+      stall_take(c, s, deadline);
+  ASSERT_EQ(kill(rep[1].pid, SIGSTOP), 0);
+  t_stop = tc_now_ms();
+
+  /* Stats through the router answers while replica 2 is stopped */
+  t0 = tc_now_ms();
+  m = tc_stats(ctl);
+  ASSERT(m->stats->replicas[0]->stats != NULL);
+  mlfq__server_message__free_unpacked(m, NULL);
+  ASSERT_LT(tc_now_ms() - t0, STALL_BOUND);
+
+  /* each request on replica 2 ends with REPLICA_LOST within the bound */
+  deadline = t_stop + STALL_BOUND;
+  while (lost < STALL_N / 2) {
+    stall_take(c, s, deadline);
+    for (lost = 0, id = 1; id <= STALL_N; id++)
+      lost += s->lost[id];
+  }
+  fprintf(stderr, "stopped replica: last REPLICA_LOST %lld ms after SIGSTOP\n",
+          (long long)(s->last_lost - t_stop));
+  ASSERT_LE(s->last_lost - t_stop, STALL_BOUND);
+  ASSERT_GE(s->last_lost - t_stop, 1000); /* not before --probe-timeout */
+
+  /* new requests go to replica 1 and complete; Stats shows 2 down */
+  stall_submit(c, 101, 110, 5);
+  deadline = tc_now_ms() + 4 * TC_WAIT_MS;
+  for (id = 1; id <= 110; id = id == STALL_N ? 101 : id + 1)
+    while (s->ends[id] == 0)
+      stall_take(c, s, deadline);
+  for (id = 1; id <= 110; id = id == STALL_N ? 101 : id + 1) {
+    ASSERT_EQ(s->ends[id], 1);
+    ASSERT_EQ(s->after[id], 0);
+    if (s->lost[id]) {
+      ASSERT_LE(id, STALL_N);
+      ASSERT_EQ(c->done[id], 0);
+    } else {
+      if (s->code[id] != 0)
+        MLFQ_TEST_FAIL("request %llu ended with %s", (unsigned long long)id,
+                       mlfq_wire_error_name(s->code[id]));
+      ASSERT_EQ(s->replica[id], 1);
+      ASSERT_EQ(c->tokens[id], id <= STALL_N ? STALL_OUT : 5);
+    }
+  }
+  t0 = tc_now_ms();
+  m = tc_stats(ctl);
+  ASSERT_LT(tc_now_ms() - t0, STALL_BOUND);
+  ASSERT_EQ(m->stats->replicas[1]->up, 0);
+  ASSERT_EQ_U64(m->stats->replicas[1]->lost, STALL_N / 2);
+  ASSERT_EQ_U64(m->stats->replicas[1]->outstanding_requests, 0);
+  mlfq__server_message__free_unpacked(m, NULL);
+
+  /* continued, it is taken back (a Welcome: at most the 5 s Welcome
+   * deadline and a 2 s backoff away) and gets its share again */
+  ASSERT_EQ(kill(rep[1].pid, SIGCONT), 0);
+  stall_wait_replica(ctl, 1, 1, 4 * TC_WAIT_MS);
+  stall_submit(c, 111, 120, 5);
+  deadline = tc_now_ms() + TC_WAIT_MS;
+  for (id = 111; id <= 120; id++)
+    while (s->ends[id] == 0)
+      stall_take(c, s, deadline);
+  for (id = 111; id <= 120; id++) {
+    ASSERT_EQ(s->code[id], 0);
+    ASSERT_EQ(c->tokens[id], 5);
+    on2 += s->replica[id] == 2;
+  }
+  ASSERT_EQ(on2, 5);
+  tc_close(c);
+  tc_close(ctl);
+  free(s);
+  ASSERT_EQ(mlfq_test_daemon_stop(&router, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep[0], SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep[1], SIGTERM, 10), 0);
+}
+
 /* (end of stopped replica) */
 
 /* ------------------------------------------------------------------------

@@ -1199,6 +1199,8 @@ TEST(router, bad_options) {
   static const char *const listen[] = {"--replica", "127.0.0.1:1", "--listen",
                                        "nowhere:1", NULL};
   static const char *const unknown[] = {"--replicas", "127.0.0.1:1", NULL};
+  static const char *const probe0[] = {"--replica", "127.0.0.1:1",
+                                       "--probe-timeout", "0", NULL};
   char *argv[3], *out, *err;
 
   bad_option(none, "--replica");
@@ -1207,6 +1209,7 @@ TEST(router, bad_options) {
   bad_option(policy, "--policy: unknown 'fastest'");
   bad_option(listen, "--listen");
   bad_option(unknown, "--replicas");
+  bad_option(probe0, "--probe-timeout: 0 is not in [1, 600000]");
 
   argv[0] = ROUTER;
   argv[1] = "--help";
@@ -1216,6 +1219,7 @@ TEST(router, bad_options) {
   ASSERT_CONTAINS(out, "--replica HOST:PORT");
   ASSERT_CONTAINS(out, "power-of-two");
   ASSERT_CONTAINS(out, "--max-queued-bytes");
+  ASSERT_CONTAINS(out, "--probe-timeout MS");
   free(out);
   free(err);
   argv[1] = "--version";
@@ -1233,7 +1237,9 @@ TEST(router, bad_options) {
  * the second request got. */
 TEST(router, stats_timeout) {
   const char *rargs[] = {FAST, NULL};
-  const char *args[] = {"--policy", "round-robin", "--stats-timeout", "1000",
+  /* the stop is shorter than a probe timeout: replica 2 stays up */
+  const char *args[] = {"--policy", "round-robin",     "--stats-timeout",
+                        "1000",     "--probe-timeout", "60000",
                         NULL};
   Mlfq__ServerMessage *m;
   tc_client_t *c;
@@ -1376,7 +1382,9 @@ TEST(router, cancel_passes_full_replica_link) {
   static const size_t pads[] = {60000, 4000, 300, 0};
   const char *rargs[] = {"--decode-ms", "1", "--prefill-ms-per-token", "1",
                          NULL};
-  const char *args[] = {"--replica-queued-bytes", "65536", NULL};
+  /* stopped while its link fills, the replica must stay up */
+  const char *args[] = {"--replica-queued-bytes", "65536", "--probe-timeout",
+                        "60000", NULL};
   uint64_t id = 1, k, cancel[5], taken = 0, done = 0;
   Mlfq__ServerMessage *m;
   tc_client_t *c;
