@@ -194,7 +194,10 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   /* continued, it is taken back (a Welcome: at most the 5 s Welcome
    * deadline and a 2 s backoff away) and gets its share again */
   ASSERT_EQ(kill(rep[1].pid, SIGCONT), 0);
+  t0 = tc_now_ms();
   stall_wait_replica(ctl, 1, 1, 4 * TC_WAIT_MS);
+  fprintf(stderr, "stopped replica: up again %lld ms after SIGCONT\n",
+          (long long)(tc_now_ms() - t0));
   stall_submit(c, 111, 120, 5);
   deadline = tc_now_ms() + TC_WAIT_MS;
   for (id = 111; id <= 120; id++)
