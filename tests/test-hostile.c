@@ -217,6 +217,58 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   ASSERT_EQ(mlfq_test_daemon_stop(&rep[1], SIGTERM, 10), 0);
 }
 
+/* A replica that is busy, not stopped, is never lost: 256 requests in one
+ * batch of 256 at 1 ms a token keep its loop sending tokens (and the
+ * router's forwarding them) while the router probes it every 10 ms; every
+ * request completes and Stats shows it up with nothing lost. */
+TEST(hostile, busy_replica_is_not_lost) {
+  const char *rargs[] = {"--decode-ms", "1",           "--prefill-ms-per-token",
+                         "0.01",        "--max-batch", "256",
+                         NULL};
+  const char *args[6];
+  stall_seen_t *s = calloc(1, sizeof(*s));
+  mlfq_test_daemon_t rep, router;
+  Mlfq__ServerMessage *m;
+  int64_t deadline;
+  tc_client_t *c;
+  uint64_t id;
+  char *log;
+
+  ASSERT(s != NULL);
+  mlfq_test_daemon_start(&rep, rargs);
+  args[0] = "--probe-interval";
+  args[1] = "10";
+  args[2] = "--replica";
+  args[3] = rep.addr;
+  args[4] = NULL;
+  mlfq_test_server_start(&router, STALL_ROUTER, args);
+  c = tc_open(&router, 1);
+  stall_wait_replica(c, 0, 1, TC_WAIT_MS);
+  stall_submit(c, 1, 256, 400);
+  deadline = tc_now_ms() + 6 * TC_WAIT_MS;
+  for (id = 1; id <= 256; id++)
+    while (s->ends[id] == 0)
+      stall_take(c, s, deadline);
+  for (id = 1; id <= 256; id++) {
+    if (s->code[id] != 0)
+      MLFQ_TEST_FAIL("request %llu ended with %s", (unsigned long long)id,
+                     mlfq_wire_error_name(s->code[id]));
+    ASSERT_EQ(c->tokens[id], 400);
+  }
+  m = tc_stats(c);
+  ASSERT_EQ(m->stats->replicas[0]->up, 1);
+  ASSERT_EQ_U64(m->stats->replicas[0]->lost, 0);
+  ASSERT_EQ_U64(m->stats->completed, 256);
+  mlfq__server_message__free_unpacked(m, NULL);
+  tc_close(c);
+  free(s);
+  log = mlfq_test_slurp(router.log);
+  ASSERT(strstr(log, "lost") == NULL);
+  free(log);
+  ASSERT_EQ(mlfq_test_daemon_stop(&router, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+}
+
 /* (end of stopped replica) */
 
 /* ------------------------------------------------------------------------
