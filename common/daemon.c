@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -70,7 +71,9 @@ static const mlfq_cli_opt_t shared_options[] = {
     {"pidfile", "FILE",
      "write the pid to FILE; refuse to start if it names a live process",
      mlfq_cli_set_str, O(pidfile), 0, 0, 0},
-    {"log-file", "FILE", "append the log to FILE (default: stderr)",
+    {"log-file", "FILE",
+     "append the log to FILE, which may not be a symbolic link (default: "
+     "stderr)",
      mlfq_cli_set_str, O(log_file), 0, 0, 0},
     {"log-level", "LEVEL", "error, warn, info or debug (default info)",
      mlfq_cli_set_str, O(log_level), 0, 0, 0}};
@@ -138,17 +141,20 @@ int mlfq_daemon_opts_check(const mlfq_daemon_opts_t *o, mlfq_log_level_t *level,
   return 0;
 }
 
-/* 1 if path holds the pid of a live process (its pid in *pid), else 0. */
+/* 1 if path holds the pid of a live process (its pid in *pid), else 0.
+ * A symbolic link there is not followed (it names no process of ours: the
+ * rename of mlfq_daemon_publish replaces it), nor is a FIFO waited on. */
 static int pidfile_live(const char *path, long *pid) {
   char buf[32] = {0};
-  FILE *f = fopen(path, "r");
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  ssize_t n;
   char *end;
 
-  if (f == NULL)
+  if (fd < 0)
     return 0;
-  if (fgets(buf, sizeof(buf), f) == NULL)
-    buf[0] = '\0';
-  fclose(f);
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
   *pid = strtol(buf, &end, 10);
   if (end == buf || *pid <= 0)
     return 0;
@@ -156,25 +162,41 @@ static int pidfile_live(const char *path, long *pid) {
 }
 
 /* Writes text to path through a temporary file and a rename, so readers
- * never see it half written. Returns 0 or a negated errno. */
+ * never see it half written. The temporary file has an unpredictable name
+ * in path's directory and is created there (mkstemp: O_CREAT | O_EXCL), so
+ * a symbolic link planted beside path is never followed; rename replaces
+ * path itself, even a symbolic link, never its target. The file is 0644:
+ * pid and port files are there for other programs to read. Returns 0 or a
+ * negated errno. */
 static int write_atomic(const char *path, const char *text) {
   char tmp[PATH_MAX];
-  FILE *f;
-  int rc;
+  size_t left = strlen(text);
+  ssize_t n;
+  int fd, rc = 0;
 
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid()) >=
-      (int)sizeof(tmp))
+  if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
     return -ENAMETOOLONG;
-  f = fopen(tmp, "w");
-  if (f == NULL)
+  fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0)
     return -errno;
-  fputs(text, f);
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+  if (fchmod(fd, 0644) != 0)
     rc = -errno;
-    unlink(tmp);
-    return rc;
+  while (rc == 0 && left > 0) {
+    n = write(fd, text, left);
+    if (n < 0 && errno != EINTR)
+      rc = -errno;
+    if (n > 0) {
+      text += n;
+      left -= (size_t)n;
+    }
   }
-  return 0;
+  if (close(fd) != 0 && rc == 0)
+    rc = -errno;
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -errno;
+  if (rc)
+    unlink(tmp);
+  return rc;
 }
 
 /* Detaches: the parent waits until the child reports its bound address
@@ -228,7 +250,7 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
                       int detach) {
   char err[600];
   long pid;
-  int rc;
+  int rc, fd = -1;
 
   memset(d, 0, sizeof(*d));
   d->prog = prog;
@@ -240,10 +262,23 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
     return mlfq_daemon_fail(d, err);
   }
   if (log_file != NULL) {
-    d->log = fopen(log_file, "a");
+    /* Not through a symbolic link: one planted at the log's path would
+     * have the server append to (or create) whatever file it names. */
+    fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+              0666);
+    if (fd < 0 && errno == ELOOP) {
+      fprintf(stderr,
+              "%s: --log-file: %s is a symbolic link, which is not followed\n",
+              prog, log_file);
+      return 2;
+    }
+    if (fd >= 0)
+      d->log = fdopen(fd, "a");
     if (d->log == NULL) {
       fprintf(stderr, "%s: --log-file: cannot open %s: %s\n", prog, log_file,
               strerror(errno));
+      if (fd >= 0)
+        close(fd);
       return 2;
     }
   }

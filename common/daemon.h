@@ -89,12 +89,15 @@ int mlfq_daemon_parse_listen(const char *s, char *host, size_t hostlen,
  * at level, and detaches (--daemon) when detach: the caller's process
  * then waits for mlfq_daemon_ready or mlfq_daemon_fail. Returns 0, or the
  * exit status after saying why on stderr: 1 for a runtime failure (a live
- * pidfile, cannot detach), 2 for a log file that cannot be opened. */
+ * pidfile, cannot detach), 2 for a log file that cannot be opened or is a
+ * symbolic link (never followed). */
 int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
                       const char *log_file, mlfq_log_level_t level, int detach);
 
 /* The server listens on bound ("HOST:PORT"): writes it and a newline to
- * port_file (NULL: none) and the pid to the pidfile, each atomically.
+ * port_file (NULL: none) and the pid to the pidfile, each atomically
+ * through a temporary file of an unpredictable name (a symbolic link
+ * planted beside them is never followed) renamed over them.
  * Returns 0, or a negated errno with err set ("--port-file: cannot write
  * FILE: reason"). */
 int mlfq_daemon_publish(mlfq_daemon_t *d, const char *bound,

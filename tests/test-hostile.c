@@ -281,6 +281,228 @@ TEST(hostile, busy_replica_is_not_lost) {
  * Planted symlinks and logging that must not block.
  * ------------------------------------------------------------------------ */
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A fresh directory for a test's files, and its removal (names, then the
+ * directory). */
+static void files_tmpdir(char *dir, size_t len) {
+  snprintf(dir, len, "/tmp/mlfq-files-XXXXXX");
+  if (mkdtemp(dir) == NULL)
+    MLFQ_TEST_FAIL("mkdtemp: %s", strerror(errno));
+}
+
+static void files_rmtree(const char *dir, const char *const *names) {
+  char path[512];
+
+  for (; *names != NULL; names++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, *names);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
+static void files_write(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+
+  ASSERT(f != NULL);
+  fputs(text, f);
+  ASSERT_EQ(fclose(f), 0);
+}
+
+/* Asserts that path is a regular file (not a symbolic link) holding text. */
+static void files_expect_regular(const char *path, const char *text) {
+  struct stat st;
+  char *s;
+
+  ASSERT_EQ(lstat(path, &st), 0);
+  if (!S_ISREG(st.st_mode))
+    MLFQ_TEST_FAIL("%s is not a regular file (mode %o)", path,
+                   (unsigned)st.st_mode);
+  s = mlfq_test_slurp(path);
+  ASSERT_STR_EQ(s, text);
+  free(s);
+}
+
+/* MLFQ_BIN_DIR/PROG with args, started in two steps so that a test knows
+ * its pid before it runs: files_hold forks a child that waits on a pipe
+ * (its stdout a pipe, its stderr errfd); files_release lets it exec and
+ * waits (at most 10 s) for the address it prints, as
+ * mlfq_test_server_start does. */
+typedef struct {
+  pid_t pid;
+  int go;  /* write end: one byte lets the child exec */
+  int out; /* read end of its stdout */
+} files_held_t;
+
+static void files_hold(files_held_t *h, const char *prog,
+                       const char *const *args, int errfd) {
+  char *argv[32];
+  char path[256], b;
+  int go[2], out[2], null, n = 0;
+
+  snprintf(path, sizeof(path), "%s/%s", MLFQ_BIN_DIR, prog);
+  argv[n++] = path;
+  while (*args != NULL && n < 31)
+    argv[n++] = (char *)*args++;
+  argv[n] = NULL;
+  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  fflush(NULL);
+  h->pid = fork();
+  ASSERT_GE(h->pid, 0);
+  if (h->pid == 0) {
+    null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(out[1], 1);
+    dup2(errfd, 2);
+    if (read(go[0], &b, 1) != 1)
+      _exit(126);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(go[0]);
+  close(out[1]);
+  h->go = go[1];
+  h->out = out[0];
+  mlfq_test_track(h->pid);
+}
+
+static void files_release(files_held_t *h, mlfq_test_daemon_t *d) {
+  int64_t deadline = tc_now_ms() + 10000;
+  char line[128] = "";
+  size_t len = 0;
+  ssize_t r;
+
+  memset(d, 0, sizeof(*d));
+  d->pid = h->pid;
+  ASSERT_EQ(write(h->go, "x", 1), 1);
+  close(h->go);
+  while (strchr(line, '\n') == NULL) {
+    struct pollfd p = {h->out, POLLIN, 0};
+    if (len + 1 >= sizeof(line) || poll(&p, 1, tc_left_ms(deadline)) <= 0)
+      MLFQ_TEST_FAIL("pid %d printed no address within 10 s", (int)h->pid);
+    r = read(h->out, line + len, sizeof(line) - 1 - len);
+    if (r <= 0)
+      MLFQ_TEST_FAIL("pid %d exited before listening", (int)h->pid);
+    len += (size_t)r;
+    line[len] = '\0';
+  }
+  close(h->out);
+  *strchr(line, '\n') = '\0';
+  snprintf(d->addr, sizeof(d->addr), "%s", line);
+  if (sscanf(line, "%31[^:]:%d", d->host, &d->port) != 2)
+    MLFQ_TEST_FAIL("pid %d printed '%s', not HOST:PORT", (int)h->pid, line);
+}
+
+/* The pidfile and the port files were written through "FILE.tmpPID",
+ * opened with fopen(.., "w"): a symbolic link planted there, at a name
+ * known as soon as the pid is, had the daemon truncate and overwrite the
+ * file it named (and then rename the link over FILE). Now the temporary
+ * file's name cannot be guessed and it is created, never opened; a link
+ * at FILE itself is replaced, not followed. */
+TEST(hostile, planted_symlinks_are_not_followed) {
+  static const char *const names[] = {"victim", "stderr",    "pid",
+                                      "port",   "http-port", NULL};
+  char dir[64], victim[128], errpath[128], pidfile[128], portfile[128];
+  char httpfile[128], link[160], text[160], *s;
+  const char *args[] = {"--listen",      "127.0.0.1:0", "--pidfile",
+                        pidfile,         "--port-file", portfile,
+                        "--http-listen", "127.0.0.1:0", "--http-port-file",
+                        httpfile,        NULL};
+  const char *files[3];
+  mlfq_test_daemon_t d;
+  files_held_t h;
+  int errfd, i;
+
+  files_tmpdir(dir, sizeof(dir));
+  snprintf(victim, sizeof(victim), "%s/victim", dir);
+  snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+  snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+  snprintf(portfile, sizeof(portfile), "%s/port", dir);
+  snprintf(httpfile, sizeof(httpfile), "%s/http-port", dir);
+  files[0] = pidfile;
+  files[1] = portfile;
+  files[2] = httpfile;
+  files_write(victim, "precious\n");
+  errfd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(errfd, 0);
+  files_hold(&h, "mlfqd", args, errfd);
+  close(errfd);
+  for (i = 0; i < 3; i++) {
+    snprintf(link, sizeof(link), "%s.tmp%d", files[i], (int)h.pid);
+    ASSERT_EQ(symlink(victim, link), 0);
+  }
+  ASSERT_EQ(symlink(victim, portfile), 0); /* FILE itself */
+  files_release(&h, &d);
+
+  s = mlfq_test_slurp(victim);
+  ASSERT_STR_EQ(s, "precious\n");
+  free(s);
+  snprintf(text, sizeof(text), "%d\n", (int)d.pid);
+  files_expect_regular(pidfile, text);
+  snprintf(text, sizeof(text), "%s\n", d.addr);
+  files_expect_regular(portfile, text);
+  s = mlfq_test_slurp(httpfile);
+  ASSERT_CONTAINS(s, "127.0.0.1:");
+  free(s);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  s = mlfq_test_slurp(victim);
+  ASSERT_STR_EQ(s, "precious\n");
+  free(s);
+  for (i = 0; i < 3; i++) {
+    snprintf(link, sizeof(link), "%s.tmp%d", files[i], (int)h.pid);
+    unlink(link);
+  }
+  files_rmtree(dir, names);
+}
+
+/* --log-file was opened with fopen(.., "a"), following a symbolic link
+ * planted at its path: mlfqd and mlfq-router appended their log to the
+ * file it named. Now they refuse it as a bad option (exit 2, one line
+ * naming the path), and the file is untouched. */
+TEST(hostile, log_file_symlink_refused) {
+  static const char *const names[] = {"victim", "log", NULL};
+  char dir[64], victim[128], logfile[128];
+  char *mlfqd[] = {MLFQ_BIN_DIR "/mlfqd", "--listen", "127.0.0.1:0",
+                   "--log-file",          logfile,    NULL};
+  char *router[] = {MLFQ_BIN_DIR "/mlfq-router",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--replica",
+                    "127.0.0.1:1",
+                    "--log-file",
+                    logfile,
+                    NULL};
+  char **argvs[2] = {mlfqd, router};
+  char *out, *err, *s;
+  int i, status;
+
+  files_tmpdir(dir, sizeof(dir));
+  snprintf(victim, sizeof(victim), "%s/victim", dir);
+  snprintf(logfile, sizeof(logfile), "%s/log", dir);
+  files_write(victim, "precious\n");
+  ASSERT_EQ(symlink(victim, logfile), 0);
+  for (i = 0; i < 2; i++) {
+    status = mlfq_test_run(argvs[i], &out, &err, 10);
+    if (status != 2)
+      MLFQ_TEST_FAIL("%s: exit %d, expected 2 (stderr: %s)", argvs[i][0],
+                     status, err);
+    ASSERT_STR_EQ(out, "");
+    ASSERT_CONTAINS(err, logfile);
+    ASSERT_CONTAINS(err, "symbolic link");
+    ASSERT(strchr(err, '\n') == err + strlen(err) - 1); /* one line */
+    free(out);
+    free(err);
+    s = mlfq_test_slurp(victim);
+    ASSERT_STR_EQ(s, "precious\n");
+    free(s);
+  }
+  files_rmtree(dir, names);
+}
+
 /* (end of files and logs) */
 
 /* ------------------------------------------------------------------------
