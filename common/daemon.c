@@ -255,6 +255,7 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
   memset(d, 0, sizeof(*d));
   d->prog = prog;
   d->pidfile = pidfile;
+  d->log_fd = -1;
   d->notify = -1;
   if (pidfile != NULL && pidfile_live(pidfile, &pid)) {
     snprintf(err, sizeof(err), "%s names process %ld, which is running",
@@ -272,23 +273,27 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
               prog, log_file);
       return 2;
     }
-    if (fd >= 0)
-      d->log = fdopen(fd, "a");
-    if (d->log == NULL) {
+    if (fd < 0) {
       fprintf(stderr, "%s: --log-file: cannot open %s: %s\n", prog, log_file,
               strerror(errno));
-      if (fd >= 0)
-        close(fd);
       return 2;
     }
+    d->log_fd = fd;
   }
-  mlfq_log_init(prog, level, d->log);
+  mlfq_log_init(prog, level, d->log_fd);
   if (detach) {
     rc = daemonize(prog, &d->notify);
     if (rc) {
       snprintf(err, sizeof(err), "cannot detach: %s", strerror(-rc));
       return mlfq_daemon_fail(d, err);
     }
+  }
+  /* After the fork: a thread does not survive it. */
+  rc = mlfq_log_start();
+  if (rc) {
+    snprintf(err, sizeof(err), "cannot start the log thread: %s",
+             strerror(-rc));
+    return mlfq_daemon_fail(d, err);
   }
   return 0;
 }
@@ -347,16 +352,29 @@ int mlfq_daemon_signal(mlfq_daemon_t *d, int signum) {
     mlfq_log(MLFQ_LOG_WARN, "second signal %d: exiting at once", signum);
     if (d->pidfile_written)
       unlink(d->pidfile);
+    (void)mlfq_log_stop(MLFQ_DAEMON_LOG_FLUSH_S);
     _exit(1);
   }
   mlfq_log(MLFQ_LOG_INFO, "signal %d: draining", signum);
   return 1;
 }
 
+/* Writes out what the log holds (for at most MLFQ_DAEMON_LOG_FLUSH_S) and
+ * closes the log file, unless its writer is still blocked in it. */
+static void close_log(mlfq_daemon_t *d) {
+  if (mlfq_log_stop(MLFQ_DAEMON_LOG_FLUSH_S) != 0)
+    return;
+  if (d->log_fd >= 0) {
+    mlfq_log_set_output(-1);
+    close(d->log_fd);
+  }
+  d->log_fd = -1;
+}
+
 int mlfq_daemon_fail(mlfq_daemon_t *d, const char *err) {
   char line[700];
 
-  if (d->log != NULL)
+  if (d->log_fd >= 0)
     mlfq_log(MLFQ_LOG_ERROR, "%s", err);
   if (d->notify >= 0) {
     snprintf(line, sizeof(line), "-%s: %s\n", d->prog, err);
@@ -366,9 +384,7 @@ int mlfq_daemon_fail(mlfq_daemon_t *d, const char *err) {
   }
   if (d->pidfile_written)
     unlink(d->pidfile);
-  if (d->log != NULL)
-    fclose(d->log);
-  d->log = NULL;
+  close_log(d);
   return 1;
 }
 
@@ -376,8 +392,6 @@ int mlfq_daemon_end(mlfq_daemon_t *d, int status) {
   if (d->pidfile_written)
     unlink(d->pidfile);
   mlfq_log(MLFQ_LOG_INFO, "stopped");
-  if (d->log != NULL)
-    fclose(d->log);
-  d->log = NULL;
+  close_log(d);
   return status;
 }

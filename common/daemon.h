@@ -64,7 +64,7 @@ typedef struct {
   const char *prog;
   const char *pidfile; /* --pidfile, or NULL */
   int pidfile_written; /* ours to remove at the end */
-  FILE *log;           /* --log-file, or NULL (stderr) */
+  int log_fd;          /* --log-file, or -1 (stderr) */
   int notify;          /* the readiness pipe of --daemon, or -1 */
   int signals;
 } mlfq_daemon_t;
@@ -86,9 +86,10 @@ int mlfq_daemon_parse_listen(const char *s, char *host, size_t hostlen,
 
 /* Starts the process side of program prog: refuses a pidfile (NULL: none)
  * that names a live process, appends the log to log_file (NULL: stderr)
- * at level, and detaches (--daemon) when detach: the caller's process
- * then waits for mlfq_daemon_ready or mlfq_daemon_fail. Returns 0, or the
- * exit status after saying why on stderr: 1 for a runtime failure (a live
+ * at level, detaches (--daemon) when detach (the caller's process then
+ * waits for mlfq_daemon_ready or mlfq_daemon_fail), and starts the log's
+ * writer thread, so that logging never blocks the loop (log.h). Returns 0, or
+ * the exit status after saying why on stderr: 1 for a runtime failure (a live
  * pidfile, cannot detach), 2 for a log file that cannot be opened or is a
  * symbolic link (never followed). */
 int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
@@ -111,16 +112,21 @@ int mlfq_daemon_write_port_file(const char *path, const char *opt,
  * prints it and a newline on stdout. */
 void mlfq_daemon_ready(mlfq_daemon_t *d, const char *bound);
 
+/* How long the exit waits for the log to be written (a log on a pipe
+ * nobody reads is left behind). */
+#define MLFQ_DAEMON_LOG_FLUSH_S 1.0
+
 /* SIGINT or SIGTERM signum arrived. The first returns 1 (the server
  * drains); a second exits at once with status 1, removing the pidfile. */
 int mlfq_daemon_signal(mlfq_daemon_t *d, int signum);
 
 /* The server could not start (err says why): said once, to the log file
- * and to the caller. Closes the log; returns the exit status, 1. */
+ * and to the caller. Stops and closes the log; returns the exit status,
+ * 1. */
 int mlfq_daemon_fail(mlfq_daemon_t *d, const char *err);
 
-/* The server has stopped: removes the pidfile, logs it, closes the log.
- * Returns status. */
+/* The server has stopped: removes the pidfile, logs it, stops and closes
+ * the log. Returns status. */
 int mlfq_daemon_end(mlfq_daemon_t *d, int status);
 
 #endif

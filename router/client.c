@@ -71,9 +71,10 @@ void client_send(client_t *c, const Mlfq__ServerMessage *m) {
     return;
   if (stream_put_server(&c->s, m) != 0) { /* the stream's bound */
     /* Too much unread output: drop the rest, disconnect at the flush. */
-    mlfq_log(MLFQ_LOG_WARN,
-             "conn %llu %s: disconnecting a slow reader (%zu bytes unread)",
-             (unsigned long long)c->id, c->peer, c->s.queued + c->s.out.len);
+    mlfq_log_peer(
+        MLFQ_LOG_WARN,
+        "conn %llu %s: disconnecting a slow reader (%zu bytes unread)",
+        (unsigned long long)c->id, c->peer, c->s.queued + c->s.out.len);
     mlfq_flow_drop(&c->flow);
   }
 }
@@ -108,8 +109,9 @@ void client_linger(client_t *c) {
 /* An error about the whole connection: it is closed once the error is
  * written, and nothing more is read. */
 static void fatal(client_t *c, Mlfq__ErrorCode code, const char *msg) {
-  mlfq_log(MLFQ_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id,
-           c->peer, mlfq_wire_error_name(code), msg);
+  mlfq_log_peer(MLFQ_LOG_INFO, "conn %llu %s: %s: %s",
+                (unsigned long long)c->id, c->peer, mlfq_wire_error_name(code),
+                msg);
   client_error(c, 0, code, "%s", msg);
   stop_reading(c);
 }

@@ -98,7 +98,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   Mlfq__Config c;
 
   if (status < 0) {
-    mlfq_log(MLFQ_LOG_WARN, "accept: %s", uv_strerror(status));
+    mlfq_log_peer(MLFQ_LOG_WARN, "accept: %s", uv_strerror(status));
     return;
   }
   if (router_config(rt, &c) == NULL) {

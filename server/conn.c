@@ -71,9 +71,10 @@ void conn_send(conn_t *c, const Mlfq__ServerMessage *m) {
     mlfq_flow_drop(&c->flow);
   if (!mlfq_flow_admit(&c->flow, c->queued + c->out.len))
     /* Too much unread output: drop the rest, disconnect at the flush. */
-    mlfq_log(MLFQ_LOG_WARN,
-             "conn %llu %s: disconnecting a slow reader (%zu bytes unread)",
-             (unsigned long long)c->id, c->peer, c->queued + c->out.len);
+    mlfq_log_peer(
+        MLFQ_LOG_WARN,
+        "conn %llu %s: disconnecting a slow reader (%zu bytes unread)",
+        (unsigned long long)c->id, c->peer, c->queued + c->out.len);
   server_dirty(c->sv, &c->flush);
 }
 
@@ -92,8 +93,9 @@ void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
 /* An error about the whole connection: it is closed once the error is
  * written, and nothing more is read. */
 static void fatal(conn_t *c, Mlfq__ErrorCode code, const char *msg) {
-  mlfq_log(MLFQ_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id,
-           c->peer, mlfq_wire_error_name(code), msg);
+  mlfq_log_peer(MLFQ_LOG_INFO, "conn %llu %s: %s: %s",
+                (unsigned long long)c->id, c->peer, mlfq_wire_error_name(code),
+                msg);
   conn_error(c, 0, code, "%s", msg);
   mlfq_flow_linger(&c->flow);
   uv_read_stop((uv_stream_t *)&c->tcp);

@@ -134,9 +134,10 @@ static void put(http_t *h, const void *p, size_t n) {
     return;
   if (!mlfq_flow_admit(&h->flow, h->queued + h->out.len + n) ||
       mlfq_buf_append(&h->out, p, n) != 0) {
-    mlfq_log(MLFQ_LOG_WARN,
-             "http %llu %s: disconnecting a slow reader (%zu bytes unread)",
-             (unsigned long long)h->id, h->peer, h->queued + h->out.len);
+    mlfq_log_peer(
+        MLFQ_LOG_WARN,
+        "http %llu %s: disconnecting a slow reader (%zu bytes unread)",
+        (unsigned long long)h->id, h->peer, h->queued + h->out.len);
     mlfq_flow_drop(&h->flow);
   }
   server_dirty(h->sv, &h->flush);
@@ -607,7 +608,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   http_t *h;
 
   if (status < 0) {
-    mlfq_log(MLFQ_LOG_WARN, "http accept: %s", uv_strerror(status));
+    mlfq_log_peer(MLFQ_LOG_WARN, "http accept: %s", uv_strerror(status));
     return;
   }
   h = calloc(1, sizeof(*h));
@@ -656,8 +657,9 @@ static void on_read_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d) {
 
   (void)ds;
   read_done(h);
-  mlfq_log(MLFQ_LOG_INFO, "http %llu %s: no whole request within %g s",
-           (unsigned long long)h->id, h->peer, h->sv->opt.http_read_timeout_s);
+  mlfq_log_peer(MLFQ_LOG_INFO, "http %llu %s: no whole request within %g s",
+                (unsigned long long)h->id, h->peer,
+                h->sv->opt.http_read_timeout_s);
   respond_error(h, 408, NULL,
                 "the request was not received in time (http-read-timeout)");
   server_pump(h->sv);

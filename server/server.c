@@ -316,7 +316,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   server_t *sv = MLFQ_CONTAINER_OF(listener, server_t, listener);
 
   if (status < 0) {
-    mlfq_log(MLFQ_LOG_WARN, "accept: %s", uv_strerror(status));
+    mlfq_log_peer(MLFQ_LOG_WARN, "accept: %s", uv_strerror(status));
     return;
   }
   conn_accept(sv);

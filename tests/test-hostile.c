@@ -281,10 +281,14 @@ TEST(hostile, busy_replica_is_not_lost) {
  * Planted symlinks and logging that must not block.
  * ------------------------------------------------------------------------ */
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "log.h"
 
 /* A fresh directory for a test's files, and its removal (names, then the
  * directory). */
@@ -500,6 +504,118 @@ TEST(hostile, log_file_symlink_refused) {
     ASSERT_STR_EQ(s, "precious\n");
     free(s);
   }
+  files_rmtree(dir, names);
+}
+
+/* Opens a connection to d, writes a frame header announcing 4 GiB (past
+ * any --max-frame-bytes: a BAD_FRAME the server logs) and waits at most
+ * 10 s for its answer, the Error or the close. Returns 1 if it came. */
+static int files_bad_connection(const mlfq_test_daemon_t *d) {
+  struct sockaddr_in a;
+  struct pollfd p;
+  char buf[256];
+  int fd, answered;
+
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)d->port);
+  ASSERT_EQ(inet_pton(AF_INET, d->host, &a.sin_addr), 1);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ASSERT_EQ(write(fd, "\xff\xff\xff\xff", 4), 4);
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  answered = poll(&p, 1, 10000) == 1;
+  if (answered)
+    (void)!read(fd, buf, sizeof(buf));
+  close(fd);
+  return answered;
+}
+
+/* n bad connections, one after the other, each answered. */
+static void files_flood(const mlfq_test_daemon_t *d, int n) {
+  int i;
+
+  for (i = 0; i < n; i++)
+    if (!files_bad_connection(d))
+      MLFQ_TEST_FAIL("bad connection %d of %d had no answer within 10 s: "
+                     "the daemon is stuck",
+                     i + 1, n);
+}
+
+/* mlfqd wrote its log on the loop thread: with stderr a pipe nobody reads,
+ * a few dozen logged BAD_FRAMEs filled it and the daemon stopped in
+ * write(2), serving nobody. Now a writer thread blocks instead, lines that
+ * do not fit its queue are counted, and the daemon still serves, and
+ * still exits, without waiting for its log more than a second. At level
+ * debug (two lines a connection, not rate-limited) the pipe fills even
+ * with the rate limit of lines about peers. */
+TEST(hostile, log_on_a_full_pipe_does_not_block) {
+  const char *args[] = {"--listen",    "127.0.0.1:0", "--decode-ms", "1",
+                        "--log-level", "debug",       NULL};
+  Mlfq__ServerMessage *m;
+  mlfq_test_daemon_t d;
+  files_held_t h;
+  tc_client_t *c;
+  int p[2];
+
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  (void)fcntl(p[1], F_SETPIPE_SZ, 4096); /* full after a few dozen lines */
+  files_hold(&h, "mlfqd", args, p[1]);
+  close(p[1]);
+  files_release(&h, &d);
+  files_flood(&d, 2000);
+  c = tc_open(&d, 1);
+  tc_run(c, 1, 4, 3);
+  m = tc_stats(c);
+  ASSERT_EQ_U64(m->stats->completed, 1);
+  mlfq__server_message__free_unpacked(m, NULL);
+  tc_close(c);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  close(p[0]);
+}
+
+/* Every BAD_FRAME was a line of the log: a peer could grow --log-file
+ * without limit. Now lines peers cause share one token bucket; the log
+ * holds at most its burst and rate of them over the flood, plus the count
+ * of those suppressed, and the two add up to the flood. */
+TEST(hostile, peer_lines_are_rate_limited) {
+  static const char *const names[] = {"log", NULL};
+  char dir[64], logfile[128];
+  const char *args[] = {"--log-file", logfile, NULL};
+  unsigned long long n, suppressed = 0;
+  long passed = 0, lines = 0, bound;
+  char *log, *s, *end, line[1024];
+  mlfq_test_daemon_t d;
+  int64_t start;
+
+  files_tmpdir(dir, sizeof(dir));
+  snprintf(logfile, sizeof(logfile), "%s/log", dir);
+  start = tc_now_ms();
+  mlfq_test_daemon_start(&d, args);
+  files_flood(&d, 2000);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  bound = MLFQ_LOG_PEER_BURST +
+          (long)(MLFQ_LOG_PEER_PER_S * (tc_now_ms() - start) / 1000) + 1;
+  log = mlfq_test_slurp(logfile);
+  for (s = log; *s != '\0'; s = end + 1) {
+    end = strchr(s, '\n');
+    if (end == NULL)
+      MLFQ_TEST_FAIL("the log ends in a cut line: \"%s\"", s);
+    snprintf(line, sizeof(line), "%.*s", (int)(end - s), s);
+    lines++;
+    passed += strstr(line, "BAD_FRAME") != NULL;
+    if (strchr(line, '(') != NULL &&
+        sscanf(strchr(line, '('), "(%llu similar lines suppressed)", &n) == 1)
+      suppressed += n;
+  }
+  ASSERT_EQ(passed + (long)suppressed, 2000);
+  ASSERT_GT(suppressed, 0);
+  ASSERT_LE(passed, bound);
+  ASSERT_LE(lines, 2 * passed + 10);
+  free(log);
   files_rmtree(dir, names);
 }
 

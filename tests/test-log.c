@@ -1,0 +1,193 @@
+/* common/log.c: the token bucket of lines about peers, the writer thread
+ * that keeps a blocked output from blocking the logging thread, its drop
+ * count, and its bounded stop. Each test runs in its own process, so the
+ * log's process-wide state is its own. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#include "client.h"
+
+#define SEC 1000000000ull
+
+TEST(log, bucket_burst_then_rate) {
+  mlfq_log_bucket_t b;
+  int i;
+
+  mlfq_log_bucket_init(&b, 20, 10);
+  for (i = 0; i < 20; i++)
+    ASSERT_EQ(mlfq_log_bucket_take(&b, 5 * SEC), 1);
+  ASSERT_EQ(mlfq_log_bucket_take(&b, 5 * SEC), 0);
+  ASSERT_EQ(mlfq_log_bucket_take(&b, 5 * SEC + SEC / 20), 0);
+  ASSERT_EQ_U64(b.suppressed, 2);
+  /* a tenth of a second later: one more */
+  ASSERT_EQ(mlfq_log_bucket_take(&b, 5 * SEC + SEC / 10), 1);
+  ASSERT_EQ(mlfq_log_bucket_take(&b, 5 * SEC + SEC / 10), 0);
+  /* an hour later: the burst again, no more */
+  for (i = 0; i < 20; i++)
+    ASSERT_EQ(mlfq_log_bucket_take(&b, 3605 * SEC), 1);
+  ASSERT_EQ(mlfq_log_bucket_take(&b, 3605 * SEC), 0);
+  /* a clock that does not move adds nothing */
+  ASSERT_EQ(mlfq_log_bucket_take(&b, 3604 * SEC), 0);
+}
+
+typedef struct {
+  int fd;
+  char *buf;
+  size_t len, cap;
+} reader_t;
+
+/* Reads fd to its end (keeping at most cap - 1 bytes). */
+static void *read_all(void *arg) {
+  reader_t *r = arg;
+  char scratch[4096];
+  ssize_t n;
+
+  for (;;) {
+    n = read(r->fd, scratch, sizeof(scratch));
+    if (n == 0)
+      break;
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (r->len + (size_t)n < r->cap) {
+      memcpy(r->buf + r->len, scratch, (size_t)n);
+      r->len += (size_t)n;
+    }
+  }
+  r->buf[r->len] = '\0';
+  return NULL;
+}
+
+/* Counts the lines of s that contain what, and adds up the N of the lines
+ * "... (N <count>" into *sum. */
+static long count(const char *s, const char *what, const char *counted,
+                  unsigned long long *sum) {
+  char line[MLFQ_LOG_LINE_BYTES];
+  unsigned long long n;
+  const char *end, *p;
+  long lines = 0;
+
+  for (; *s != '\0'; s = end + 1) {
+    end = strchr(s, '\n');
+    ASSERT(end != NULL);
+    snprintf(line, sizeof(line), "%.*s", (int)(end - s), s);
+    lines += strstr(line, what) != NULL;
+    p = strchr(line, '(');
+    if (p != NULL && strstr(p, counted) != NULL && sscanf(p, "(%llu ", &n) == 1)
+      *sum += n;
+  }
+  return lines;
+}
+
+/* The writer thread takes what the output cannot: with the log on a pipe
+ * nobody reads, 5,000 lines are logged without blocking (an alarm ends the
+ * test if it does); those that did not fit are dropped, and counted in a
+ * line the writer writes once the pipe is read. */
+TEST(log, full_output_drops_and_counts) {
+  reader_t r;
+  pthread_t t;
+  unsigned long long dropped = 0;
+  long lines;
+  int p[2], i;
+
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
+  ASSERT_OK(mlfq_log_start());
+  alarm(60);
+  for (i = 0; i < 5000; i++)
+    mlfq_log(MLFQ_LOG_INFO, "line %d", i);
+  alarm(0);
+  r.fd = p[0];
+  r.cap = 4 << 20;
+  r.len = 0;
+  r.buf = malloc(r.cap);
+  ASSERT(r.buf != NULL);
+  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  ASSERT_OK(mlfq_log_stop(30));
+  close(p[1]);
+  ASSERT_EQ(pthread_join(t, NULL), 0);
+  close(p[0]);
+  lines = count(r.buf, "info: line ", "lines dropped", &dropped);
+  ASSERT_GT(dropped, 0);
+  ASSERT_GT(lines, 0);
+  ASSERT_EQ(lines + (long)dropped, 5000);
+  free(r.buf);
+}
+
+/* A writer blocked in write(2) does not hold up the stop for more than its
+ * bound; once the output moves, a second stop ends it and the log is
+ * synchronous again. */
+TEST(log, stop_is_bounded) {
+  int64_t start;
+  reader_t r;
+  pthread_t t;
+  int p[2], i;
+
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
+  ASSERT_OK(mlfq_log_start());
+  for (i = 0; i < 1000; i++)
+    mlfq_log(MLFQ_LOG_INFO, "line %d", i);
+  start = tc_now_ms();
+  ASSERT_EQ(mlfq_log_stop(0.2), -ETIMEDOUT);
+  ASSERT_GE(tc_now_ms() - start, 150);
+  r.fd = p[0];
+  r.cap = 1 << 20;
+  r.len = 0;
+  r.buf = malloc(r.cap);
+  ASSERT(r.buf != NULL);
+  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  ASSERT_OK(mlfq_log_stop(30));
+  mlfq_log(MLFQ_LOG_INFO, "after the stop");
+  close(p[1]);
+  ASSERT_EQ(pthread_join(t, NULL), 0);
+  close(p[0]);
+  ASSERT_CONTAINS(r.buf, "info: line 0\n");
+  ASSERT_CONTAINS(r.buf, "info: after the stop\n");
+  free(r.buf);
+}
+
+/* Lines about peers pass a burst, then are counted; the count is logged
+ * before the next line that passes, or when the log stops. */
+TEST(log, peer_lines_suppressed_and_counted) {
+  unsigned long long suppressed = 0;
+  int64_t start, elapsed;
+  reader_t r;
+  pthread_t t;
+  long passed;
+  int p[2], i;
+
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  r.fd = p[0];
+  r.cap = 1 << 20;
+  r.len = 0;
+  r.buf = malloc(r.cap);
+  ASSERT(r.buf != NULL);
+  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
+  start = tc_now_ms();
+  for (i = 0; i < 1000; i++)
+    mlfq_log_peer(MLFQ_LOG_INFO, "peer %d", i);
+  elapsed = tc_now_ms() - start;
+  mlfq_log(MLFQ_LOG_INFO, "not about a peer");
+  ASSERT_OK(mlfq_log_stop(1));
+  close(p[1]);
+  ASSERT_EQ(pthread_join(t, NULL), 0);
+  close(p[0]);
+  passed = count(r.buf, "info: peer ", "similar lines suppressed", &suppressed);
+  ASSERT_GE(passed, MLFQ_LOG_PEER_BURST);
+  ASSERT_LE(passed,
+            MLFQ_LOG_PEER_BURST + MLFQ_LOG_PEER_PER_S * elapsed / 1000 + 1);
+  ASSERT_EQ(passed + (long)suppressed, 1000);
+  ASSERT_CONTAINS(r.buf, "info: not about a peer\n");
+  free(r.buf);
+}
