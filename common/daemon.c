@@ -75,7 +75,9 @@ static const mlfq_cli_opt_t shared_options[] = {
      "append the log to FILE, which may not be a symbolic link (default: "
      "stderr)",
      mlfq_cli_set_str, O(log_file), 0, 0, 0},
-    {"log-level", "LEVEL", "error, warn, info or debug (default info)",
+    {"log-level", "LEVEL",
+     "error, warn, info or debug (default info); lines about what clients "
+     "do pass 20 at once, then 10 a second",
      mlfq_cli_set_str, O(log_level), 0, 0, 0}};
 
 #define NSHARED (sizeof(shared_options) / sizeof(shared_options[0]))
