@@ -557,6 +557,7 @@ TEST(hostile, log_on_a_full_pipe_does_not_block) {
                         "--log-level", "debug",       NULL};
   Mlfq__ServerMessage *m;
   mlfq_test_daemon_t d;
+  int64_t start, flooded, served;
   files_held_t h;
   tc_client_t *c;
   int p[2];
@@ -566,14 +567,21 @@ TEST(hostile, log_on_a_full_pipe_does_not_block) {
   files_hold(&h, "mlfqd", args, p[1]);
   close(p[1]);
   files_release(&h, &d);
+  start = tc_now_ms();
   files_flood(&d, 2000);
+  flooded = tc_now_ms();
   c = tc_open(&d, 1);
   tc_run(c, 1, 4, 3);
   m = tc_stats(c);
   ASSERT_EQ_U64(m->stats->completed, 1);
   mlfq__server_message__free_unpacked(m, NULL);
   tc_close(c);
+  served = tc_now_ms();
   ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  printf("stderr full: 2000 bad connections answered in %lld ms, then a "
+         "client served in %lld ms; exit %lld ms after SIGTERM\n",
+         (long long)(flooded - start), (long long)(served - flooded),
+         (long long)(tc_now_ms() - served));
   close(p[0]);
 }
 
@@ -615,6 +623,9 @@ TEST(hostile, peer_lines_are_rate_limited) {
   ASSERT_GT(suppressed, 0);
   ASSERT_LE(passed, bound);
   ASSERT_LE(lines, 2 * passed + 10);
+  printf("2000 bad connections: %ld BAD_FRAME lines logged (bound %ld), "
+         "%llu suppressed; the log has %ld lines\n",
+         passed, bound, suppressed, lines);
   free(log);
   files_rmtree(dir, names);
 }
