@@ -5,7 +5,10 @@
  * in the fewest digits that read back as the same double; +Inf and NaN
  * by name.
  * Histograms keep per-bucket counts and are summed when written, so an
- * observation is one binary search and one increment. */
+ * observation is one binary search and one increment.
+ * A line is as long as its name and labels make it: each is formatted
+ * straight into the caller's buffer, whose maximum is the only limit, and
+ * label values are escaped whole, never cut. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,21 +45,48 @@ void mlfq_prom_hist_add(mlfq_prom_hist_t *h, double v) {
   h->sum += v;
 }
 
+/* Appends what fmt formats, however long. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
 static int
 put(mlfq_buf_t *b, const char *fmt, ...) {
-  char line[512];
-  va_list ap;
-  int n;
+  va_list ap, again;
+  uint8_t *p;
+  char *tmp;
+  int n, err;
 
   va_start(ap, fmt);
-  n = vsnprintf(line, sizeof(line), fmt, ap);
+  va_copy(again, ap);
+  n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof(line))
-    return MLFQ_ERANGE;
-  return mlfq_buf_append(b, line, (size_t)n);
+  if (n < 0) {
+    va_end(again);
+    return MLFQ_EINVAL;
+  }
+  /* Room for vsnprintf's NUL too, which is not kept; when only that byte
+   * is missing, the line goes through a copy. */
+  p = mlfq_buf_reserve(b, (size_t)n + 1, &err);
+  if (p != NULL) {
+    vsnprintf((char *)p, (size_t)n + 1, fmt, again);
+    va_end(again);
+    mlfq_buf_commit(b, (size_t)n);
+    return 0;
+  }
+  if (err != MLFQ_ERANGE || b->len + (size_t)n > b->max) {
+    va_end(again);
+    return err;
+  }
+  tmp = malloc((size_t)n + 1);
+  if (tmp == NULL) {
+    va_end(again);
+    return MLFQ_ENOMEM;
+  }
+  vsnprintf(tmp, (size_t)n + 1, fmt, again);
+  va_end(again);
+  err = mlfq_buf_append(b, tmp, (size_t)n);
+  free(tmp);
+  return err;
 }
 
 /* v as Prometheus writes a float. */
@@ -124,21 +154,47 @@ int mlfq_prom_hist_write(mlfq_buf_t *b, const char *name, const char *labels,
   return err;
 }
 
-void mlfq_prom_escape(const char *s, char *out, size_t len) {
-  size_t k = 0;
+int mlfq_prom_escape(mlfq_buf_t *b, const char *s) {
+  const char *run = s;
+  int err;
 
-  if (len == 0)
-    return;
-  for (; *s != '\0' && k + 2 < len; s++) {
-    if (*s == '"' || *s == '\\') {
-      out[k++] = '\\';
-      out[k++] = *s;
-    } else if (*s == '\n') {
-      out[k++] = '\\';
-      out[k++] = 'n';
-    } else {
-      out[k++] = *s;
-    }
+  /* Runs of plain bytes are appended whole. */
+  for (; *s != '\0'; s++) {
+    if (*s != '"' && *s != '\\' && *s != '\n')
+      continue;
+    err = mlfq_buf_append(b, run, (size_t)(s - run));
+    if (err == 0)
+      err = mlfq_buf_append(b,
+                            *s == '\n'  ? "\\n"
+                            : *s == '"' ? "\\\""
+                                        : "\\\\",
+                            2);
+    if (err)
+      return err;
+    run = s + 1;
   }
-  out[k] = '\0';
+  return mlfq_buf_append(b, run, (size_t)(s - run));
+}
+
+int mlfq_prom_label(mlfq_buf_t *b, const char *name, const char *value) {
+  uint8_t *nul;
+  int err = 0;
+
+  if (b->len > 0)
+    err = mlfq_buf_append(b, ",", 1);
+  if (err == 0)
+    err = mlfq_buf_append(b, name, strlen(name));
+  if (err == 0)
+    err = mlfq_buf_append(b, "=\"", 2);
+  if (err == 0)
+    err = mlfq_prom_escape(b, value);
+  if (err == 0)
+    err = mlfq_buf_append(b, "\"", 1);
+  if (err)
+    return err;
+  nul = mlfq_buf_reserve(b, 1, &err);
+  if (nul == NULL)
+    return err;
+  *nul = '\0'; /* not counted in b->len */
+  return 0;
 }

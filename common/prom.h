@@ -31,7 +31,9 @@ void mlfq_prom_hist_init(mlfq_prom_hist_t *h, const double *bounds, size_t n);
 void mlfq_prom_hist_add(mlfq_prom_hist_t *h, double v);
 
 /* Each appends to b and returns 0, or MLFQ_ERANGE / MLFQ_ENOMEM when b is
- * full. labels is NULL or the inside of the braces ("level=\"1\""). */
+ * full. There is no limit on the length of a line but b's. labels is NULL
+ * or the inside of the braces ("level=\"1\""), as mlfq_prom_label makes
+ * it. */
 /* "# HELP name help" and "# TYPE name type". */
 int mlfq_prom_head(mlfq_buf_t *b, const char *name, const char *type,
                    const char *help);
@@ -41,8 +43,12 @@ int mlfq_prom_value(mlfq_buf_t *b, const char *name, const char *labels,
 /* The _bucket lines (cumulative, le="+Inf" last), _sum and _count. */
 int mlfq_prom_hist_write(mlfq_buf_t *b, const char *name, const char *labels,
                          const mlfq_prom_hist_t *h);
-/* Copies s into out (len bytes, NUL-terminated) as a label value: quotes,
- * backslashes and newlines escaped. */
-void mlfq_prom_escape(const char *s, char *out, size_t len);
+/* Appends s to b as the inside of a label value's quotes: every backslash,
+ * double quote and newline escaped, nothing cut. */
+int mlfq_prom_escape(mlfq_buf_t *b, const char *s);
+/* Appends name="value" (value escaped) to the label set in b, after a comma
+ * unless b is empty, and keeps a NUL after b's bytes: (char *)b->data is
+ * then the labels for the functions above. */
+int mlfq_prom_label(mlfq_buf_t *b, const char *name, const char *value);
 
 #endif

@@ -12,6 +12,10 @@
 #include "server.h"
 #include "version.h"
 
+/* Most bytes of one label set (the model name is at most
+ * SERVER_MODEL_NAME_MAX bytes, escaped at most twice as long). */
+#define METRICS_LABELS_MAX (64 * 1024)
+
 /* One metric with a single sample. */
 static int one(mlfq_buf_t *b, const char *name, const char *type,
                const char *help, const char *labels, double v) {
@@ -20,61 +24,75 @@ static int one(mlfq_buf_t *b, const char *name, const char *type,
   return err ? err : mlfq_prom_value(b, name, labels, v);
 }
 
+/* The labels in b (NULL while there are none). */
+static const char *labels(const mlfq_buf_t *b) {
+  return b->len > 0 ? (const char *)b->data : NULL;
+}
+
 int metrics_write(server_t *sv, mlfq_buf_t *b) {
   uint64_t levels[MLFQ_MAX_QUEUES];
   double busy[MLFQ_MAX_WORKERS];
   Mlfq__StatsReply s;
   const Mlfq__Config *c;
-  char model[256], ml[300], lab[1024], pol[64];
+  mlfq_buf_t ml, lab;
+  char v[64];
   size_t i;
   int err = 0;
 
   server_stats_fill(sv, &s, levels, busy);
   c = s.config;
-  mlfq_prom_escape(sv->opt.model_name, model, sizeof(model));
-  snprintf(ml, sizeof(ml), "model_name=\"%s\"", model);
+  /* Label sets: a few names and values, the model name escaped. */
+  mlfq_buf_init(&ml, METRICS_LABELS_MAX);
+  mlfq_buf_init(&lab, METRICS_LABELS_MAX);
+  err = mlfq_prom_label(&ml, "model_name", sv->opt.model_name);
+  if (err)
+    goto out;
 
 #define TRY(x)                                                                 \
   do {                                                                         \
     err = (x);                                                                 \
     if (err)                                                                   \
-      return err;                                                              \
+      goto out;                                                                \
   } while (0)
 
   TRY(one(b, "vllm:num_requests_running", "gauge",
-          "Requests in an engine's batch now.", ml, (double)s.running));
+          "Requests in an engine's batch now.", labels(&ml),
+          (double)s.running));
   TRY(one(b, "vllm:num_requests_waiting", "gauge",
-          "Requests waiting to be scheduled (preempted ones included).", ml,
-          (double)s.waiting));
+          "Requests waiting to be scheduled (preempted ones included).",
+          labels(&ml), (double)s.waiting));
   TRY(mlfq_prom_head(b, "vllm:time_to_first_token_seconds", "histogram",
                      "Arrival to the first token, model seconds."));
-  TRY(mlfq_prom_hist_write(b, "vllm:time_to_first_token_seconds", ml,
+  TRY(mlfq_prom_hist_write(b, "vllm:time_to_first_token_seconds", labels(&ml),
                            &sv->metrics.ttft));
   TRY(mlfq_prom_head(b, "vllm:e2e_request_latency_seconds", "histogram",
                      "Arrival to the last token (JCT), model seconds."));
-  TRY(mlfq_prom_hist_write(b, "vllm:e2e_request_latency_seconds", ml,
+  TRY(mlfq_prom_hist_write(b, "vllm:e2e_request_latency_seconds", labels(&ml),
                            &sv->metrics.e2e));
   TRY(mlfq_prom_head(b, "vllm:request_queue_time_seconds", "histogram",
                      "Arrival to the start of the first iteration, model "
                      "seconds."));
-  TRY(mlfq_prom_hist_write(b, "vllm:request_queue_time_seconds", ml,
+  TRY(mlfq_prom_hist_write(b, "vllm:request_queue_time_seconds", labels(&ml),
                            &sv->metrics.queue));
   TRY(one(b, "vllm:prompt_tokens_total", "counter",
-          "Prompt tokens of the requests that finished.", ml,
+          "Prompt tokens of the requests that finished.", labels(&ml),
           (double)sv->metrics.prompt_tokens));
-  TRY(one(b, "vllm:generation_tokens_total", "counter", "Tokens generated.", ml,
-          (double)s.tokens));
-  snprintf(lab, sizeof(lab), "%s,finished_reason=\"length\"", ml);
+  TRY(one(b, "vllm:generation_tokens_total", "counter", "Tokens generated.",
+          labels(&ml), (double)s.tokens));
+  TRY(mlfq_buf_append(&lab, ml.data, ml.len));
+  TRY(mlfq_prom_label(&lab, "finished_reason", "length"));
   TRY(one(b, "vllm:request_success_total", "counter",
-          "Requests that generated all their tokens.", lab,
+          "Requests that generated all their tokens.", labels(&lab),
           (double)s.completed));
 
   TRY(mlfq_prom_head(b, "mlfqd_queue_length", "gauge",
                      "Unfinished requests in each MLFQ level (one level for "
                      "fcfs and srpt)."));
   for (i = 0; i < s.n_level_lengths; i++) {
-    snprintf(lab, sizeof(lab), "level=\"%zu\"", i + 1);
-    TRY(mlfq_prom_value(b, "mlfqd_queue_length", lab,
+    lab.len = 0;
+    snprintf(v, sizeof(v), "%zu", i + 1);
+    TRY(mlfq_prom_label(&lab, "level", v));
+    TRY(mlfq_prom_value(b, "mlfqd_queue_length", labels(&lab),
                         (double)s.level_lengths[i]));
   }
   TRY(one(b, "mlfqd_requests_submitted_total", "counter", "Requests accepted.",
@@ -104,8 +122,11 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
   TRY(mlfq_prom_head(b, "mlfqd_engine_busy_ratio", "gauge",
                      "Share of the uptime each engine has been busy."));
   for (i = 0; i < s.n_worker_busy; i++) {
-    snprintf(lab, sizeof(lab), "engine=\"%zu\"", i);
-    TRY(mlfq_prom_value(b, "mlfqd_engine_busy_ratio", lab, s.worker_busy[i]));
+    lab.len = 0;
+    snprintf(v, sizeof(v), "%zu", i);
+    TRY(mlfq_prom_label(&lab, "engine", v));
+    TRY(mlfq_prom_value(b, "mlfqd_engine_busy_ratio", labels(&lab),
+                        s.worker_busy[i]));
   }
   TRY(one(b, "mlfqd_timer_lateness_p50_seconds", "gauge",
           "Median of how late engine threads woke after their deadlines "
@@ -127,15 +148,29 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
   TRY(one(b, "mlfqd_heap_trims_total", "counter",
           "Times freed heap memory was given back once idle.", NULL,
           (double)s.heap_trims));
-  mlfq_prom_escape(c->policy, pol, sizeof(pol));
-  snprintf(lab, sizeof(lab),
-           "version=\"%s\",policy=\"%s\",queues=\"%u\",quantum_rate=\"%g\","
-           "preempt=\"%s\",max_batch=\"%u\",workers=\"%u\","
-           "time_scale=\"%g\",kv_capacity_tokens=\"%llu\",%s",
-           MLFQ_VERSION, pol, (unsigned)c->queues, c->quantum_rate, c->preempt,
-           (unsigned)c->max_batch, (unsigned)c->workers, c->time_scale,
-           (unsigned long long)c->kv_capacity_tokens, ml);
-  TRY(one(b, "mlfqd_info", "gauge", "The server's configuration.", lab, 1));
+  lab.len = 0;
+  TRY(mlfq_prom_label(&lab, "version", MLFQ_VERSION));
+  TRY(mlfq_prom_label(&lab, "policy", c->policy));
+  snprintf(v, sizeof(v), "%u", (unsigned)c->queues);
+  TRY(mlfq_prom_label(&lab, "queues", v));
+  snprintf(v, sizeof(v), "%g", c->quantum_rate);
+  TRY(mlfq_prom_label(&lab, "quantum_rate", v));
+  TRY(mlfq_prom_label(&lab, "preempt", c->preempt));
+  snprintf(v, sizeof(v), "%u", (unsigned)c->max_batch);
+  TRY(mlfq_prom_label(&lab, "max_batch", v));
+  snprintf(v, sizeof(v), "%u", (unsigned)c->workers);
+  TRY(mlfq_prom_label(&lab, "workers", v));
+  snprintf(v, sizeof(v), "%g", c->time_scale);
+  TRY(mlfq_prom_label(&lab, "time_scale", v));
+  snprintf(v, sizeof(v), "%llu", (unsigned long long)c->kv_capacity_tokens);
+  TRY(mlfq_prom_label(&lab, "kv_capacity_tokens", v));
+  TRY(mlfq_prom_label(&lab, "model_name", sv->opt.model_name));
+  TRY(one(b, "mlfqd_info", "gauge", "The server's configuration.", labels(&lab),
+          1));
 #undef TRY
-  return 0;
+
+out:
+  mlfq_buf_free(&ml);
+  mlfq_buf_free(&lab);
+  return err;
 }

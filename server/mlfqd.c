@@ -29,6 +29,27 @@ typedef struct {
 
 #define D(field) offsetof(daemon_opts_t, field)
 
+/* --model-name: 1 to SERVER_MODEL_NAME_MAX bytes of SERVER_MODEL_NAME_CHARS
+ * (server.h), so that /metrics, /v1/models and every completion carry it
+ * whole and as given. */
+static int set_model_name(const mlfq_cli_opt_t *o, void *field, const char *val,
+                          char *err, size_t errlen) {
+  size_t n = strlen(val), ok = strspn(val, SERVER_MODEL_NAME_CHARS);
+
+  (void)o;
+  if (n == 0 || n > SERVER_MODEL_NAME_MAX)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "%zu bytes long; a model name is 1 to %d bytes", n,
+                     SERVER_MODEL_NAME_MAX);
+  if (ok < n)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "byte %zu (0x%02x) is not a letter, a digit or one of "
+                     ". _ - / : + @",
+                     ok + 1, (unsigned)(unsigned char)val[ok]);
+  *(const char **)field = val;
+  return 0;
+}
+
 /* mlfqd's own server options; the others are every server's (daemon.h). */
 static const mlfq_cli_opt_t daemon_options[] = {
     {"listen", "HOST:PORT",
@@ -48,8 +69,9 @@ static const mlfq_cli_opt_t daemon_options[] = {
     {"http-port-file", "FILE", "write the bound HTTP HOST:PORT to FILE",
      mlfq_cli_set_str, D(http_port_file), 0, 0, 0},
     {"model-name", "NAME",
-     "the model /v1/models lists and completions answer for (default mlfqd)",
-     mlfq_cli_set_str, D(model_name), 0, 0, 0},
+     "the model /v1/models lists and completions answer for: 1 to 256 "
+     "letters, digits and . _ - / : + @ (default mlfqd)",
+     set_model_name, D(model_name), 0, 0, 0},
     {"http-max-tokens", "N",
      "output_length of a completion without max_tokens (default 16)",
      mlfq_cli_set_uint, D(http_max_tokens), 0, 1, 4294967295.0},

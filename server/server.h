@@ -28,6 +28,17 @@ typedef struct conn_s conn_t;
 typedef struct request_s request_t;
 typedef struct http_s http_t;
 
+/* The longest --model-name, in bytes: room for a Hugging Face id
+ * ("facebook/opt-1.3b") and for the path of a model's files, which vLLM
+ * serves under as its name by default (a snapshot's in the Hugging Face
+ * cache is over 120 bytes), while a /metrics line stays small. Its characters
+ * are letters, digits and . _ - / : + @ (SERVER_MODEL_NAME_CHARS), which a
+ * Prometheus label value, a JSON string and a URL path all carry as they
+ * are. */
+#define SERVER_MODEL_NAME_MAX 256
+#define SERVER_MODEL_NAME_CHARS                                                \
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/:+@"
+
 /* Options of a server. */
 typedef struct {
   mlfq_sched_config_t sched;
@@ -226,7 +237,8 @@ void http_close_all(server_t *sv, int now);
 
 /* metrics.c: GET /metrics */
 /* Appends the server's metrics in Prometheus' text format to b. Returns 0,
- * MLFQ_ENOMEM, or MLFQ_ERANGE (a line too long: a very long label). */
+ * MLFQ_ENOMEM, or MLFQ_ERANGE (b is full: lines have no limit of their
+ * own). */
 int metrics_write(server_t *sv, mlfq_buf_t *b);
 
 #endif
