@@ -126,6 +126,13 @@ int mlfq_cost_parse_profile(mlfq_cost_t *c, const char *name, const char *buf,
     }
     if (n == 0)
       break;
+    if (c->nrows == MLFQ_COST_MAX_ROWS) {
+      r = mlfq_fail(err, errlen, MLFQ_ERANGE,
+                    "%s:%zu: more than %d rows (a profile has at most %d: "
+                    "every client is sent each row)",
+                    name, csv.line, MLFQ_COST_MAX_ROWS, MLFQ_COST_MAX_ROWS);
+      goto fail;
+    }
     r = parse_input_len(&csv, &f[col[COL_INPUT]], prev, &row.input_len, err,
                         errlen);
     if (r == 0)

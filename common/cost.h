@@ -36,6 +36,17 @@ typedef struct {
   char source[256]; /* "linear" or the profile's file name */
 } mlfq_cost_t;
 
+/* The most rows a profile file may have. mlfqd sends every row to every
+ * client (Welcome, StatsReply; a router once more per replica), 23 bytes
+ * each: 4,096 rows make a StatsReply of 94 kB, and the Stats of a router
+ * over 16 such replicas (1.6 MB) fits half of the default
+ * --max-queued-bytes. A
+ * profile that measures a prompt length every 8 tokens of a 32k context
+ * has 4,096 rows; the OPT-1.3B one has 7, and rows between two measured
+ * lengths add little to a linear interpolation. Shared by every program
+ * that reads a profile, and by clients that read one from a Config. */
+#define MLFQ_COST_MAX_ROWS 4096
+
 /* The built-in profile (data/profile_opt-1.3b.csv, compiled in). */
 extern const char mlfq_cost_default_profile_name[];
 extern const char mlfq_cost_default_profile_csv[];
@@ -46,8 +57,9 @@ int mlfq_cost_linear(mlfq_cost_t *c, double prefill_base_ms,
                      double prefill_ms_per_token, double decode_ms);
 
 /* Makes a profile model from CSV text with the header
- * input_length,prefill_ms,decode_ms (columns in any order). name is used in
- * messages and as the source. Errors name the file and line. */
+ * input_length,prefill_ms,decode_ms (columns in any order) and 1 to
+ * MLFQ_COST_MAX_ROWS rows. name is used in messages and as the source.
+ * Errors name the file and line. */
 int mlfq_cost_parse_profile(mlfq_cost_t *c, const char *name, const char *buf,
                             size_t len, char *err, size_t errlen);
 

@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "frame.h"
 #include "log.h"
 #include "peer.h"
 #include "router.h"
@@ -321,10 +322,23 @@ static void attempt(replica_t *r) {
 static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
   const Mlfq__Welcome *w = m->welcome;
   router_t *rt = r->rt;
+  char why[160];
+  size_t n;
 
   if (w->protocol_version != MLFQ_PROTOCOL_VERSION || w->config == NULL ||
       w->config->cost == NULL || w->config->max_frame_bytes == 0) {
     replica_fail(r, "its Welcome is not a usable mlfqd protocol 1 Welcome");
+    return 0;
+  }
+  /* Clients are sent its configuration (Welcome, Stats): as mlfqd checks
+   * of its own at start, it must fit half of a client's output bound. */
+  n = MLFQ_FRAME_HEADER + protobuf_c_message_get_packed_size(&m->base);
+  if (n > rt->opt.srv.max_queued_bytes / 2) {
+    snprintf(why, sizeof(why),
+             "its Welcome is %zu bytes, more than half of --max-queued-bytes "
+             "(%zu): clients could not be sent its configuration",
+             n, rt->opt.srv.max_queued_bytes);
+    replica_fail(r, why);
     return 0;
   }
   if (r->welcome != NULL)

@@ -131,9 +131,10 @@ struct router_s {
   uint64_t conn_seq;
   mlfq_link_t dirty;               /* streams with output to write */
   struct stats_job_s *stats_round; /* the Stats round in flight, or NULL */
-  mlfq_link_t stats_clients;       /* clients owed a StatsReply */
-  uint64_t t0;                     /* uv_hrtime() at start */
-  uint64_t rejected;               /* OVERLOADED and NO_REPLICA */
+  int stats_bare; /* the last reply went without the replicas' configs */
+  mlfq_link_t stats_clients; /* clients owed a StatsReply */
+  uint64_t t0;               /* uv_hrtime() at start */
+  uint64_t rejected;         /* OVERLOADED and NO_REPLICA */
   int draining;
   int stopping;
   void (*on_stop)(router_t *rt); /* called once the router begins to stop */

@@ -31,11 +31,19 @@
  * lateness figures, and adds the router's own view: its uptime, client
  * connections, draining, its rejections, the configuration clients are
  * told, and one ReplicaStats per replica.
+ *
+ * Each replica's own StatsReply carries its configuration, every profile
+ * row included, so the reply holds replicas + 1 of them. A reply must fit
+ * half of a client's output bound, as mlfqd's do (server_replies_check):
+ * when it would not, the replicas' replies go without their configurations
+ * (the one at the top, which each replica's Welcome was checked to fit,
+ * stays), and the log says so when that starts and ends.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "frame.h"
 #include "log.h"
 #include "router.h"
 
@@ -58,6 +66,12 @@ struct stats_job_s {
 
 static void start_round(router_t *rt);
 
+/* Whether m, framed, fits half of a client's output bound. */
+static int fits(const router_t *rt, const Mlfq__ServerMessage *m) {
+  return MLFQ_FRAME_HEADER + protobuf_c_message_get_packed_size(&m->base) <=
+         rt->opt.srv.max_queued_bytes / 2;
+}
+
 /* Sums what round j gathered into one reply and sends it to every client
  * waiting for j, as many times as each asked. Returns 0 or MLFQ_ENOMEM
  * (nothing is sent). */
@@ -69,6 +83,7 @@ static int send_replies(stats_job_t *j) {
   client_t *c;
   unsigned n;
   Mlfq__ReplicaStats *rs, **rsp;
+  Mlfq__StatsReply *bare = NULL;
   const Mlfq__StatsReply *x;
   uint64_t *levels;
   double *busy;
@@ -154,11 +169,40 @@ static int send_replies(stats_job_t *j) {
   s.replicas = rsp;
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
   m.stats = &s;
+  if (!fits(rt, &m)) {
+    bare = calloc(rt->nreplicas, sizeof(*bare));
+    if (bare == NULL) {
+      free(rs);
+      free(rsp);
+      free(levels);
+      free(busy);
+      return MLFQ_ENOMEM;
+    }
+    for (i = 0; i < rt->nreplicas; i++) {
+      if (rs[i].stats == NULL)
+        continue;
+      bare[i] = *rs[i].stats;
+      bare[i].config = NULL;
+      rs[i].stats = &bare[i];
+    }
+  }
+  if ((bare != NULL) != rt->stats_bare) {
+    if (bare != NULL)
+      mlfq_log(MLFQ_LOG_WARN,
+               "stats: a reply with every replica's configuration would be "
+               "over half of --max-queued-bytes (%zu): the replicas' "
+               "configurations are left out",
+               rt->opt.srv.max_queued_bytes);
+    else
+      mlfq_log(MLFQ_LOG_INFO, "stats: the replicas' configurations fit again");
+    rt->stats_bare = bare != NULL;
+  }
   for (l = rt->stats_clients.next; l != &rt->stats_clients; l = l->next) {
     c = CLIENT_OF_STATS(l);
     for (n = 0; n < c->stats_now && !c->closing; n++)
       client_send(c, &m);
   }
+  free(bare);
   free(rs);
   free(rsp);
   free(levels);

@@ -189,6 +189,8 @@ int main(int argc, char **argv) {
   so.http_max_tokens = dopt.http_max_tokens;
   so.http_max_body_bytes = dopt.http_max_body_bytes;
   so.http_read_timeout_s = dopt.http_read_timeout_s;
+  if (server_replies_check(&so, err, sizeof(err)) != 0)
+    goto bad;
   status = mlfq_daemon_begin(&g.proc, "mlfqd", dopt.s.pidfile, dopt.s.log_file,
                              level, dopt.s.daemon);
   if (status) {

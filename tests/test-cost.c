@@ -306,3 +306,36 @@ TEST(cost, load_profile_errors_name_the_path) {
   ASSERT(c.rows == NULL);
   remove(p);
 }
+
+/* A profile of n rows 1..n. */
+static char *rows_text(size_t n) {
+  char *t = malloc(sizeof(HEADER) + n * 32), *p;
+  size_t i;
+
+  ASSERT(t != NULL);
+  p = t + sprintf(t, HEADER);
+  for (i = 1; i <= n; i++)
+    p += sprintf(p, "%zu,%zu.5,5\n", i, i);
+  return t;
+}
+
+/* MLFQ_COST_MAX_ROWS rows are a profile; one more is refused, naming the
+ * line and the bound (mlfqd accepted up to 64 MB of rows, then sent them
+ * all to every client). */
+TEST(cost, profile_row_bound) {
+  mlfq_cost_t c;
+  char err[256] = "", want[128], *t;
+
+  t = rows_text(MLFQ_COST_MAX_ROWS);
+  ASSERT_OK(parse(&c, t, err, sizeof(err)));
+  ASSERT_EQ(c.nrows, MLFQ_COST_MAX_ROWS);
+  ASSERT_EQ(mlfq_cost_prefill_ns(&c, MLFQ_COST_MAX_ROWS),
+            (uint64_t)MLFQ_COST_MAX_ROWS * 1000000 + 500000);
+  mlfq_cost_free(&c);
+  free(t);
+  t = rows_text(MLFQ_COST_MAX_ROWS + 1);
+  snprintf(want, sizeof(want), "p.csv:%d: more than %d rows",
+           MLFQ_COST_MAX_ROWS + 2, MLFQ_COST_MAX_ROWS);
+  expect_bad(t, MLFQ_ERANGE, want);
+  free(t);
+}

@@ -782,6 +782,153 @@ TEST(hostile, bad_model_name_refused) {
   ov_refused(utf8, "--model-name: byte 5 (0xc3)");
 }
 
+/* A profile of n rows (input lengths 1..n) in a fresh file; the path is
+ * copied to path (len bytes). Remove it after. */
+static void ov_profile(size_t n, char *path, size_t len) {
+  FILE *f;
+  size_t i;
+
+  snprintf(path, len, "%s", mlfq_test_tmpfile(".csv", ""));
+  f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fprintf(f, "input_length,prefill_ms,decode_ms\n");
+  for (i = 1; i <= n; i++)
+    fprintf(f, "%zu,%.3f,%.5f\n", i, 5 + (double)i * 0.09,
+            5.1 + (double)i * 1e-5);
+  ASSERT_EQ(fclose(f), 0);
+}
+
+/* The issue's profiles, of 400,000 and 100,000 rows, are refused at start
+ * with the line and the bound: mlfqd took them, then dropped every client
+ * after Hello as a slow reader (a 10 MB Welcome), or failed every Stats
+ * through a router over three such replicas. A profile within the bound
+ * whose Welcome would not fit half of --max-queued-bytes is refused too,
+ * naming the option and the size to give; and so are as many engines. */
+TEST(hostile, huge_profile_refused) {
+  char big[256], mid[256], at[256];
+  const char *a400k[] = {"--profile", big, NULL};
+  const char *a100k[] = {"--profile", mid, NULL};
+  const char *small[] = {"--profile", at, "--max-queued-bytes", "65536", NULL};
+  const char *engines[] = {"--workers",          "1024", "--queues", "64",
+                           "--max-queued-bytes", "4096", NULL};
+  char want[64];
+
+  ov_profile(400000, big, sizeof(big));
+  ov_profile(100000, mid, sizeof(mid));
+  ov_profile(MLFQ_COST_MAX_ROWS, at, sizeof(at));
+  snprintf(want, sizeof(want), ":%d: more than %d rows", MLFQ_COST_MAX_ROWS + 2,
+           MLFQ_COST_MAX_ROWS);
+  ov_refused(a400k, want);
+  ov_refused(a100k, want);
+  ov_refused(small, "--max-queued-bytes: a StatsReply would be up to");
+  ov_refused(small, "more than half of 65536");
+  ov_refused(engines, "engines: 1024, levels: 64), more than half of 4096");
+  remove(big);
+  remove(mid);
+  remove(at);
+}
+
+/* The Welcome on c: its configuration has rows profile rows. */
+static void ov_hello(tc_client_t *c, size_t rows) {
+  Mlfq__ServerMessage *w = NULL;
+
+  ASSERT_OK(mlfq_peer_hello(&c->p, "hostile", &w, TC_WAIT_MS));
+  ASSERT(w->welcome->config != NULL && w->welcome->config->cost != NULL);
+  ASSERT_EQ(w->welcome->config->cost->n_rows, rows);
+  mlfq__server_message__free_unpacked(w, NULL);
+}
+
+/* A profile at the bound: each of three replicas gives a working Welcome
+ * and Stats with every row, and so does a router over them whose clients'
+ * output bound (300,000 bytes) holds one configuration but not four: its
+ * Stats leaves out the replicas' own configurations instead of
+ * disconnecting the client (it did, as a slow reader, with four copies
+ * of the rows in one reply); a request still runs through it. */
+TEST(hostile, profile_at_bound_through_router) {
+  const char *rargs[] = {"--profile", NULL, NULL};
+  const char *argv[16];
+  mlfq_test_daemon_t rep[3], rt;
+  Mlfq__ServerMessage *m;
+  tc_client_t *c;
+  char path[256];
+  int64_t deadline;
+  size_t i, up;
+  int k = 0;
+
+  ov_profile(MLFQ_COST_MAX_ROWS, path, sizeof(path));
+  rargs[1] = path;
+  for (i = 0; i < 3; i++) {
+    mlfq_test_daemon_start(&rep[i], rargs);
+    c = tc_open(&rep[i], 0);
+    ov_hello(c, MLFQ_COST_MAX_ROWS);
+    m = tc_stats(c);
+    ASSERT_EQ(m->stats->config->cost->n_rows, MLFQ_COST_MAX_ROWS);
+    mlfq__server_message__free_unpacked(m, NULL);
+    tc_close(c);
+    argv[k++] = "--replica";
+    argv[k++] = rep[i].addr;
+  }
+  argv[k++] = "--max-queued-bytes";
+  argv[k++] = "300000";
+  argv[k] = NULL;
+  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", argv);
+  c = tc_open(&rt, 0);
+  ov_hello(c, MLFQ_COST_MAX_ROWS);
+  deadline = tc_now_ms() + TC_WAIT_MS;
+  for (;;) { /* until the router has every replica up */
+    m = tc_stats(c);
+    ASSERT_EQ(m->stats->config->cost->n_rows, MLFQ_COST_MAX_ROWS);
+    ASSERT_EQ(m->stats->n_replicas, 3);
+    for (i = 0, up = 0; i < 3; i++)
+      if (m->stats->replicas[i]->stats != NULL) {
+        up++;
+        ASSERT(m->stats->replicas[i]->stats->config == NULL);
+      }
+    mlfq__server_message__free_unpacked(m, NULL);
+    if (up == 3)
+      break;
+    ASSERT_LT(tc_now_ms(), deadline);
+  }
+  tc_run(c, 1, 16, 2);
+  tc_close(c);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  for (i = 0; i < 3; i++)
+    ASSERT_EQ(mlfq_test_daemon_stop(&rep[i], SIGTERM, 10), 0);
+  remove(path);
+}
+
+/* A replica whose Welcome would not fit half of the router's
+ * --max-queued-bytes is not taken, and the router's log says why (its
+ * Welcome and Stats would have disconnected every client). */
+TEST(hostile, router_refuses_replica_config_over_bound) {
+  const char *rargs[] = {"--profile", NULL, NULL};
+  const char *argv[] = {"--replica", NULL, "--max-queued-bytes", "131072",
+                        NULL};
+  mlfq_test_daemon_t rep, rt;
+  char path[256], cmd[512], *log, *out;
+
+  ov_profile(MLFQ_COST_MAX_ROWS, path, sizeof(path));
+  rargs[1] = path;
+  mlfq_test_daemon_start(&rep, rargs);
+  argv[1] = rep.addr;
+  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", argv);
+  /* The log line is the only event: the router takes no client before a
+   * replica's Welcome. At most 10 s. */
+  snprintf(cmd, sizeof(cmd),
+           "for i in $(seq 200); do grep -qF 'more than half of "
+           "--max-queued-bytes (131072): clients could not be sent its "
+           "configuration' %s && exit 0; sleep 0.05; done; exit 1",
+           rt.log);
+  ASSERT_EQ(ov_sh(cmd, &out), 0);
+  free(out);
+  log = mlfq_test_slurp(rt.log);
+  ASSERT(strstr(log, " up: ") == NULL);
+  free(log);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+  remove(path);
+}
+
 /* (end of oversized configuration) */
 
 /* ------------------------------------------------------------------------
