@@ -64,8 +64,8 @@ const mlfq_cli_opt_t mlfq_model_options[] = {
      "(default 0)",
      mlfq_cli_set_double, MS(swap_ms_per_token), 0, 0, 1e12},
     {"profile", "FILE",
-     "cost profile CSV input_length,prefill_ms,decode_ms (default: built-in "
-     "OPT-1.3B)",
+     "cost profile CSV input_length,prefill_ms,decode_ms, at most 4096 rows "
+     "(default: built-in OPT-1.3B)",
      mlfq_cli_set_str, M(profile), 0, 0, 0},
     {"prefill-base-ms", "MS",
      "linear model: fixed prefill time per iteration (default 0)",
