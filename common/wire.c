@@ -216,6 +216,12 @@ mlfq_wire_client_check(const Mlfq__ClientMessage *m, int hello,
     *code = MLFQ__ERROR_CODE__HELLO_FIRST;
     *why = "the first message must be Hello";
   } else if ((m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_SUBMIT &&
+              m->submit != NULL && m->submit->id == 0) ||
+             (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_CANCEL &&
+              m->cancel != NULL && m->cancel->id == 0)) {
+    /* An Error about request 0 would read as one about the connection. */
+    *why = "request id 0 is reserved for the connection";
+  } else if ((m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_SUBMIT &&
               m->submit != NULL) ||
              (m->msg_case == MLFQ__CLIENT_MESSAGE__MSG_CANCEL &&
               m->cancel != NULL) ||

@@ -79,10 +79,11 @@ const Mlfq__ServerMessage *mlfq_wire_error_init(mlfq_wire_error_t *w,
 /* Checks m, the next message of a server's client connection (NULL: its
  * bytes are not a ClientMessage), against docs/PROTOCOL.md: one Hello and
  * it first (hello: the connection has had it), then Submit, Cancel and
- * StatsRequest. Returns m's msg_case when the server is to handle m (its
- * hello, submit or cancel is then set), or MLFQ__CLIENT_MESSAGE__MSG__NOT_SET
- * with *code and *why (a static string) set to the error that closes the
- * connection. */
+ * StatsRequest, a Submit's or a Cancel's id not 0 (reserved: an Error with
+ * id 0 is about the connection). Returns m's msg_case when the server is
+ * to handle m (its hello, submit or cancel is then set), or
+ * MLFQ__CLIENT_MESSAGE__MSG__NOT_SET with *code and *why (a static string)
+ * set to the error that closes the connection. */
 Mlfq__ClientMessage__MsgCase
 mlfq_wire_client_check(const Mlfq__ClientMessage *m, int hello,
                        Mlfq__ErrorCode *code, const char **why);

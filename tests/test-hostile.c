@@ -275,6 +275,50 @@ TEST(hostile, busy_replica_is_not_lost) {
  * A monopolising client and request id 0.
  * ------------------------------------------------------------------------ */
 
+#define MONO_ROUTER MLFQ_BIN_DIR "/mlfq-router"
+/* 1 ms per token, the shortest job first: a short request of a client
+ * that was let in runs at once, however many long ones wait. */
+#define MONO_FAST                                                              \
+  "--decode-ms", "1", "--prefill-ms-per-token", "0.01", "--policy", "srpt"
+
+/* A Submit or a Cancel with id 0 is a connection error (BAD_MESSAGE, id
+ * 0) and the connection closes, while another client keeps working: an
+ * Error about request 0 could not be told from one about the connection. */
+static void mono_id0(const mlfq_test_daemon_t *d) {
+  mlfq_buf_t b;
+
+  mlfq_buf_init(&b, 1 << 16);
+  tc_put_submit(&b, 0, 4, 3);
+  tc_expect_fatal(d, b.data, b.len, 1, MLFQ__ERROR_CODE__BAD_MESSAGE);
+  mlfq_buf_free(&b);
+  mlfq_buf_init(&b, 1 << 16);
+  tc_put_cancel(&b, 0);
+  tc_expect_fatal(d, b.data, b.len, 1, MLFQ__ERROR_CODE__BAD_MESSAGE);
+  mlfq_buf_free(&b);
+}
+
+TEST(hostile, request_id_0_is_a_connection_error) {
+  const char *args[] = {MONO_FAST, NULL};
+  mlfq_test_daemon_t d;
+
+  mlfq_test_daemon_start(&d, args);
+  mono_id0(&d);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+}
+
+TEST(hostile, request_id_0_is_a_connection_error_through_router) {
+  const char *rargs[] = {MONO_FAST, NULL};
+  const char *args[] = {"--replica", NULL, NULL};
+  mlfq_test_daemon_t rep, rt;
+
+  mlfq_test_daemon_start(&rep, rargs);
+  args[1] = rep.addr;
+  mlfq_test_server_start(&rt, MONO_ROUTER, args);
+  mono_id0(&rt);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+}
+
 /* (end of monopolising client) */
 
 /* ------------------------------------------------------------------------
