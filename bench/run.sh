@@ -677,6 +677,7 @@ if [ -z "$only" ] || [ "$only" = daemon ]; then
   zero_d="$listen --policy fcfs --prefill-ms-per-token 0 --decode-ms 0"
   zero_d+=" --max-batch 256"
   mem_d="$listen --policy mlfq --decode-ms 100000 --max-pending 200000"
+  mem_d+=" --max-pending-per-conn 200000" # one connection holds them all
   late1=(--server ADDR --mode lateness --requests 2 --tokens "$late_tokens"
     --window 64)
   late4=(--server ADDR --mode lateness --requests 8 --tokens "$late_tokens"
@@ -712,6 +713,7 @@ if [ -z "$only" ] || [ "$only" = loadgen ]; then
   zero_d="$listen --policy fcfs --prefill-ms-per-token 0 --decode-ms 0"
   zero_d+=" --max-batch 256"
   lmem_d="$listen --policy fcfs --decode-ms 100000 --max-pending 200000"
+  lmem_d+=" --max-pending-per-conn 200000" # one connection holds them all
   # shellcheck disable=SC2206
   fid=(--server ADDR --workload data/appendix_b.csv $fid_n --rate 20 --dist poisson)
   zero=(--input-len fixed:16 --output-len fixed:1)

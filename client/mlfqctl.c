@@ -293,6 +293,7 @@ static void json_config(cJSON *doc, const Mlfq__Config *cf, int *oom) {
   }
   jnum(o, "time_scale", cf->time_scale, oom);
   jnum(o, "max_pending", (double)cf->max_pending, oom);
+  jnum(o, "max_pending_per_conn", (double)cf->max_pending_per_conn, oom);
   jnum(o, "max_input_length", cf->max_input_length, oom);
   jnum(o, "max_output_length", cf->max_output_length, oom);
   jnum(o, "max_frame_bytes", cf->max_frame_bytes, oom);
@@ -446,6 +447,7 @@ static void text_config(const Mlfq__Config *cf) {
   }
   row_dbl("time scale", cf->time_scale);
   row_u64("max pending", cf->max_pending);
+  row_u64("max pending per connection", cf->max_pending_per_conn);
   row_u64("max input length", cf->max_input_length);
   row_u64("max output length", cf->max_output_length);
   row_u64("max frame bytes", cf->max_frame_bytes);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "daemon.h"
 #include "error.h"
 #include "frame.h"
@@ -46,6 +47,12 @@ static const mlfq_cli_opt_t shared_options[] = {
      "requests in flight beyond which Submit is refused with OVERLOADED "
      "(default 100000)",
      mlfq_cli_set_size, O(max_pending), 0, 1, 1e9},
+    {"max-pending-per-conn", "N",
+     "requests in flight on one connection beyond which its Submit is "
+     "refused with OVERLOADED (default: half of --max-pending); while other "
+     "connections have requests in flight, one may also hold no more than "
+     "there are free slots",
+     mlfq_cli_set_size, O(max_pending_per_conn), 0, 1, 1e9},
     {"max-connections", "N", "client connections at once (default 1024)",
      mlfq_cli_set_uint, O(max_connections), 0, 1, 1e6},
     {"max-frame-bytes", "N", "largest client frame (default 65536)",
@@ -130,9 +137,15 @@ void mlfq_daemon_opts_init(mlfq_daemon_opts_t *o, const char *listen) {
   o->hello_timeout = 10;
 }
 
-int mlfq_daemon_opts_check(const mlfq_daemon_opts_t *o, mlfq_log_level_t *level,
+int mlfq_daemon_opts_check(mlfq_daemon_opts_t *o, mlfq_log_level_t *level,
                            char *host, size_t hostlen, int *port, char *err,
                            size_t errlen) {
+  if (o->max_pending_per_conn == 0)
+    o->max_pending_per_conn = mlfq_admit_default_per_conn(o->max_pending);
+  if (o->max_pending_per_conn > o->max_pending)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--max-pending-per-conn: %zu is over --max-pending (%zu)",
+                     o->max_pending_per_conn, o->max_pending);
   if (mlfq_log_parse_level(o->log_level, level) != 0)
     return mlfq_fail(err, errlen, MLFQ_EINVAL,
                      "--log-level: '%s' is not error, warn, info or debug",

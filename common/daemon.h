@@ -24,6 +24,7 @@ typedef struct {
   const char *listen;
   const char *port_file;
   size_t max_pending;
+  size_t max_pending_per_conn; /* 0 until mlfq_daemon_opts_check: default */
   unsigned max_connections;
   unsigned max_frame_bytes;
   unsigned max_input_length;
@@ -72,9 +73,11 @@ typedef struct {
 /* The defaults of o, listening on listen. */
 void mlfq_daemon_opts_init(mlfq_daemon_opts_t *o, const char *listen);
 
-/* Checks o's --log-level and --listen: *level, host and *port. Returns 0,
- * or MLFQ_EINVAL with err set ("--listen: 'X' is not HOST:PORT"). */
-int mlfq_daemon_opts_check(const mlfq_daemon_opts_t *o, mlfq_log_level_t *level,
+/* Checks o's --log-level and --listen: *level, host and *port; and its
+ * --max-pending-per-conn, which it sets to the default when not given.
+ * Returns 0, or MLFQ_EINVAL with err set ("--listen: 'X' is not
+ * HOST:PORT"). */
+int mlfq_daemon_opts_check(mlfq_daemon_opts_t *o, mlfq_log_level_t *level,
                            char *host, size_t hostlen, int *port, char *err,
                            size_t errlen);
 

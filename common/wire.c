@@ -58,6 +58,7 @@ int mlfq_wire_config_init(mlfq_wire_config_t *w, const mlfq_sched_config_t *cfg,
   c->swap_ms_per_token = cfg->swap_ms_per_token;
   c->time_scale = lim->time_scale;
   c->max_pending = lim->max_pending;
+  c->max_pending_per_conn = lim->max_pending_per_conn;
   c->max_input_length = lim->max_input_length;
   c->max_output_length = lim->max_output_length;
   c->max_frame_bytes = lim->max_frame_bytes;
@@ -170,6 +171,7 @@ int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
   if (lim != NULL) {
     lim->time_scale = c->time_scale;
     lim->max_pending = c->max_pending;
+    lim->max_pending_per_conn = c->max_pending_per_conn;
     lim->max_input_length = c->max_input_length;
     lim->max_output_length = c->max_output_length;
     lim->max_frame_bytes = c->max_frame_bytes;

@@ -25,6 +25,7 @@ typedef struct {
   uint32_t max_input_length;
   uint32_t max_output_length;
   uint32_t max_frame_bytes;
+  uint64_t max_pending_per_conn;
 } mlfq_limits_t;
 
 /* A Config message and the storage its fields point into. */

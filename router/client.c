@@ -3,8 +3,9 @@
  * One client connection of the router. To its client the router is an
  * mlfqd (docs/PROTOCOL.md): Hello first and the version check, BAD_FRAME
  * and BAD_MESSAGE close the connection, DUPLICATE_ID, UNKNOWN_ID and
- * INVALID_REQUEST end a request, Cancel answers CANCELLED, --max-pending
- * answers OVERLOADED and --max-connections TOO_MANY_CONNECTIONS. What it
+ * INVALID_REQUEST end a request, Cancel answers CANCELLED, --max-pending,
+ * --max-pending-per-conn and the fair share (common/admit.h) answer
+ * OVERLOADED, and --max-connections TOO_MANY_CONNECTIONS. What it
  * adds: NO_REPLICA when no replica is up, and REPLICA_LOST (router.c and
  * replica.c) when the replica running a request goes away.
  *
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "error.h"
 #include "log.h"
 #include "router.h"
@@ -210,6 +212,7 @@ static void unroute(router_t *rt, client_t *c, route_t *q) {
 static void submit(client_t *c, const Mlfq__Submit *s) {
   router_t *rt = c->s.rt;
   const router_opts_t *o = &rt->opt;
+  mlfq_admit_t a;
   route_t *q;
   char err[256];
   int i, rc;
@@ -230,10 +233,13 @@ static void submit(client_t *c, const Mlfq__Submit *s) {
                  (unsigned long long)s->id);
     return;
   }
-  if (rt->routes.n >= o->srv.max_pending) {
+  a = mlfq_admit(rt->routes.n, c->ids.n, 1, o->srv.max_pending,
+                 o->srv.max_pending_per_conn);
+  if (a != MLFQ_ADMIT_OK) {
     rt->rejected++;
-    client_error(c, s->id, MLFQ__ERROR_CODE__OVERLOADED,
-                 "%zu requests pending (max-pending)", rt->routes.n);
+    mlfq_admit_why(a, rt->routes.n, c->ids.n, o->srv.max_pending,
+                   o->srv.max_pending_per_conn, err, sizeof(err));
+    client_error(c, s->id, MLFQ__ERROR_CODE__OVERLOADED, "%s", err);
     return;
   }
   i = mlfq_balance_pick(&rt->bal);

@@ -147,6 +147,7 @@ const Mlfq__Config *router_config(router_t *rt, Mlfq__Config *c) {
     return NULL;
   *c = *src->welcome->welcome->config;
   c->max_pending = rt->opt.srv.max_pending;
+  c->max_pending_per_conn = rt->opt.srv.max_pending_per_conn;
   c->max_input_length = rt->opt.srv.max_input_length;
   c->max_output_length = rt->opt.srv.max_output_length;
   c->max_frame_bytes = rt->opt.srv.max_frame_bytes;

@@ -270,7 +270,7 @@ static void submit(conn_t *c, const Mlfq__Submit *s, uint64_t now) {
                (unsigned long long)s->id);
     return;
   }
-  if (!server_has_room(sv, 1, err, sizeof(err))) {
+  if (!server_has_room(sv, c->ids.n, 1, err, sizeof(err))) {
     conn_error(c, s->id, MLFQ__ERROR_CODE__OVERLOADED, "%s", err);
     return;
   }

@@ -9,11 +9,12 @@
  *
  * A completion's prompts enter the scheduler as jobs at the model time
  * the request was read, as a protocol Submit does, under the same limits
- * (max_pending, the lengths, the KV capacity). A streamed response sends
- * its headers at once and then one server-sent event per token, in a
- * chunk of its own, as the scheduler produces it; a plain response is
- * sent when the last job ends. After its request the connection is still
- * read, only to see the client go: one that disconnects cancels its jobs.
+ * (max_pending, max_pending_per_conn and the fair share, the lengths, the
+ * KV capacity). A streamed response sends its headers at once and then
+ * one server-sent event per token, in a chunk of its own, as the
+ * scheduler produces it; a plain response is sent when the last job ends.
+ * After its request the connection is still read, only to see the client
+ * go: one that disconnects cancels its jobs.
  * A client that has not sent its whole request within http_read_timeout_s
  * of connecting gets 408 and loses the connection (common/deadline.c:
  * one timer for them all).
@@ -360,7 +361,8 @@ static void completion(http_t *h, int chat) {
     respond_error(h, 503, NULL, "the server is shutting down");
     return;
   }
-  if (!server_has_room(sv, h->q.n, err, sizeof(err))) {
+  /* The connection carries this one request: nothing else in flight. */
+  if (!server_has_room(sv, 0, h->q.n, err, sizeof(err))) {
     respond_error(h, 429, NULL, err);
     return;
   }

@@ -101,7 +101,9 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
           "Requests cancelled (by a client, a disconnect or the drain).", NULL,
           (double)s.cancelled));
   TRY(one(b, "mlfqd_requests_rejected_total", "counter",
-          "Requests refused at max-pending.", NULL, (double)s.rejected));
+          "Requests refused at max-pending, max-pending-per-conn or the fair "
+          "share.",
+          NULL, (double)s.rejected));
   TRY(one(b, "mlfqd_iterations_total", "counter", "Engine iterations run.",
           NULL, (double)s.iterations));
   TRY(one(b, "mlfqd_demotions_total", "counter",

@@ -178,6 +178,7 @@ int main(int argc, char **argv) {
   so.sched = mo.sched;
   so.lim.time_scale = dopt.time_scale;
   so.lim.max_pending = dopt.s.max_pending;
+  so.lim.max_pending_per_conn = dopt.s.max_pending_per_conn;
   so.lim.max_input_length = dopt.s.max_input_length;
   so.lim.max_output_length = dopt.s.max_output_length;
   so.lim.max_frame_bytes = dopt.s.max_frame_bytes;

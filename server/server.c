@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "error.h"
 #include "frame.h"
 #include "log.h"
@@ -86,11 +87,17 @@ int server_kv_fits(const server_t *sv, uint64_t in, uint64_t out,
   return 0;
 }
 
-int server_has_room(server_t *sv, size_t n, char *err, size_t errlen) {
-  if (sv->inflight + n <= sv->opt.lim.max_pending)
+int server_has_room(server_t *sv, size_t own, size_t n, char *err,
+                    size_t errlen) {
+  const mlfq_limits_t *lim = &sv->opt.lim;
+  mlfq_admit_t a = mlfq_admit(sv->inflight, own, n, lim->max_pending,
+                              lim->max_pending_per_conn);
+
+  if (a == MLFQ_ADMIT_OK)
     return 1;
   sv->rejected++;
-  snprintf(err, errlen, "%zu requests pending (max-pending)", sv->inflight);
+  mlfq_admit_why(a, sv->inflight, own, lim->max_pending,
+                 lim->max_pending_per_conn, err, errlen);
   return 0;
 }
 

@@ -193,9 +193,11 @@ uint64_t server_model_now(server_t *sv);
  * gave them, for err). */
 int server_kv_fits(const server_t *sv, uint64_t in, uint64_t out,
                    const char *lengths, char *err, size_t errlen);
-/* Whether n more requests stay within max_pending; if not, they are
- * counted as rejected and err says so. */
-int server_has_room(server_t *sv, size_t n, char *err, size_t errlen);
+/* Whether n more requests of a connection holding own in flight may come
+ * in (common/admit.h: max_pending, max_pending_per_conn, the fair share);
+ * if not, they are counted as rejected and err says why. */
+int server_has_room(server_t *sv, size_t own, size_t n, char *err,
+                    size_t errlen);
 /* A new request r arrives at model time now (one read's requests share
  * one time); the server takes it from here. */
 void server_arrive(server_t *sv, request_t *r, uint64_t now);

@@ -281,6 +281,148 @@ TEST(hostile, busy_replica_is_not_lost) {
 #define MONO_FAST                                                              \
   "--decode-ms", "1", "--prefill-ms-per-token", "0.01", "--policy", "srpt"
 
+/* Writes n Submits of long requests (ids 1..n) on c at once, then a
+ * StatsRequest, and reads until its reply: refusals come in request order,
+ * before it. Returns how many were refused with OVERLOADED (any other
+ * error fails the test); the first refusal's message goes to why. */
+static uint64_t mono_flood(tc_client_t *c, uint64_t n, char *why,
+                           size_t whylen) {
+  int64_t deadline = tc_now_ms() + 2 * TC_WAIT_MS;
+  Mlfq__ServerMessage *m;
+  uint64_t id, refused = 0;
+  mlfq_buf_t b;
+  int stats;
+
+  mlfq_buf_init(&b, 1 << 20);
+  for (id = 1; id <= n; id++)
+    tc_put_submit(&b, id, 4, 100000); /* 100 s each */
+  tc_put_stats(&b);
+  ASSERT_OK(mlfq_peer_send_raw(&c->p, b.data, b.len));
+  mlfq_buf_free(&b);
+  if (why != NULL && whylen > 0)
+    why[0] = '\0';
+  do {
+    m = tc_recv(c, tc_left_ms(deadline));
+    stats = m->msg_case == MLFQ__SERVER_MESSAGE__MSG_STATS;
+    if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR) {
+      if (m->error->code != MLFQ__ERROR_CODE__OVERLOADED)
+        MLFQ_TEST_FAIL("request %" PRIu64 ": %s (%s)", m->error->id,
+                       mlfq_wire_error_name(m->error->code), m->error->message);
+      if (refused++ == 0 && why != NULL)
+        snprintf(why, whylen, "%s", m->error->message);
+    }
+    mlfq__server_message__free_unpacked(m, NULL);
+  } while (!stats);
+  return refused;
+}
+
+/* Three connections flood d (max-pending 1000) with 2,000 long requests
+ * each; a fourth still has each of its requests accepted and completed,
+ * and no flooder holds more than half of max-pending. */
+static void mono_lockout(const mlfq_test_daemon_t *d) {
+  tc_client_t *g[3], *b;
+  uint64_t held[3], id;
+  int i;
+
+  for (i = 0; i < 3; i++) {
+    g[i] = tc_open(d, 1);
+    held[i] = 2000 - mono_flood(g[i], 2000, NULL, 0);
+  }
+  b = tc_open(d, 1);
+  for (id = 1; id <= 20; id++)
+    tc_run(b, id, 4, 3);
+  printf("flooders hold %" PRIu64 ", %" PRIu64 " and %" PRIu64
+         " of max-pending 1000\n",
+         held[0], held[1], held[2]);
+  for (i = 0; i < 3; i++) {
+    ASSERT_GT(held[i], 0);
+    ASSERT_LE(held[i], 500);
+  }
+  ASSERT_LT(held[0] + held[1] + held[2], 1000);
+  for (i = 0; i < 3; i++)
+    tc_close(g[i]);
+  mlfq__server_message__free_unpacked(tc_wait_idle(b, 1, 2 * TC_WAIT_MS), NULL);
+  tc_close(b);
+}
+
+/* One connection (or a few) could take every slot of --max-pending, and
+ * every other client got OVERLOADED. */
+TEST(hostile, one_connection_cannot_lock_others_out) {
+  const char *args[] = {MONO_FAST, "--max-pending", "1000", NULL};
+  mlfq_test_daemon_t d;
+
+  mlfq_test_daemon_start(&d, args);
+  mono_lockout(&d);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+}
+
+TEST(hostile, one_connection_cannot_lock_others_out_through_router) {
+  const char *rargs[] = {MONO_FAST, NULL};
+  const char *args[] = {"--replica", NULL, "--max-pending", "1000", NULL};
+  mlfq_test_daemon_t rep, rt;
+
+  mlfq_test_daemon_start(&rep, rargs);
+  args[1] = rep.addr;
+  mlfq_test_server_start(&rt, MONO_ROUTER, args);
+  mono_lockout(&rt);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+}
+
+/* --max-pending-per-conn 10: the eleventh request of a connection gets
+ * OVERLOADED naming the limit; another connection has its own ten. */
+static void mono_per_conn(const mlfq_test_daemon_t *d) {
+  tc_client_t *a, *b;
+  char why[256];
+
+  a = tc_open(d, 1);
+  b = tc_open(d, 1);
+  ASSERT_EQ_U64(mono_flood(a, 11, why, sizeof(why)), 1);
+  ASSERT_CONTAINS(why, "max-pending-per-conn");
+  ASSERT_EQ_U64(mono_flood(b, 20, NULL, 0), 10);
+  tc_close(a);
+  tc_close(b);
+}
+
+TEST(hostile, max_pending_per_conn_refuses_at_the_limit) {
+  const char *args[] = {
+      MONO_FAST, "--max-pending", "1000", "--max-pending-per-conn", "10", NULL};
+  const char *half[] = {MONO_FAST, "--max-pending", "10", NULL};
+  mlfq_test_daemon_t d;
+  tc_client_t *a;
+  char why[256];
+
+  mlfq_test_daemon_start(&d, args);
+  mono_per_conn(&d);
+  a = tc_open(&d, 1);
+  mlfq__server_message__free_unpacked(tc_wait_idle(a, 1, 2 * TC_WAIT_MS), NULL);
+  tc_close(a);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+
+  /* By default a connection may hold half of max-pending. */
+  mlfq_test_daemon_start(&d, half);
+  a = tc_open(&d, 1);
+  ASSERT_EQ_U64(mono_flood(a, 10, why, sizeof(why)), 5);
+  ASSERT_CONTAINS(why, "max-pending-per-conn");
+  tc_close(a);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+}
+
+TEST(hostile, max_pending_per_conn_through_router) {
+  const char *rargs[] = {MONO_FAST, NULL};
+  const char *args[] = {
+      "--replica", NULL, "--max-pending", "1000", "--max-pending-per-conn",
+      "10",        NULL};
+  mlfq_test_daemon_t rep, rt;
+
+  mlfq_test_daemon_start(&rep, rargs);
+  args[1] = rep.addr;
+  mlfq_test_server_start(&rt, MONO_ROUTER, args);
+  mono_per_conn(&rt);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+}
+
 /* A Submit or a Cancel with id 0 is a connection error (BAD_MESSAGE, id
  * 0) and the connection closes, while another client keeps working: an
  * Error about request 0 could not be told from one about the connection. */

@@ -498,11 +498,19 @@ TEST(http, disconnect_cancels) {
 }
 
 /* 429 over --max-pending; 503 while draining, for completions and
- * /health, while the request in flight finishes its stream. */
+ * /health, while the request in flight finishes its stream. The first
+ * request's two prompts fill max-pending: one connection may hold them
+ * all (--max-pending-per-conn). */
 TEST(http, overloaded_and_draining) {
-  const char *args[] = {
-      "--decode-ms", "20", "--prefill-ms-per-token", "0.01", "--max-pending",
-      "2",           NULL};
+  const char *args[] = {"--decode-ms",
+                        "20",
+                        "--prefill-ms-per-token",
+                        "0.01",
+                        "--max-pending",
+                        "2",
+                        "--max-pending-per-conn",
+                        "2",
+                        NULL};
   int64_t *stamps;
   tc_client_t *c;
   char *out;

@@ -533,6 +533,13 @@ TEST(lifecycle, bad_options) {
   static const char *const scale[] = {"--listen", "127.0.0.1:0", "--time-scale",
                                       "0", NULL};
   static const char *const missing[] = {"--listen", NULL};
+  static const char *const per_conn[] = {"--listen",
+                                         "127.0.0.1:0",
+                                         "--max-pending",
+                                         "10",
+                                         "--max-pending-per-conn",
+                                         "11",
+                                         NULL};
 
   bad_option(unknown);
   bad_option(policy);
@@ -540,6 +547,7 @@ TEST(lifecycle, bad_options) {
   bad_option(port);
   bad_option(scale);
   bad_option(missing);
+  bad_option(per_conn);
 }
 
 /* A log file that cannot be opened is a bad option: exit 2, and (under

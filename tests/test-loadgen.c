@@ -667,7 +667,7 @@ static void fake_router(int fd) {
   Mlfq__Accepted acc = MLFQ__ACCEPTED__INIT;
   Mlfq__Token tok = MLFQ__TOKEN__INIT;
   Mlfq__Done done = MLFQ__DONE__INIT;
-  mlfq_limits_t lim = {1, 1000, 100000, 100000, 1 << 20};
+  mlfq_limits_t lim = {1, 1000, 100000, 100000, 1 << 20, 1000};
   const uint8_t *payload;
   Mlfq__ClientMessage *m;
   mlfq_sched_config_t cfg;

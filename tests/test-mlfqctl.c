@@ -218,6 +218,7 @@ TEST(mlfqctl, stats_json) {
   ASSERT_STR_EQ(text(cfg, "preempt"), "iteration");
   ASSERT_NEAR(num(cfg, "time_scale"), 0.5, 1e-12);
   ASSERT_EQ(num(cfg, "max_pending"), 100000);
+  ASSERT_EQ(num(cfg, "max_pending_per_conn"), 50000);
   ASSERT_EQ(num(cfg, "max_frame_bytes"), 65536);
   a = field(cfg, "quanta_ms");
   ASSERT(cJSON_IsArray(a));

@@ -59,7 +59,7 @@ static void on_router_msg(void *ud, const Mlfq__ClientMessage *m) {
 static void make_welcome(void) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__Welcome w = MLFQ__WELCOME__INIT;
-  mlfq_limits_t lim = {1, 64, 4096, 32, 65536};
+  mlfq_limits_t lim = {1, 64, 4096, 32, 65536, 64};
   mlfq_sched_config_t cfg;
   mlfq_sched_params_t p;
   mlfq_wire_config_t wc;

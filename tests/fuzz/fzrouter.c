@@ -23,6 +23,7 @@ void fz_router_start(router_t *rt, uv_loop_t *loop, int replica_port,
   o.replica_queued_bytes = 1 << 20;
   mlfq_daemon_opts_init(&o.srv, "127.0.0.1:0");
   o.srv.max_pending = 64;
+  o.srv.max_pending_per_conn = 64;
   o.srv.max_connections = 8;
   o.srv.max_frame_bytes = 4096;
   o.srv.max_input_length = 4096;

@@ -26,6 +26,7 @@ void fz_server_start(server_t *sv, uv_loop_t *loop, int variant, int *port) {
     fz_die("cost model");
   o.lim.time_scale = 0.001;
   o.lim.max_pending = 64;
+  o.lim.max_pending_per_conn = 64;
   o.lim.max_input_length = 4096;
   o.lim.max_output_length = 32;
   o.lim.max_frame_bytes = 4096;

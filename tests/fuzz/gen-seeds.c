@@ -132,7 +132,7 @@ static void put_welcome(mlfq_buf_t *b, uint32_t version) {
   mlfq_sched_config_t cfg;
   mlfq_sched_params_t p;
   mlfq_wire_config_t wc;
-  mlfq_limits_t lim = {1, 64, 4096, 32, 65536};
+  mlfq_limits_t lim = {1, 64, 4096, 32, 65536, 64};
   mlfq_cost_t cost;
   char err[256];
 
