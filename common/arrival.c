@@ -3,8 +3,9 @@
  * to a whole nanosecond and add it to the previous arrival, so a schedule
  * depends only on (dist, rate, cv, seed) and the n-th arrival is the same
  * however many come after it. uniform computes arrival i as
- * round(i * 1e9 / rate) directly, so no rounding error accumulates. Times
- * saturate at UINT64_MAX rather than wrap.
+ * round(i * 1e9 / rate) directly, so no rounding error accumulates. A time
+ * past MLFQ_ARRIVAL_MAX_NS is an error, never a saturated value: a
+ * saturated time would read as "never" (MLFQ_TIME_NONE) downstream.
  */
 #include <math.h>
 #include <string.h>
@@ -92,25 +93,35 @@ static double draw_gap_ns(mlfq_arrivals_t *g) {
   return mlfq_rng_exp(&g->_rng, mean_ns);
 }
 
-uint64_t mlfq_arrivals_next(mlfq_arrivals_t *g) {
-  uint64_t t;
+int mlfq_arrivals_next(mlfq_arrivals_t *g, uint64_t *t) {
+  uint64_t v;
 
+  if (g->t_ns > MLFQ_ARRIVAL_MAX_NS)
+    return MLFQ_ERANGE;
   if (g->i == 0 || all_at_once(&g->cfg))
-    t = 0;
+    v = 0;
   else if (g->cfg.dist == MLFQ_DIST_UNIFORM)
-    t = round_ns((double)g->i * 1e9 / g->cfg.rate);
+    v = round_ns((double)g->i * 1e9 / g->cfg.rate);
   else
-    t = mlfq_add_sat(g->t_ns, round_ns(draw_gap_ns(g)));
+    v = mlfq_add_sat(g->t_ns, round_ns(draw_gap_ns(g)));
   g->i++;
-  g->t_ns = t;
-  return t;
+  g->t_ns = v;
+  if (v > MLFQ_ARRIVAL_MAX_NS)
+    return MLFQ_ERANGE;
+  *t = v;
+  return 0;
 }
 
-void mlfq_arrival_schedule(const mlfq_arrival_t *a, uint64_t *out, size_t n) {
+int mlfq_arrival_schedule(const mlfq_arrival_t *a, uint64_t *out, size_t n) {
   mlfq_arrivals_t g;
   size_t i;
+  int rc;
 
   mlfq_arrivals_init(&g, a);
-  for (i = 0; i < n; i++)
-    out[i] = mlfq_arrivals_next(&g);
+  for (i = 0; i < n; i++) {
+    rc = mlfq_arrivals_next(&g, &out[i]);
+    if (rc)
+      return rc;
+  }
+  return 0;
 }

@@ -26,6 +26,10 @@ typedef struct {
   uint64_t seed;
 } mlfq_arrival_t;
 
+/* Largest arrival time, from an arrival process or a workload file's
+ * arrival_ms (10^12 ms, about 31.7 years of model time). */
+#define MLFQ_ARRIVAL_MAX_NS (UINT64_C(1000000000000) * UINT64_C(1000000))
+
 /* An open-ended generator of arrival times. */
 typedef struct {
   mlfq_arrival_t cfg;
@@ -45,12 +49,16 @@ int mlfq_arrival_check(const mlfq_arrival_t *a, char *err, size_t errlen);
 /* Starts a generator; a must be valid (mlfq_arrival_check). */
 void mlfq_arrivals_init(mlfq_arrivals_t *g, const mlfq_arrival_t *a);
 
-/* Returns the next arrival time in ns: 0 for the first, then one gap after
- * the previous one. Uniform arrivals are computed as i / rate (no
- * accumulated rounding). */
-uint64_t mlfq_arrivals_next(mlfq_arrivals_t *g);
+/* Stores the next arrival time in ns in *t: 0 for the first, then one gap
+ * after the previous one. Uniform arrivals are computed as i / rate (no
+ * accumulated rounding). Returns 0, or MLFQ_ERANGE when the arrival would
+ * come after MLFQ_ARRIVAL_MAX_NS (a rate too low for so many requests);
+ * every later call then fails too. */
+int mlfq_arrivals_next(mlfq_arrivals_t *g, uint64_t *t);
 
-/* Fills out[0..n) with the first n arrival times of a. */
-void mlfq_arrival_schedule(const mlfq_arrival_t *a, uint64_t *out, size_t n);
+/* Fills out[0..n) with the first n arrival times of a. Returns 0, or
+ * MLFQ_ERANGE when arrival i (out[0..i) filled) would come after
+ * MLFQ_ARRIVAL_MAX_NS. */
+int mlfq_arrival_schedule(const mlfq_arrival_t *a, uint64_t *out, size_t n);
 
 #endif

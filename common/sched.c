@@ -213,8 +213,8 @@ int mlfq_sched_submit(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now) {
   j->_decode_ns = mlfq_cost_decode_ns(&s->cost, j->input_len);
   j->_attained_ns = 0;
   j->_wait_ns = now;
-  j->_remaining_ns =
-      j->_prefill_ns + (uint64_t)(j->output_len - 1) * j->_decode_ns;
+  j->_remaining_ns = mlfq_add_sat(
+      j->_prefill_ns, mlfq_mul_sat(j->output_len - 1, j->_decode_ns));
   j->_kv = 0;
   mlfq_list_init(&j->_link);
   mlfq_list_init(&j->_wlink);

@@ -1,9 +1,11 @@
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "sim.h"
+#include "units.h"
 
 typedef struct {
   uint64_t t;
@@ -54,6 +56,13 @@ int mlfq_sim_check(const mlfq_sched_config_t *cfg, const mlfq_req_t *reqs,
   uint64_t need, cap = cfg->kv_capacity_tokens;
   size_t i;
 
+  for (i = 0; i < n; i++)
+    if (reqs[i].arrival_ns > MLFQ_TIME_MAX)
+      return mlfq_fail(err, errlen, MLFQ_ERANGE,
+                       "request %zu: arrival %llu ns is past the largest time "
+                       "(%s)",
+                       i, (unsigned long long)reqs[i].arrival_ns,
+                       MLFQ_TIME_MAX_TEXT);
   for (i = 0; i < n && cap > 0; i++) {
     need = (uint64_t)reqs[i].input_len + reqs[i].output_len;
     if (need > cap)
@@ -64,6 +73,29 @@ int mlfq_sim_check(const mlfq_sched_config_t *cfg, const mlfq_req_t *reqs,
                        reqs[i].output_len, (unsigned long long)cap);
   }
   return 0;
+}
+
+/* The error of an iteration of engine e of s, from t for dur, that would
+ * end past the largest time. Returns MLFQ_ERANGE. */
+static int past_the_end(const mlfq_sched_t *s, unsigned e, uint64_t t,
+                        uint64_t dur, char *err, size_t errlen) {
+  char at[MLFQ_MS_BUFSIZE], len[MLFQ_MS_BUFSIZE];
+  mlfq_job_t *const *b;
+  unsigned i, n = 0;
+
+  b = mlfq_sched_batch(s, e, &n, NULL, NULL);
+  for (i = 0; i < n && b[i] == NULL; i++)
+    ;
+  mlfq_ms_format(t, at);
+  if (dur == UINT64_MAX)
+    snprintf(len, sizeof(len), "over 18446744073709 ms");
+  else
+    mlfq_ms_format(dur, len);
+  return mlfq_fail(err, errlen, MLFQ_ERANGE,
+                   "request %llu: its iteration at %s ms takes %s ms and "
+                   "would end past the largest time (%s)",
+                   i < n ? (unsigned long long)b[i]->id : 0ULL, at, len,
+                   MLFQ_TIME_MAX_TEXT);
 }
 
 int mlfq_sim_run(const mlfq_sched_config_t *cfg, const mlfq_cost_t *cost,
@@ -215,6 +247,10 @@ int mlfq_sim_run_cluster(const mlfq_sched_config_t *cfg,
         nb = mlfq_sched_dispatch(s[r], e, t, &dur);
         if (nb == 0)
           continue;
+        if (dur > MLFQ_TIME_MAX - t) {
+          rc = past_the_end(s[r], e, t, dur, err, errlen);
+          goto fail;
+        }
         done[r * w + e] = t + dur;
         res->busy_ns[r * w + e] += dur;
         if (hooks->on_iteration != NULL)

@@ -62,16 +62,18 @@ typedef struct {
 /* Most replicas of a cluster run. */
 #define MLFQ_SIM_MAX_REPLICAS 1024
 
-/* Checks that every request of reqs[0..n) can run under cfg: with a KV
- * capacity, input_len + output_len must fit in it. Returns 0, or
- * MLFQ_EINVAL with err naming the first request that cannot. */
+/* Checks that every request of reqs[0..n) can run under cfg: its arrival
+ * must be at most MLFQ_TIME_MAX (else MLFQ_ERANGE) and, with a KV
+ * capacity, input_len + output_len must fit in it (else MLFQ_EINVAL).
+ * Returns 0, or the error with err naming the first request that cannot. */
 int mlfq_sim_check(const mlfq_sched_config_t *cfg, const mlfq_req_t *reqs,
                    size_t n, char *err, size_t errlen);
 
 /* Runs reqs[0..n) (request id = index) under cfg and cost to the end.
  * Fills res, which the caller releases with mlfq_sim_result_free. Returns 0,
  * or a negative code with err set (a bad configuration, a request that
- * mlfq_sim_check refuses, out of memory). */
+ * mlfq_sim_check refuses, out of memory, or MLFQ_ERANGE when an iteration
+ * would end past MLFQ_TIME_MAX: every time of a run is at most that). */
 int mlfq_sim_run(const mlfq_sched_config_t *cfg, const mlfq_cost_t *cost,
                  const mlfq_req_t *reqs, size_t n,
                  const mlfq_sim_hooks_t *hooks, mlfq_sim_result_t *res,

@@ -14,6 +14,13 @@
 #define MLFQ_NS_PER_MS UINT64_C(1000000)
 #define MLFQ_NS_PER_S UINT64_C(1000000000)
 
+/* The largest model time: 2^63 - 1 ns, about 292 years. Every time the
+ * simulator or the daemon computes is at most this, so none can be
+ * mistaken for MLFQ_TIME_NONE (UINT64_MAX, "never"); a computation that
+ * would pass it is an error. */
+#define MLFQ_TIME_MAX UINT64_C(9223372036854775807)
+#define MLFQ_TIME_MAX_TEXT "about 292 years of model time"
+
 /* Room for any formatted uint64 millisecond value plus the NUL. */
 #define MLFQ_MS_BUFSIZE 32
 

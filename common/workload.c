@@ -176,6 +176,7 @@ int mlfq_workload_make(mlfq_workload_t *w, const mlfq_workload_spec_t *spec,
                        char *err, size_t errlen) {
   mlfq_workload_t file = {NULL, 0, 0};
   mlfq_arrivals_t gen;
+  char max[MLFQ_MS_BUFSIZE];
   mlfq_rng_t rin;
   mlfq_rng_t rout;
   const mlfq_req_t *row;
@@ -236,10 +237,17 @@ int mlfq_workload_make(mlfq_workload_t *w, const mlfq_workload_spec_t *spec,
       req->output_len = row->output_len;
     else
       req->output_len = mlfq_lengths_sample(&spec->output, &rout);
-    if (file_arrivals)
+    if (file_arrivals) {
       req->arrival_ns = row->arrival_ns;
-    else
-      req->arrival_ns = mlfq_arrivals_next(&gen);
+    } else if (mlfq_arrivals_next(&gen, &req->arrival_ns) != 0) {
+      mlfq_ms_format(MLFQ_ARRIVAL_MAX_NS, max);
+      r = mlfq_fail(err, errlen, MLFQ_ERANGE,
+                    "--rate %g: request %zu would arrive past the largest "
+                    "arrival time (%s ms, about 31.7 years of model time)",
+                    spec->arrival.rate, i, max);
+      mlfq_workload_free(w);
+      goto done;
+    }
   }
   r = 0;
 

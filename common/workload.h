@@ -15,8 +15,6 @@
 
 /* Largest workload file read, in bytes. */
 #define MLFQ_WORKLOAD_MAX_BYTES ((size_t)1 << 30)
-/* Largest arrival_ms accepted (about 31 years). */
-#define MLFQ_ARRIVAL_MAX_NS (UINT64_C(1000000000000) * UINT64_C(1000000))
 
 typedef struct {
   uint64_t arrival_ns;

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "server.h"
 #include "tcp.h"
+#include "units.h"
 #include "version.h"
 
 #define REQ_OF_PLINK(l) MLFQ_CONTAINER_OF(l, request_t, plink)
@@ -46,7 +47,10 @@
 uint64_t server_model_now(server_t *sv) {
   double m = (double)(uv_hrtime() - sv->t0) / sv->opt.lim.time_scale;
 
-  return m >= 1.8e19 ? MLFQ_NONE - 1 : (uint64_t)m;
+  /* Past the largest time (292 years; 2.6 hours of wall time at the
+   * smallest --time-scale) the clock stops there: no time is ever read as
+   * MLFQ_NONE. */
+  return m >= 9.2e18 ? MLFQ_TIME_MAX : (uint64_t)m;
 }
 
 /* The uv_hrtime() clock time at which model time m falls. */
@@ -161,7 +165,9 @@ static void dispatch(server_t *sv, uint64_t t) {
     if (mlfq_sched_dispatch(sv->sched, e, t, &dur) == 0)
       continue;
     started(sv, e, t);
-    sv->end[e] = t + dur;
+    /* Saturated at the largest time, where server_model_now stops too,
+     * never wrapped to an early end nor MLFQ_NONE. */
+    sv->end[e] = dur > MLFQ_TIME_MAX - t ? MLFQ_TIME_MAX : t + dur;
     sv->woke[e] = 0;
     sv->busy_ns[e] += dur;
     mlfq_workers_run(sv->workers, e, wall_of(sv, sv->end[e]));

@@ -199,6 +199,31 @@ static int close_out(FILE *f, const char *name) {
   return 0;
 }
 
+/* The options that set the cost model's times, as given ("--decode-ms
+ * 1e+12 ..."), for the message of a simulation that overflows. */
+static void cost_options(const mlfq_model_opts_t *mo, char *buf, size_t len) {
+  int n;
+
+  if (mo->linear)
+    n = snprintf(buf, len,
+                 "--prefill-base-ms %g --prefill-ms-per-token %g "
+                 "--decode-ms %g",
+                 mo->prefill_base_ms, mo->prefill_ms_per_token, mo->decode_ms);
+  else if (mo->profile != NULL)
+    n = snprintf(buf, len, "--profile %s", mo->profile);
+  else
+    n = snprintf(buf, len, "the built-in profile");
+  if (n < 0 || (size_t)n >= len)
+    return;
+  if (mo->batch_decode_ms_per_seq > 0)
+    n += snprintf(buf + n, len - (size_t)n, " --batch-decode-ms-per-seq %g",
+                  mo->batch_decode_ms_per_seq);
+  if (n >= 0 && (size_t)n < len && mo->sched.swap_ms_per_token > 0 &&
+      mo->sched.on_full == MLFQ_ON_FULL_SWAP)
+    snprintf(buf + n, len - (size_t)n, " --swap-ms-per-token %g",
+             mo->sched.swap_ms_per_token);
+}
+
 static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
                      const mlfq_cost_t *cost, const mlfq_sched_params_t *p,
                      const sim_cluster_opts_t *co, const char **names,
@@ -386,6 +411,17 @@ int main(int argc, char **argv) {
       status = 1;
     if (ctx.iters != NULL && close_out(ctx.iters, ctx.iname))
       status = 1;
+    if (rc == MLFQ_ERANGE) { /* model time overflowed: name the inputs */
+      char opts[512];
+
+      cost_options(&mo, opts, sizeof(opts));
+      fprintf(stderr,
+              "mlfqsim: model time overflows with %s and this "
+              "workload: %s\n",
+              opts, err);
+      status = 2;
+      goto done;
+    }
     if (rc)
       goto bad;
     for (i = 0; i < w.n; i++) {

@@ -17,10 +17,10 @@ static gap_stats_t gap_stats(const mlfq_arrival_t *a, size_t n) {
   size_t i;
 
   mlfq_arrivals_init(&g, a);
-  prev = mlfq_arrivals_next(&g);
+  ASSERT_OK(mlfq_arrivals_next(&g, &prev));
   ASSERT_EQ_U64(prev, 0);
   for (i = 0; i < n; i++) {
-    t = mlfq_arrivals_next(&g);
+    ASSERT_OK(mlfq_arrivals_next(&g, &t));
     ASSERT_LE_U64(prev, t);
     gap = (double)(t - prev);
     sum += gap;
@@ -207,7 +207,7 @@ TEST(arrival, next_matches_schedule) {
   static const mlfq_dist_t dists[] = {MLFQ_DIST_POISSON, MLFQ_DIST_UNIFORM,
                                       MLFQ_DIST_GAMMA};
   enum { N = 2000 };
-  uint64_t out[N];
+  uint64_t out[N], t;
   mlfq_arrival_t a;
   mlfq_arrivals_t g;
   size_t d, i;
@@ -217,10 +217,11 @@ TEST(arrival, next_matches_schedule) {
     a.rate = 7.0;
     a.cv = 0.5;
     a.seed = 42;
-    mlfq_arrival_schedule(&a, out, N);
+    ASSERT_OK(mlfq_arrival_schedule(&a, out, N));
     mlfq_arrivals_init(&g, &a);
     for (i = 0; i < N; i++) {
-      ASSERT_EQ_U64(mlfq_arrivals_next(&g), out[i]);
+      ASSERT_OK(mlfq_arrivals_next(&g, &t));
+      ASSERT_EQ_U64(t, out[i]);
       ASSERT_EQ_U64(g.i, i + 1);
       ASSERT_EQ_U64(g.t_ns, out[i]);
       if (i > 0)
@@ -229,19 +230,31 @@ TEST(arrival, next_matches_schedule) {
   }
 }
 
-TEST(arrival, tiny_rate_saturates) {
-  /* Gaps past UINT64_MAX ns saturate instead of wrapping. */
-  mlfq_arrival_t a = {MLFQ_DIST_UNIFORM, 1e-12, 1.0, 1};
-  uint64_t out[4];
+TEST(arrival, tiny_rate_is_a_range_error) {
+  /* An arrival past the largest time is an error, never a saturated time
+   * (UINT64_MAX, which reads as "never"). At 1e-9 per second the gap is
+   * 10^18 ns: arrival 1 is the largest time itself, arrival 2 is past. */
+  mlfq_arrival_t a = {MLFQ_DIST_UNIFORM, 1e-9, 1.0, 1};
+  mlfq_arrivals_t g;
+  uint64_t out[4], t = 7;
 
-  mlfq_arrival_schedule(&a, out, 4);
+  ASSERT_OK(mlfq_arrival_schedule(&a, out, 2));
   ASSERT_EQ_U64(out[0], 0);
-  ASSERT_EQ_U64(out[1], UINT64_MAX);
-  ASSERT_EQ_U64(out[3], UINT64_MAX);
+  ASSERT_EQ_U64(out[1], MLFQ_ARRIVAL_MAX_NS);
+  ASSERT_EQ(mlfq_arrival_schedule(&a, out, 3), MLFQ_ERANGE);
+  mlfq_arrivals_init(&g, &a);
+  ASSERT_OK(mlfq_arrivals_next(&g, &t));
+  ASSERT_OK(mlfq_arrivals_next(&g, &t));
+  ASSERT_EQ(mlfq_arrivals_next(&g, &t), MLFQ_ERANGE);
+  ASSERT_EQ(mlfq_arrivals_next(&g, &t), MLFQ_ERANGE); /* and stays so */
+  ASSERT_EQ_U64(t, MLFQ_ARRIVAL_MAX_NS);              /* t untouched */
+  a.rate = 1e-12;
+  ASSERT_EQ(mlfq_arrival_schedule(&a, out, 4), MLFQ_ERANGE);
   a.dist = MLFQ_DIST_POISSON;
   a.rate = 1e-15;
-  mlfq_arrival_schedule(&a, out, 4);
-  ASSERT_EQ_U64(out[3], UINT64_MAX);
+  ASSERT_EQ(mlfq_arrival_schedule(&a, out, 4), MLFQ_ERANGE);
+  a.dist = MLFQ_DIST_GAMMA;
+  ASSERT_EQ(mlfq_arrival_schedule(&a, out, 4), MLFQ_ERANGE);
 }
 
 TEST(arrival, check_rejects_bad_values) {
