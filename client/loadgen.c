@@ -68,9 +68,9 @@ static const char usage[] =
 
 static const char footer[] =
     "\nExit status: 0 when every request completed; 1 when any failed, a\n"
-    "server went away or the run was interrupted (the summary still\n"
-    "prints); 2 for bad options or input, or a server that cannot be\n"
-    "reached.\n";
+    "server went away, broke the protocol or the run was interrupted (the\n"
+    "summary still prints); 2 for bad options or input, or a server that\n"
+    "cannot be reached, does not answer Hello or is not mlfqd protocol.\n";
 
 typedef struct {
   char label[64];
@@ -107,8 +107,12 @@ static int parse_target(const char *s, target_t *t, char *err, size_t errlen) {
   return 0;
 }
 
+/* Model ns since the run's time 0 of a uv_hrtime() reading, at most the
+ * largest time (a run of hours at a tiny time_scale could pass it). */
 static uint64_t model_ns(const lg_result_t *r, uint64_t wall) {
-  return (uint64_t)((double)(wall - r->t0_wall) / r->time_scale);
+  double m = (double)(wall - r->t0_wall) / r->time_scale;
+
+  return m < 9.2e18 ? (uint64_t)m : MLFQ_TIME_MAX;
 }
 
 static void outcomes(const lg_result_t *r, mlfq_outcome_t *o) {
@@ -416,6 +420,8 @@ int main(int argc, char **argv) {
       status = 2;
       goto done;
     }
+    if (res.bad_peer) /* the run ended there; its summary still prints */
+      fprintf(stderr, "loadgen: %s\n", err);
     kv_cap = res.welcome ? res.welcome->welcome->config->kv_capacity_tokens : 0;
     if (!go.quiet) {
       Mlfq__Config *c = res.welcome ? res.welcome->welcome->config : NULL;
@@ -442,8 +448,8 @@ int main(int argc, char **argv) {
     send_error(&res, rep);
     for (i = 0; i < w.n; i++)
       if (res.reqs[i].state != LG_DONE)
-        rep->failures[(res.reqs[i].status + 3) & 31]++;
-    if (rep->sum.failed > 0 || res.lost || res.interrupted)
+        rep->failures[(res.reqs[i].status + LG_ERR_COUNT) & 31]++;
+    if (rep->sum.failed > 0 || res.lost || res.interrupted || res.bad_peer)
       status = 1;
     if (oo.jobs_csv != NULL) {
       const char *p = out_name(oo.jobs_csv, targets[t].label, ntargets > 1,
@@ -488,7 +494,7 @@ int main(int argc, char **argv) {
           cJSON_GetObjectItem(fail, lg_status_name(res.reqs[i].status)) == NULL)
         cJSON_AddNumberToObject(
             fail, lg_status_name(res.reqs[i].status),
-            (double)rep->failures[(res.reqs[i].status + 3) & 31]);
+            (double)rep->failures[(res.reqs[i].status + LG_ERR_COUNT) & 31]);
     if (rep->model_ok) {
       cJSON *me = cJSON_AddObjectToObject(run, "model_error");
       cJSON_AddNumberToObject(me, "mean_jct_pct", rep->err_mean_pct);
@@ -521,7 +527,8 @@ int main(int argc, char **argv) {
       printf("%s: %zu failed:", labels[t], rep->sum.failed);
       for (i = 0; i < 32; i++)
         if (rep->failures[i] > 0)
-          printf(" %s %zu", lg_status_name((int32_t)i - 3), rep->failures[i]);
+          printf(" %s %zu", lg_status_name((int32_t)i - LG_ERR_COUNT),
+                 rep->failures[i]);
       printf("\n");
     }
     if (rep->model_ok)

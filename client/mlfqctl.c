@@ -2,8 +2,8 @@
  * (ping) and for its configuration and live statistics (stats), as a
  * table or as JSON; a router's statistics add one row per replica. It is
  * the probe that scripts and health checks use: exit 0 when the server
- * answered, 1 when it could not be reached, closed, refused or did not
- * answer within --timeout, 2 for bad usage.
+ * answered, 1 when it could not be reached, closed, refused, is not mlfqd
+ * protocol or did not answer within --timeout, 2 for bad usage.
  *
  * One blocking connection (common/peer.h) and one deadline: --timeout
  * bounds the whole exchange, connecting included, not each wait. */
@@ -62,10 +62,10 @@ static const char footer[] =
     "  mlfqctl ping\n"
     "  mlfqctl --server mlfqd-mlfq:7070 stats --json\n"
     "\nExit status: 0 when the server answered; 1 when it cannot be reached,\n"
-    "closes the connection, sends an error or does not answer within\n"
-    "--timeout (one line on stderr names the address and the reason); 2 for\n"
-    "bad usage. With --json, stdout holds a JSON document exactly when the\n"
-    "status is 0.\n";
+    "closes the connection, sends an error, is not mlfqd protocol or does\n"
+    "not answer within --timeout (one line on stderr names the address and\n"
+    "the reason); 2 for bad usage. With --json, stdout holds a JSON document\n"
+    "exactly when the status is 0.\n";
 
 typedef struct {
   const char *addr; /* as given, for messages */
@@ -127,6 +127,8 @@ static int ctl_connect(ctl_t *c) {
 /* Describes rc, a code of mlfq_peer_send or mlfq_peer_recv met while
  * waiting for what, in c->why. Returns rc. */
 static int io_failure(ctl_t *c, int rc, const char *what) {
+  char seen[128];
+
   if (rc == -ETIMEDOUT)
     snprintf(c->why, sizeof(c->why), "%s: no %s within %u ms", c->addr, what,
              c->timeout_ms);
@@ -136,8 +138,9 @@ static int io_failure(ctl_t *c, int rc, const char *what) {
              what);
   else if (rc == MLFQ_EPARSE)
     snprintf(c->why, sizeof(c->why),
-             "%s: the reply is not mlfqd protocol (expected %s)", c->addr,
-             what);
+             "%s: not mlfqd protocol: expected %s, got %s", c->addr, what,
+             mlfq_wire_show_bytes(c->peer.in.data, c->peer.in.len, seen,
+                                  sizeof(seen)));
   else
     snprintf(c->why, sizeof(c->why), "%s: %s while waiting for %s", c->addr,
              mlfq_strerror(rc), what);
@@ -183,6 +186,7 @@ static int hello(ctl_t *c, Mlfq__ServerMessage **welcome, double *rtt_ms) {
   Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
   Mlfq__Hello h = MLFQ__HELLO__INIT;
   Mlfq__ServerMessage *r;
+  char err[256];
   uint64_t t0;
   int rc;
 
@@ -195,10 +199,9 @@ static int hello(ctl_t *c, Mlfq__ServerMessage **welcome, double *rtt_ms) {
   if (rc)
     return rc;
   *rtt_ms = (double)(mono_ns() - t0) / 1e6;
-  if (r->welcome == NULL || r->welcome->config == NULL ||
-      r->welcome->config->cost == NULL) {
-    snprintf(c->why, sizeof(c->why), "%s: Welcome without a configuration",
-             c->addr);
+  if (mlfq_wire_welcome_check(r->welcome, err, sizeof(err)) != 0) {
+    snprintf(c->why, sizeof(c->why), "%s: not mlfqd protocol: %s", c->addr,
+             err);
     mlfq__server_message__free_unpacked(r, NULL);
     return MLFQ_EPARSE;
   }
@@ -209,6 +212,7 @@ static int hello(ctl_t *c, Mlfq__ServerMessage **welcome, double *rtt_ms) {
 static int stats_request(ctl_t *c, Mlfq__ServerMessage **reply) {
   Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
   Mlfq__StatsRequest s = MLFQ__STATS_REQUEST__INIT;
+  char err[256];
   int rc;
 
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
@@ -218,6 +222,14 @@ static int stats_request(ctl_t *c, Mlfq__ServerMessage **reply) {
     return rc;
   if ((*reply)->stats == NULL) {
     snprintf(c->why, sizeof(c->why), "%s: empty StatsReply", c->addr);
+    mlfq__server_message__free_unpacked(*reply, NULL);
+    *reply = NULL;
+    return MLFQ_EPARSE;
+  }
+  if ((*reply)->stats->config != NULL &&
+      mlfq_wire_config_check((*reply)->stats->config, err, sizeof(err)) != 0) {
+    snprintf(c->why, sizeof(c->why), "%s: not mlfqd protocol: StatsReply %s",
+             c->addr, err);
     mlfq__server_message__free_unpacked(*reply, NULL);
     *reply = NULL;
     return MLFQ_EPARSE;
@@ -570,7 +582,7 @@ static int cmd_stats(ctl_t *c, int json) {
   wm = w->welcome;
   s = r->stats;
   /* The reply's configuration is the current one; Welcome's otherwise. */
-  cf = s->config != NULL && s->config->cost != NULL ? s->config : wm->config;
+  cf = s->config != NULL ? s->config : wm->config;
   if (json) {
     doc = cJSON_CreateObject();
     json_server(doc, c, wm, &oom);

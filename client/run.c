@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "run.h"
 #include "summary.h"
 #include "tcp.h"
+#include "units.h"
 #include "wire.h"
 
 #define START_LEAD_NS 20000000u /* first send 20 ms after all are ready */
@@ -89,6 +91,8 @@ const char *lg_status_name(int32_t status) {
     return "CONNECTION_LOST";
   case LG_ERR_INTERRUPTED:
     return "INTERRUPTED";
+  case LG_ERR_PROTOCOL:
+    return "PROTOCOL_ERROR";
   default:
     return mlfq_wire_error_name(status);
   }
@@ -252,17 +256,61 @@ static void lose(run_t *r, lconn_t *c, int32_t why) {
 
 static void on_guard(uv_timer_t *t);
 
-static void start_sending(run_t *r) {
-  Mlfq__Config *cfg = r->res->welcome->welcome->config;
+/* The server is not mlfqd protocol, as fmt says. Before the run (phase 0)
+ * that is a failed start; during it the run ends at once, its unfinished
+ * requests failing with LG_ERR_PROTOCOL, and res->bad_peer is set. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+bad_peer(run_t *r, const char *fmt, ...) {
+  char why[400];
+  va_list ap;
   size_t i;
 
-  r->res->time_scale = cfg->time_scale > 0 ? cfg->time_scale : 1;
+  if (r->phase == 2)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof(why), fmt, ap);
+  va_end(ap);
+  snprintf(r->err, r->errlen, "%s:%d is not mlfqd protocol: %s", r->o->host,
+           r->o->port, why);
+  if (r->phase == 0) {
+    r->failed_start = 1;
+  } else {
+    r->res->bad_peer = 1;
+    for (i = 0; i < r->res->n; i++) {
+      lg_req_t *q = &r->res->reqs[i];
+      if (q->state == LG_UNSENT || q->state == LG_INFLIGHT)
+        end_req(r, q, LG_FAILED, LG_ERR_PROTOCOL);
+    }
+  }
+  finish_run(r);
+}
+
+static void start_sending(run_t *r) {
+  Mlfq__Config *cfg = r->res->welcome->welcome->config;
+  double at, room;
+  size_t i;
+
+  r->res->time_scale = cfg->time_scale; /* checked with the Welcome */
   r->want_stats = cfg->kv_capacity_tokens > 0;
   r->res->t0_wall = uv_hrtime() + START_LEAD_NS;
-  for (i = 0; i < r->res->n; i++)
-    r->res->reqs[i].intended_wall =
-        r->res->t0_wall +
-        (uint64_t)((double)r->w->reqs[i].arrival_ns * r->res->time_scale);
+  room = (double)(MLFQ_TIME_MAX - r->res->t0_wall);
+  for (i = 0; i < r->res->n; i++) {
+    at = (double)r->w->reqs[i].arrival_ns * r->res->time_scale;
+    if (!(at < room)) {
+      snprintf(r->err, r->errlen,
+               "%s:%d: request %zu arrives at %.3f model s, which its "
+               "time_scale %g puts past the largest wall time",
+               r->o->host, r->o->port, i,
+               (double)r->w->reqs[i].arrival_ns / 1e9, r->res->time_scale);
+      r->failed_start = 1;
+      finish_run(r);
+      return;
+    }
+    r->res->reqs[i].intended_wall = r->res->t0_wall + (uint64_t)at;
+  }
   uv_timer_stop(&r->guard);
   if (r->o->timeout_s > 0) /* from now on it checks the timeouts */
     uv_timer_start(&r->guard, on_guard, 10, 10);
@@ -270,13 +318,160 @@ static void start_sending(run_t *r) {
   send_due(r);
 }
 
-static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
-  uint64_t now = uv_hrtime(), id = 0;
-  lg_req_t *q = NULL;
+static const char *kind_name(const Mlfq__ServerMessage *m) {
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
+    return "Welcome";
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    return "Accepted";
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    return "Token";
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    return "Done";
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    return "Error";
+  case MLFQ__SERVER_MESSAGE__MSG_STATS:
+    return "StatsReply";
+  default:
+    return "?";
+  }
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int
+refuse(char *why, size_t len, const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(why, len, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* Checks m, the next message on c, against docs/PROTOCOL.md and what c
+ * has seen. Returns 0, or -1 with why set. */
+static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
+                 char *why, size_t len) {
+  const Mlfq__Welcome *w;
+  const lg_req_t *q;
+  const char *kind = kind_name(m);
+  unsigned long long id;
 
   switch (m->msg_case) {
   case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
-    if (!c->ready && m->welcome->config != NULL) {
+    if (c->ready)
+      return refuse(why, len, "a second Welcome");
+    return mlfq_wire_welcome_check(m->welcome, why, len) ? -1 : 0;
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    if (m->error->code == 0 ||
+        protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor,
+                                             m->error->code) == NULL)
+      return refuse(why, len, "Error code %d is not an ErrorCode",
+                    (int)m->error->code);
+    if (m->error->id == 0)
+      return 0;
+    id = m->error->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    id = m->accepted->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    id = m->token->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    id = m->done->id;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_STATS:
+    return 0;
+  default:
+    return refuse(why, len, "a message of unknown kind %d", (int)m->msg_case);
+  }
+  if (!c->ready)
+    return refuse(why, len, "%s before Welcome", kind);
+  if (id < 1 || id > r->res->n || r->res->reqs[id - 1].state == LG_UNSENT ||
+      r->res->reqs[id - 1].conn != c->index)
+    return refuse(why, len,
+                  "%s about request %llu, which was not sent on this "
+                  "connection",
+                  kind, id);
+  q = &r->res->reqs[id - 1];
+  if (q->state == LG_DONE)
+    return refuse(why, len, "%s about request %llu after its Done", kind, id);
+  if (q->state == LG_FAILED && q->status == LG_ERR_TIMEOUT)
+    return 0; /* cancelled here: what was under way may still come */
+  if (q->state == LG_FAILED)
+    return refuse(why, len, "%s about request %llu after its Error", kind, id);
+  w = r->res->welcome->welcome;
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    if (q->accepted)
+      return refuse(why, len, "a second Accepted for request %llu", id);
+    if (m->accepted->arrival_ns > MLFQ_TIME_MAX)
+      return refuse(why, len,
+                    "Accepted.arrival_ns %llu of request %llu is past the "
+                    "largest time",
+                    (unsigned long long)m->accepted->arrival_ns, id);
+    if (m->accepted->level >= w->config->queues)
+      return refuse(why, len,
+                    "Accepted.level %u of request %llu is not below the %u "
+                    "queues",
+                    m->accepted->level, id, w->config->queues);
+    return 0;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    if (m->token->index != q->tokens + 1 || m->token->index > q->output_len)
+      return refuse(why, len,
+                    "Token %u of request %llu after %u of its %u tokens",
+                    m->token->index, id, q->tokens, q->output_len);
+    if (m->token->t_ns > MLFQ_TIME_MAX ||
+        (q->accepted && m->token->t_ns < q->srv_arrival_ns) ||
+        (q->tokens > 0 && m->token->t_ns < q->srv_finish_ns))
+      return refuse(why, len,
+                    "Token %u of request %llu at %llu ns: before its arrival "
+                    "or the token before, or past the largest time",
+                    m->token->index, id, (unsigned long long)m->token->t_ns);
+    return 0;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    if (q->tokens != q->output_len)
+      return refuse(why, len, "Done of request %llu after %u of its %u tokens",
+                    id, q->tokens, q->output_len);
+    if (m->done->arrival_ns > m->done->first_token_ns ||
+        m->done->first_token_ns > m->done->finish_ns ||
+        m->done->finish_ns > MLFQ_TIME_MAX ||
+        (q->accepted && m->done->arrival_ns != q->srv_arrival_ns) ||
+        m->done->first_token_ns != q->srv_first_ns ||
+        m->done->finish_ns != q->srv_finish_ns)
+      return refuse(why, len,
+                    "Done of request %llu has arrival %llu, first token %llu "
+                    "and finish %llu ns: out of order, past the largest "
+                    "time, or not its Accepted's and Tokens' times",
+                    id, (unsigned long long)m->done->arrival_ns,
+                    (unsigned long long)m->done->first_token_ns,
+                    (unsigned long long)m->done->finish_ns);
+    if (m->done->replica > w->replicas)
+      return refuse(why, len,
+                    "Done.replica %u of request %llu is not in [0, %u]",
+                    m->done->replica, id, w->replicas);
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
+  uint64_t now = uv_hrtime(), id = 0;
+  lg_req_t *q = NULL;
+  char why[300];
+
+  if (check(r, c, m, why, sizeof(why)) != 0) {
+    mlfq__server_message__free_unpacked(m, NULL);
+    bad_peer(r, "%s", why);
+    return;
+  }
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
+    if (!c->ready) {
       c->ready = 1;
       if (r->res->welcome == NULL) {
         r->res->welcome = m;
@@ -327,8 +522,11 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
       q->srv_arrival_ns = m->accepted->arrival_ns;
       break;
     case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-      if (q->tokens == 0)
+      if (q->tokens == 0) {
         q->first_wall = now;
+        q->srv_first_ns = m->token->t_ns;
+      }
+      q->srv_finish_ns = m->token->t_ns;
       q->last_wall = now;
       if (q->tok_wall != NULL && q->tokens < q->output_len)
         q->tok_wall[q->tokens] = now;
@@ -398,7 +596,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       break;
     m = n > 0 ? mlfq__server_message__unpack(NULL, plen, payload) : NULL;
     if (m == NULL) {
-      lose(r, c, LG_ERR_CONN_LOST);
+      char seen[128];
+
+      bad_peer(r, "%s, which is not a frame of a ServerMessage",
+               mlfq_wire_show_bytes(c->in.data + off, c->in.len - off, seen,
+                                    sizeof(seen)));
       break;
     }
     off += (size_t)n;
@@ -443,8 +645,20 @@ static void on_guard(uv_timer_t *t) {
   lg_req_t *q;
 
   if (r->phase == 0) {
+    char seen[128];
+    unsigned k;
+
     snprintf(r->err, r->errlen, "%s:%d did not answer within 5 s", r->o->host,
              r->o->port);
+    for (k = 0; k < r->o->connections; k++)
+      if (!r->conns[k].ready && r->conns[k].in.len > 0) {
+        snprintf(r->err, r->errlen,
+                 "%s:%d sent no whole frame within 5 s, only %s", r->o->host,
+                 r->o->port,
+                 mlfq_wire_show_bytes(r->conns[k].in.data, r->conns[k].in.len,
+                                      seen, sizeof(seen)));
+        break;
+      }
     r->failed_start = 1;
     finish_run(r);
     return;

@@ -22,7 +22,14 @@
 /* Request states and the client-side failure codes (server failures use
  * their positive ErrorCode). */
 enum { LG_UNSENT = 0, LG_INFLIGHT, LG_DONE, LG_FAILED };
-enum { LG_ERR_TIMEOUT = -1, LG_ERR_CONN_LOST = -2, LG_ERR_INTERRUPTED = -3 };
+enum {
+  LG_ERR_TIMEOUT = -1,
+  LG_ERR_CONN_LOST = -2,
+  LG_ERR_INTERRUPTED = -3,
+  LG_ERR_PROTOCOL = -4 /* the server broke the protocol: the run ended */
+};
+/* The most negative LG_ERR_*: status + LG_ERR_COUNT indexes a table. */
+#define LG_ERR_COUNT 4
 
 typedef struct {
   uint64_t intended_wall; /* uv_hrtime() at which it is due */
@@ -30,8 +37,8 @@ typedef struct {
   uint64_t first_wall;     /* receipt of token 1 */
   uint64_t last_wall;      /* receipt of the last token */
   uint64_t srv_arrival_ns; /* server model times from Accepted and Done */
-  uint64_t srv_first_ns;
-  uint64_t srv_finish_ns;
+  uint64_t srv_first_ns;   /* (while in flight: of token 1) */
+  uint64_t srv_finish_ns;  /* (while in flight: of the last token) */
   uint64_t *tok_wall;      /* receipt of every token, when tracing */
   mlfq_link_t link;        /* in the in-flight list, by send time */
   uint64_t swapped_tokens; /* from Done: KV moved to host memory and back */
@@ -67,21 +74,28 @@ typedef struct {
                        request (asked only with a KV capacity);
                        MLFQ_KV_PEAK_UNKNOWN when not known */
   int interrupted;
-  int lost; /* a connection was lost */
+  int lost;     /* a connection was lost */
+  int bad_peer; /* the server broke the protocol mid-run; err says how */
 } lg_result_t;
 
 /* Sends w to the server as o says and waits for every request to end;
  * then, if the server has a KV capacity, asks it for Stats (at most 5 s)
- * for its peak KV use. Returns 0 when the run happened (requests may have
- * failed: see their status), or a negative code with err set when the
- * server could not be reached or did not answer Hello (nothing was
+ * for its peak KV use. Every message of the server is checked against
+ * docs/PROTOCOL.md before it is used (its Welcome with
+ * mlfq_wire_welcome_check; ids, token order and times of the others).
+ * Returns 0 when the run happened (requests may have failed: see their
+ * status; with res->bad_peer set the server broke the protocol, the run
+ * ended then, its unfinished requests failed with LG_ERR_PROTOCOL, and err
+ * says how), or a negative code with err set when the server could not be
+ * reached, did not answer Hello, or is not mlfqd protocol (nothing was
  * sent). */
 int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
            char *err, size_t errlen);
 
 void lg_result_free(lg_result_t *res);
 
-/* "OVERLOADED", "TIMEOUT", "CONNECTION_LOST", "INTERRUPTED", ... */
+/* "OVERLOADED", "TIMEOUT", "CONNECTION_LOST", "INTERRUPTED",
+ * "PROTOCOL_ERROR", ... */
 const char *lg_status_name(int32_t status);
 
 /* Model ns between two uv_hrtime() readings of a run. */

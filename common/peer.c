@@ -169,8 +169,10 @@ int mlfq_peer_recv(mlfq_peer_t *p, Mlfq__ServerMessage **m, int timeout_ms) {
       return MLFQ_EPARSE;
     if (f > 0) {
       *m = mlfq__server_message__unpack(NULL, plen, payload);
+      if (*m == NULL)
+        return MLFQ_EPARSE; /* the bytes stay, to be shown */
       mlfq_buf_consume(&p->in, (size_t)f);
-      return *m != NULL ? 0 : MLFQ_EPARSE;
+      return 0;
     }
     dst = mlfq_buf_reserve(&p->in, 65536, &rc);
     if (dst == NULL)
@@ -208,8 +210,8 @@ int mlfq_peer_hello(mlfq_peer_t *p, const char *name,
     rc = mlfq_peer_recv(p, &r, timeout_ms);
   if (rc)
     return rc;
-  if (r->msg_case != MLFQ__SERVER_MESSAGE__MSG_WELCOME || r->welcome == NULL ||
-      r->welcome->config == NULL) {
+  if (r->msg_case != MLFQ__SERVER_MESSAGE__MSG_WELCOME ||
+      mlfq_wire_welcome_check(r->welcome, NULL, 0) != 0) {
     mlfq__server_message__free_unpacked(r, NULL);
     return MLFQ_EPARSE;
   }

@@ -33,12 +33,13 @@ int mlfq_peer_send_raw(mlfq_peer_t *p, const void *buf, size_t len);
 /* Waits at most timeout_ms for the next message. Returns 0 with *m set
  * (free it with mlfq__server_message__free_unpacked), -ETIMEDOUT, -EPIPE
  * when the server closed the connection, MLFQ_EPARSE for bytes that are not
- * a ServerMessage, or another negated errno. */
+ * a frame of a ServerMessage (they stay at the start of p->in, to be shown
+ * with mlfq_wire_show_bytes), or another negated errno. */
 int mlfq_peer_recv(mlfq_peer_t *p, Mlfq__ServerMessage **m, int timeout_ms);
 
 /* Sends Hello and waits for Welcome (returned in *welcome, or freed when
  * welcome is NULL). Returns 0, a code of mlfq_peer_recv, or MLFQ_EPARSE
- * when the reply is not a Welcome. */
+ * when the reply is not a Welcome that mlfq_wire_welcome_check passes. */
 int mlfq_peer_hello(mlfq_peer_t *p, const char *name,
                     Mlfq__ServerMessage **welcome, int timeout_ms);
 

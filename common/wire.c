@@ -1,3 +1,4 @@
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -5,6 +6,7 @@
 
 #include "error.h"
 #include "frame.h"
+#include "units.h"
 #include "wire.h"
 
 static int put(mlfq_buf_t *b, const ProtobufCMessage *m) {
@@ -96,6 +98,176 @@ void mlfq_wire_config_free(mlfq_wire_config_t *w) {
   w->row_ptrs = NULL;
 }
 
+/* A string field: present, 1 to 255 printable bytes. */
+static int check_str(const char *v, const char *field, char *err,
+                     size_t errlen) {
+  size_t i;
+
+  if (v == NULL || v[0] == '\0')
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "%s is missing", field);
+  for (i = 0; v[i] != '\0'; i++)
+    if (i >= 255 || v[i] < 0x20 || v[i] > 0x7e)
+      return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                       "%s is not a short printable string", field);
+  return 0;
+}
+
+/* A double field: finite and in [lo, hi]. */
+static int check_num(double v, double lo, double hi, const char *field,
+                     char *err, size_t errlen) {
+  if (isfinite(v) && v >= lo && v <= hi)
+    return 0;
+  return mlfq_fail(err, errlen, MLFQ_EINVAL, "%s %g is not in [%g, %g]", field,
+                   v, lo, hi);
+}
+
+/* An integer field in [lo, hi]. */
+static int check_u64(uint64_t v, uint64_t lo, uint64_t hi, const char *field,
+                     char *err, size_t errlen) {
+  if (v >= lo && v <= hi)
+    return 0;
+  return mlfq_fail(err, errlen, MLFQ_EINVAL, "%s %llu is not in [%llu, %llu]",
+                   field, (unsigned long long)v, (unsigned long long)lo,
+                   (unsigned long long)hi);
+}
+
+int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
+  const Mlfq__CostModel *m = c->cost;
+  const Mlfq__ProfileRow *row;
+  mlfq_on_full_t on_full;
+  char field[64];
+  size_t i;
+  int rc;
+
+  if ((rc = check_str(c->policy, "config.policy", err, errlen)) != 0 ||
+      (rc = check_u64(c->queues, 1, MLFQ_MAX_QUEUES, "config.queues", err,
+                      errlen)) != 0 ||
+      (rc = check_u64(c->n_quanta_ns, c->queues, c->queues,
+                      "config.quanta_ns count", err, errlen)) != 0 ||
+      (rc = check_num(c->quantum_rate, 1, 1e6, "config.quantum_rate", err,
+                      errlen)) != 0 ||
+      (rc = check_u64(c->starve_limit_ns, 0, MLFQ_TIME_MAX,
+                      "config.starve_limit_ns", err, errlen)) != 0 ||
+      (rc = check_str(c->preempt, "config.preempt", err, errlen)) != 0)
+    return rc;
+  if (strcmp(c->preempt, "quantum") != 0 && strcmp(c->preempt, "iteration"))
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "config.preempt '%s' is not iteration or quantum",
+                     c->preempt);
+  if ((rc = check_u64(c->max_batch, 1, MLFQ_MAX_BATCH, "config.max_batch", err,
+                      errlen)) != 0 ||
+      (rc = check_u64(c->workers, 1, MLFQ_MAX_WORKERS, "config.workers", err,
+                      errlen)) != 0 ||
+      (rc = check_num(c->time_scale, MLFQ_WIRE_MIN_TIME_SCALE,
+                      MLFQ_WIRE_MAX_TIME_SCALE, "config.time_scale", err,
+                      errlen)) != 0 ||
+      (rc = check_u64(c->max_pending, 1, UINT32_MAX, "config.max_pending", err,
+                      errlen)) != 0 ||
+      (rc = check_u64(c->max_input_length, 1, UINT32_MAX,
+                      "config.max_input_length", err, errlen)) != 0 ||
+      (rc = check_u64(c->max_output_length, 1, UINT32_MAX,
+                      "config.max_output_length", err, errlen)) != 0 ||
+      (rc = check_u64(c->max_frame_bytes, 16, 64u << 20,
+                      "config.max_frame_bytes", err, errlen)) != 0 ||
+      (rc = check_num(c->swap_ms_per_token, 0, 1e12, "config.swap_ms_per_token",
+                      err, errlen)) != 0)
+    return rc;
+  /* An old server sends no on_full: it has no KV capacity either. */
+  if (c->on_full != NULL && c->on_full[0] != '\0' &&
+      (check_str(c->on_full, "config.on_full", err, errlen) != 0 ||
+       mlfq_on_full_parse(c->on_full, &on_full) != 0))
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "config.on_full is not defer, recompute or swap");
+  if (m == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config.cost is missing");
+  if ((rc = check_str(m->kind, "config.cost.kind", err, errlen)) != 0)
+    return rc;
+  if (strcmp(m->kind, "linear") != 0 && strcmp(m->kind, "profile") != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "config.cost.kind '%s' is not linear or profile", m->kind);
+  if (m->source != NULL && m->source[0] != '\0' &&
+      (rc = check_str(m->source, "config.cost.source", err, errlen)) != 0)
+    return rc;
+  if ((rc = check_num(m->prefill_base_ms, 0, DBL_MAX,
+                      "config.cost.prefill_base_ms", err, errlen)) != 0 ||
+      (rc = check_num(m->prefill_ms_per_token, 0, DBL_MAX,
+                      "config.cost.prefill_ms_per_token", err, errlen)) != 0 ||
+      (rc = check_num(m->decode_ms, 0, DBL_MAX, "config.cost.decode_ms", err,
+                      errlen)) != 0 ||
+      (rc = check_num(m->batch_decode_ms_per_seq, 0, DBL_MAX,
+                      "config.cost.batch_decode_ms_per_seq", err, errlen)) !=
+          0 ||
+      (rc = check_u64(m->n_rows, strcmp(m->kind, "profile") == 0,
+                      MLFQ_WIRE_MAX_PROFILE_ROWS, "config.cost.rows count", err,
+                      errlen)) != 0)
+    return rc;
+  for (i = 0; i < m->n_rows; i++) {
+    row = m->rows[i];
+    snprintf(field, sizeof(field), "config.cost.rows[%zu]", i);
+    if (row == NULL || row->input_length < 1 ||
+        (i > 0 && row->input_length <= m->rows[i - 1]->input_length))
+      return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                       "%s.input_length %u is not above the previous row's",
+                       field, row != NULL ? row->input_length : 0);
+    if (!isfinite(row->prefill_ms) || row->prefill_ms < 0 ||
+        !isfinite(row->decode_ms) || row->decode_ms < 0)
+      return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                       "%s has prefill_ms %g and decode_ms %g: not finite "
+                       "times",
+                       field, row->prefill_ms, row->decode_ms);
+  }
+  return 0;
+}
+
+int mlfq_wire_welcome_check(const Mlfq__Welcome *w, char *err, size_t errlen) {
+  int rc;
+
+  if (w == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "an empty Welcome");
+  if (w->protocol_version != MLFQ_PROTOCOL_VERSION)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "Welcome of protocol version %u (this client speaks %d)",
+                     w->protocol_version, MLFQ_PROTOCOL_VERSION);
+  if (w->config == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "Welcome without a config");
+  rc = mlfq_wire_config_check(w->config, err, errlen);
+  if (rc == 0 && w->replicas > 65536)
+    rc = mlfq_fail(err, errlen, MLFQ_EINVAL,
+                   "Welcome.replicas %u is not in [0, 65536]", w->replicas);
+  return rc;
+}
+
+const char *mlfq_wire_show_bytes(const uint8_t *p, size_t n, char *out,
+                                 size_t outlen) {
+  size_t i, k = 0, max = n < 32 ? n : 32;
+  int w;
+
+  if (outlen == 0)
+    return out;
+  out[0] = '\0';
+  if (outlen < 8)
+    return out;
+  out[k++] = '"';
+  for (i = 0; i < max && k + 8 < outlen; i++) {
+    if (p[i] == '\r' || p[i] == '\n' || p[i] == '\t') {
+      out[k++] = '\\';
+      out[k++] = p[i] == '\r' ? 'r' : p[i] == '\n' ? 'n' : 't';
+    } else if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+      out[k++] = (char)p[i];
+    } else {
+      w = snprintf(out + k, outlen - k, "\\x%02x", p[i]);
+      k += (size_t)w;
+    }
+  }
+  out[k++] = '"';
+  if (i < n && k + 4 < outlen) {
+    memcpy(out + k, "...", 3);
+    k += 3;
+  }
+  out[k] = '\0';
+  return out;
+}
+
 int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
                            mlfq_cost_t *cost, mlfq_limits_t *lim, char *err,
                            size_t errlen) {
@@ -106,9 +278,9 @@ int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
   int rc;
 
   memset(cost, 0, sizeof(*cost));
-  if (c->policy == NULL || m == NULL || c->n_quanta_ns != c->queues ||
-      c->queues == 0 || c->preempt == NULL || m->kind == NULL)
-    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: incomplete");
+  rc = mlfq_wire_config_check(c, err, errlen);
+  if (rc)
+    return rc;
   mlfq_sched_config_init(cfg);
   cfg->policy = c->policy;
   cfg->queues = c->queues;

@@ -50,10 +50,38 @@ int mlfq_wire_config_init(mlfq_wire_config_t *w, const mlfq_sched_config_t *cfg,
                           const mlfq_limits_t *lim);
 void mlfq_wire_config_free(mlfq_wire_config_t *w);
 
+/* Most profile rows a Config may carry (a peer's bound, well above any
+ * measured profile). */
+#define MLFQ_WIRE_MAX_PROFILE_ROWS 100000
+/* The range of time_scale a Config may carry: mlfqd's --time-scale. */
+#define MLFQ_WIRE_MIN_TIME_SCALE 1e-6
+#define MLFQ_WIRE_MAX_TIME_SCALE 1e6
+
+/* Checks every field of c, a Config a server sent, before any is used:
+ * strings present and known, counts and limits in the ranges mlfqd's
+ * options allow, every number finite and not negative, time_scale in
+ * [MLFQ_WIRE_MIN_TIME_SCALE, MLFQ_WIRE_MAX_TIME_SCALE], profile rows in
+ * increasing input_length. Returns 0, or MLFQ_EINVAL with err naming the
+ * field and its value ("config.time_scale inf is not in [1e-06, 1e+06]"). */
+int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen);
+
+/* Checks a Welcome a server sent: the protocol version and its Config
+ * (mlfq_wire_config_check). Every client calls it (loadgen, mlfqctl, the
+ * router's replica links). Returns 0, or MLFQ_EINVAL with err set. */
+int mlfq_wire_welcome_check(const Mlfq__Welcome *w, char *err, size_t errlen);
+
+/* Describes what a peer sent when it is not the protocol: up to the first
+ * 32 bytes of p[0..n), quoted, printable ASCII as is and other bytes as
+ * \xNN ("\"HTTP/1.1 400 Bad Request\\r\\n\"..."), into out (outlen bytes).
+ * Returns out. */
+const char *mlfq_wire_show_bytes(const uint8_t *p, size_t n, char *out,
+                                 size_t outlen);
+
 /* The reverse: the scheduler configuration and cost model a Config
  * describes, so that a client can replay a server's run in the simulator.
  * cfg->policy points into c. Returns 0, or MLFQ_EINVAL with err set when
- * c is incomplete or inconsistent. Free cost with mlfq_cost_free. */
+ * c fails mlfq_wire_config_check or is inconsistent. Free cost with
+ * mlfq_cost_free. */
 int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
                            mlfq_cost_t *cost, mlfq_limits_t *lim, char *err,
                            size_t errlen);
@@ -68,10 +96,9 @@ typedef struct {
 /* Fills w with an Error about request id (0: about the connection) with
  * code and the message fmt and ap format (cut to fit w->message). Returns
  * &w->m, which points into w. */
-const Mlfq__ServerMessage *mlfq_wire_error_init(mlfq_wire_error_t *w,
-                                                uint64_t id,
-                                                Mlfq__ErrorCode code,
-                                                const char *fmt, va_list ap)
+const Mlfq__ServerMessage *
+mlfq_wire_error_init(mlfq_wire_error_t *w, uint64_t id, Mlfq__ErrorCode code,
+                     const char *fmt, va_list ap)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 0)))
 #endif

@@ -322,12 +322,12 @@ static void attempt(replica_t *r) {
 static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
   const Mlfq__Welcome *w = m->welcome;
   router_t *rt = r->rt;
-  char why[160];
+  char err[256], why[300];
   size_t n;
 
-  if (w->protocol_version != MLFQ_PROTOCOL_VERSION || w->config == NULL ||
-      w->config->cost == NULL || w->config->max_frame_bytes == 0) {
-    replica_fail(r, "its Welcome is not a usable mlfqd protocol 1 Welcome");
+  if (mlfq_wire_welcome_check(w, err, sizeof(err)) != 0) {
+    snprintf(why, sizeof(why), "its Welcome is not mlfqd protocol: %s", err);
+    replica_fail(r, why);
     return 0;
   }
   /* Clients are sent its configuration (Welcome, Stats): as mlfqd checks

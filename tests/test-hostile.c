@@ -1212,4 +1212,290 @@ TEST(hostile, mlfqsim_large_valid_times_work) {
   remove(path);
 }
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#define HOSTILE_LG MLFQ_BIN_DIR "/loadgen"
+#define HOSTILE_CTL MLFQ_BIN_DIR "/mlfqctl"
+#define FAKE_STEPS 4
+#define FAKE_WAIT_MS 30000
+
+/* A fake server on a thread: accepts one connection and, each time bytes
+ * arrive from it, writes its next reply (the first answers Hello), then
+ * reads until the client closes, the test says stop, or FAKE_WAIT_MS. */
+typedef struct {
+  int lfd, port;
+  int stop[2]; /* a pipe: the test writes a byte to stop the thread */
+  mlfq_buf_t reply[FAKE_STEPS];
+  size_t nreply;
+  pthread_t th;
+} fake_t;
+
+/* Waits for fd to be readable or the stop pipe. Returns 1 if fd is. */
+static int fake_wait(fake_t *f, int fd, int64_t deadline) {
+  struct pollfd p[2];
+
+  p[0].fd = fd;
+  p[0].events = POLLIN;
+  p[1].fd = f->stop[0];
+  p[1].events = POLLIN;
+  if (poll(p, 2, tc_left_ms(deadline)) <= 0 || (p[1].revents & POLLIN))
+    return 0;
+  return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+static void *fake_main(void *arg) {
+  fake_t *f = arg;
+  int64_t deadline = tc_now_ms() + FAKE_WAIT_MS;
+  char buf[4096];
+  size_t step = 0;
+  ssize_t n;
+  int fd;
+
+  if (!fake_wait(f, f->lfd, deadline))
+    return NULL;
+  fd = accept(f->lfd, NULL, NULL);
+  if (fd < 0)
+    return NULL;
+  while (fake_wait(f, fd, deadline)) {
+    n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0)
+      break;
+    if (step < f->nreply) {
+      if (send(fd, f->reply[step].data, f->reply[step].len, MSG_NOSIGNAL) < 0)
+        break;
+      step++;
+    }
+  }
+  close(fd);
+  return NULL;
+}
+
+/* Starts a fake server that answers with the replies added by fake_add*. */
+static void fake_start(fake_t *f) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+
+  f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT(f->lfd >= 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ASSERT_EQ(listen(f->lfd, 4), 0);
+  ASSERT_EQ(getsockname(f->lfd, (struct sockaddr *)&a, &len), 0);
+  f->port = ntohs(a.sin_port);
+  ASSERT_EQ(pipe(f->stop), 0);
+  ASSERT_EQ(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(fake_t *f) {
+  size_t i;
+
+  ASSERT_EQ(write(f->stop[1], "x", 1), 1);
+  ASSERT_EQ(pthread_join(f->th, NULL), 0);
+  close(f->lfd);
+  close(f->stop[0]);
+  close(f->stop[1]);
+  for (i = 0; i < f->nreply; i++)
+    mlfq_buf_free(&f->reply[i]);
+  memset(f, 0, sizeof(*f));
+}
+
+/* Adds raw bytes as the next reply. */
+static void fake_add_raw(fake_t *f, const void *p, size_t n) {
+  mlfq_buf_t *b = &f->reply[f->nreply++];
+  uint8_t *d;
+
+  ASSERT(f->nreply <= FAKE_STEPS);
+  mlfq_buf_init(b, 1 << 20);
+  d = mlfq_buf_reserve(b, n, NULL);
+  ASSERT(d != NULL);
+  memcpy(d, p, n);
+  mlfq_buf_commit(b, n);
+}
+
+/* Adds a framed message as the next reply. */
+static void fake_add_msg(fake_t *f, const Mlfq__ServerMessage *m) {
+  mlfq_buf_t *b = &f->reply[f->nreply++];
+
+  ASSERT(f->nreply <= FAKE_STEPS);
+  mlfq_buf_init(b, 1 << 20);
+  ASSERT_OK(mlfq_wire_put_server(b, m));
+}
+
+/* Adds a Welcome like mlfqd's (linear cost, fcfs), with time_scale ts. */
+static void fake_add_welcome(fake_t *f, double ts) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
+  mlfq_limits_t lim = {1, 1000, 1u << 20, 1u << 20, 65536};
+  mlfq_sched_config_t cfg;
+  mlfq_sched_params_t params;
+  mlfq_wire_config_t wc;
+  mlfq_cost_t cost;
+  char err[256];
+
+  mlfq_sched_config_init(&cfg);
+  cfg.policy = "fcfs";
+  ASSERT_OK(mlfq_cost_linear(&cost, 0, 0.09, 5.5));
+  ASSERT_OK(mlfq_sched_resolve(&params, &cfg, &cost, err, sizeof(err)));
+  ASSERT_OK(mlfq_wire_config_init(&wc, &cfg, &params, &cost, &lim));
+  wc.config.time_scale = ts;
+  w.protocol_version = MLFQ_PROTOCOL_VERSION;
+  w.server_id = "fake";
+  w.server_version = "0";
+  w.config = &wc.config;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
+  m.welcome = &w;
+  fake_add_msg(f, &m);
+  mlfq_wire_config_free(&wc);
+  mlfq_cost_free(&cost);
+}
+
+/* Runs loadgen (3 requests at once, --timeout 2) against f. Returns its
+ * status; *err is its stderr (free it). */
+static int fake_loadgen(fake_t *f, char **err) {
+  char addr[64], *out;
+  char *argv[] = {HOSTILE_LG, "--server",  addr, "--num-requests",
+                  "3",        "--timeout", "2",  "--quiet",
+                  NULL};
+  int rc;
+
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->port);
+  rc = mlfq_test_run(argv, &out, err, 60);
+  free(out);
+  return rc;
+}
+
+/* Runs mlfqctl ping (--timeout 20000) against f; as fake_loadgen. */
+static int fake_ctl(fake_t *f, char **err) {
+  char addr[64], *out;
+  char *argv[] = {HOSTILE_CTL, "--server", addr, "--timeout",
+                  "20000",     "ping",     NULL};
+  int rc;
+
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->port);
+  rc = mlfq_test_run(argv, &out, err, 60);
+  free(out);
+  return rc;
+}
+
+/* A Welcome whose time_scale is ts: loadgen exits 2 and mlfqctl 1 at once,
+ * naming the field and the value (want). */
+static void bad_time_scale(double ts, const char *want) {
+  fake_t f;
+  char *err;
+
+  memset(&f, 0, sizeof(f));
+  fake_add_welcome(&f, ts);
+  fake_start(&f);
+  ASSERT_EQ(fake_loadgen(&f, &err), 2);
+  ASSERT_CONTAINS(err, "is not mlfqd protocol: ");
+  ASSERT_CONTAINS(err, want);
+  free(err);
+  fake_stop(&f);
+
+  fake_add_welcome(&f, ts);
+  fake_start(&f);
+  ASSERT_EQ(fake_ctl(&f, &err), 1);
+  ASSERT_CONTAINS(err, "not mlfqd protocol: ");
+  ASSERT_CONTAINS(err, want);
+  free(err);
+  fake_stop(&f);
+}
+
+TEST(hostile, welcome_with_a_nonsensical_time_scale_is_refused) {
+  /* inf and 1e300 hung loadgen (its send times, converted to integers
+   * out of range, fell centuries away; --timeout does not cover unsent
+   * requests); NaN and -1 ran at time_scale 1 or nonsense; mlfqctl
+   * printed them as a healthy server's. */
+  bad_time_scale(INFINITY, "config.time_scale inf is not in [1e-06, 1e+06]");
+  bad_time_scale(1e300, "config.time_scale 1e+300 is not in");
+  bad_time_scale(NAN, "config.time_scale nan is not in");
+  bad_time_scale(-1, "config.time_scale -1 is not in");
+}
+
+/* Raw bytes as the answer to Hello: loadgen exits 2 and mlfqctl 1 at once,
+ * showing the bytes (want). */
+static void bad_answer(const void *bytes, size_t n, const char *want) {
+  fake_t f;
+  char *err;
+
+  memset(&f, 0, sizeof(f));
+  fake_add_raw(&f, bytes, n);
+  fake_start(&f);
+  ASSERT_EQ(fake_loadgen(&f, &err), 2);
+  ASSERT_CONTAINS(err, "is not mlfqd protocol: ");
+  ASSERT_CONTAINS(err, want);
+  free(err);
+  fake_stop(&f);
+
+  fake_add_raw(&f, bytes, n);
+  fake_start(&f);
+  ASSERT_EQ(fake_ctl(&f, &err), 1);
+  ASSERT_CONTAINS(err, "not mlfqd protocol: ");
+  ASSERT_CONTAINS(err, want);
+  free(err);
+  fake_stop(&f);
+}
+
+TEST(hostile, http_answer_is_not_mlfqd_protocol) {
+  /* loadgen dropped the connection and said "did not answer within 5 s"
+   * five seconds later. */
+  static const char http[] = "HTTP/1.1 400 Bad Request\r\n"
+                             "Content-Length: 0\r\n\r\n";
+
+  bad_answer(http, sizeof(http) - 1, "\"HTTP/1.1 400 Bad Request\\r\\n");
+}
+
+TEST(hostile, garbage_answer_is_not_mlfqd_protocol) {
+  /* A frame of 8 bytes that are no ServerMessage (a field 0 tag). */
+  static const uint8_t junk[] = {0,    0,    0,    8,    0,    0xff,
+                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+  bad_answer(junk, sizeof(junk), "\"\\x00\\x00\\x00\\x08\\x00\\xff");
+}
+
+TEST(hostile, token_out_of_order_ends_the_run) {
+  /* Token 5 of a request that has had none: loadgen counted it as a
+   * first token and waited for the rest until --timeout. */
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Token t = MLFQ__TOKEN__INIT;
+  fake_t f;
+  char *err;
+
+  memset(&f, 0, sizeof(f));
+  fake_add_welcome(&f, 1);
+  t.id = 1;
+  t.index = 5;
+  t.t_ns = 1000;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_TOKEN;
+  m.token = &t;
+  fake_add_msg(&f, &m);
+  fake_start(&f);
+  ASSERT_EQ(fake_loadgen(&f, &err), 1);
+  ASSERT_CONTAINS(err, "is not mlfqd protocol: Token 5 of request 1 after 0 "
+                       "of its");
+  free(err);
+  fake_stop(&f);
+}
+
+TEST(hostile, silent_server_after_welcome_is_bounded_by_timeout) {
+  /* Welcome, then nothing: every request fails with TIMEOUT after
+   * --timeout, and loadgen exits 1. */
+  fake_t f;
+  char *err;
+
+  memset(&f, 0, sizeof(f));
+  fake_add_welcome(&f, 1);
+  fake_start(&f);
+  ASSERT_EQ(fake_loadgen(&f, &err), 1);
+  ASSERT_STR_EQ(err, "");
+  free(err);
+  fake_stop(&f);
+}
+
 /* (end of bad peer and overflow) */
