@@ -198,7 +198,7 @@ int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
                       "config.cost.batch_decode_ms_per_seq", err, errlen)) !=
           0 ||
       (rc = check_u64(m->n_rows, strcmp(m->kind, "profile") == 0,
-                      MLFQ_WIRE_MAX_PROFILE_ROWS, "config.cost.rows count", err,
+                      MLFQ_COST_MAX_ROWS, "config.cost.rows count", err,
                       errlen)) != 0)
     return rc;
   for (i = 0; i < m->n_rows; i++) {

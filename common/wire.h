@@ -50,9 +50,6 @@ int mlfq_wire_config_init(mlfq_wire_config_t *w, const mlfq_sched_config_t *cfg,
                           const mlfq_limits_t *lim);
 void mlfq_wire_config_free(mlfq_wire_config_t *w);
 
-/* Most profile rows a Config may carry (a peer's bound, well above any
- * measured profile). */
-#define MLFQ_WIRE_MAX_PROFILE_ROWS 100000
 /* The range of time_scale a Config may carry: mlfqd's --time-scale. */
 #define MLFQ_WIRE_MIN_TIME_SCALE 1e-6
 #define MLFQ_WIRE_MAX_TIME_SCALE 1e6

@@ -1331,7 +1331,7 @@ static void fake_add_msg(fake_t *f, const Mlfq__ServerMessage *m) {
 static void fake_add_welcome(fake_t *f, double ts) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__Welcome w = MLFQ__WELCOME__INIT;
-  mlfq_limits_t lim = {1, 1000, 1u << 20, 1u << 20, 65536};
+  mlfq_limits_t lim = {1, 1000, 1u << 20, 1u << 20, 65536, 500};
   mlfq_sched_config_t cfg;
   mlfq_sched_params_t params;
   mlfq_wire_config_t wc;
