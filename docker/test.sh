@@ -3,8 +3,9 @@
 # docker/Dockerfile (the base images made locally by base-image.sh when no
 # registry has them), brings up docker/compose.yaml, waits for every
 # server's health check, runs the comparison and checks its output, kills
-# one replica with SIGKILL while requests go through the router and checks
-# that none is lost (each ends done or REPLICA_LOST, and new requests all
+# one replica with SIGKILL while requests go through the router (once
+# Stats shows it with work in flight that cannot be done before the kill)
+# and checks that none is lost (each ends done or REPLICA_LOST, and new requests all
 # go to the survivor; `run --no-deps`, or compose would start it again),
 # restarts it and checks the router takes it back,
 # then tears everything down. Skips (exit 0, with a message) where no
@@ -73,8 +74,22 @@ wait_healthy() {
     done
   done
 }
-# router_stats: the router's Stats as JSON, asked from inside its container.
-router_stats() { dc exec -T router mlfqctl stats --json --server 127.0.0.1:7070; }
+# router_stats: the router's Stats as JSON, asked from inside its container
+# (with docker exec: the compose tool's own start-up adds about a second).
+router_stats() {
+  docker exec "$router_id" mlfqctl stats --json --server 127.0.0.1:7070
+}
+# wait_router_up N: the router's Stats shows N replicas up within 30 s (it
+# tries a lost replica again at least every 2 s).
+wait_router_up() {
+  local up deadline=$((SECONDS + 30))
+  while :; do
+    up="$(router_stats 2>/dev/null | json 'sum(1 for r in d["replicas"] if r["up"])' 2>/dev/null || echo 0)"
+    [ "$up" = "$1" ] && break
+    [ "$SECONDS" -lt "$deadline" ] || fail "the router shows $up replicas up, not $1"
+    sleep 0.2
+  done
+}
 # json EXPR: evaluates a Python expression over the JSON on stdin as d.
 json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 
@@ -82,6 +97,7 @@ servers=(mlfqd-fcfs mlfqd-mlfq replica-1 replica-2 router)
 step "compose up: ${servers[*]}"
 dc up -d --no-build "${servers[@]}" >/dev/null 2>&1 || fail "compose up"
 wait_healthy "${servers[@]}"
+router_id="$(container router)"
 step "every health check passes"
 
 step "the comparison (loadgen against fcfs, mlfq and the router)"
@@ -99,18 +115,59 @@ grep -q '^JCT mean / fcfs' "$out/compare/loadgen.txt" || fail "compare: no ratio
 grep -q 'replica-2:7070' "$out/compare/router-stats.txt" || fail "compare: router stats"
 step "comparison ok: $runs"
 
+# The failover workload: 400 requests of 16 prompt tokens at the default
+# rate (about a wall second at this time scale), 300 of 16 output tokens,
+# which all complete within 27 model s, and every fourth of 3,200, which
+# keep both replicas busy for 42 wall seconds (mlfqsim --replicas 2
+# --route least-tokens --rate 20: makespan 839 model s). With 1,600, a
+# loaded machine took 6 s from asking for Stats to the end of the kill,
+# when replica-2 had 15 s of work left.
+fo_in=16
+awk -v in_len="$fo_in" 'BEGIN { print "input_length,output_length"
+  for (i = 0; i < 400; i++) print in_len "," (i % 4 == 3 ? 3200 : 16) }' \
+  >"$out/failover/workload.csv"
+# An iteration of the built-in cost profile takes at least 5.11 model ms
+# (data/profile_opt-1.3b.csv), so a replica with W prompt and output tokens
+# left in its requests, n requests, has at least W - n * fo_in iterations
+# and that many times 5.11 ms * MLFQ_TIME_SCALE of wall time left.
+fo_left='(lambda r: "%d %d %d %.3f" % (d["stats"]["completed"],
+  r["up"] and r["stats"] is not None, r["outstanding_requests"],
+  max(0, r["outstanding_tokens"] - r["outstanding_requests"] * '"$fo_in"')
+  * 5.11e-3 * '"$MLFQ_TIME_SCALE"'))(d["replicas"][1])'
+# now: a monotonic clock in seconds (since boot).
+now() {
+  local t _
+  read -r t _ </proc/uptime
+  echo "$t"
+}
 step "failover: SIGKILL to replica-2 while 400 requests go through the router"
+wait_router_up 2
+replica2="$(container replica-2)"
 MLFQ_OUT="$out/failover" dc run --rm --no-deps -e MLFQ_SERVERS=router=router:7070 \
-  -e MLFQ_NUM_REQUESTS=400 loadgen >"$out/failover.txt" 2>&1 &
+  -e MLFQ_NUM_REQUESTS=400 -e MLFQ_WORKLOAD=/out/workload.csv \
+  loadgen >"$out/failover.txt" 2>&1 &
 lg=$!
+# Kill once 10 requests have completed and the router's Stats, with
+# replica-2's own reply in it, shows replica-2 with requests in flight.
+# What it had left then is a floor from the model, however fast this
+# machine runs; the kill must come before that has passed (it would take
+# a machine stalled for seconds not to).
 deadline=$((SECONDS + 60))
 while :; do
-  done_n="$(router_stats 2>/dev/null | json 'd["stats"]["completed"]' 2>/dev/null || echo 0)"
-  [ "$done_n" -ge 10 ] && break
-  [ "$SECONDS" -lt "$deadline" ] || fail "failover: no request completed within 60 s"
+  asked="$(now)"
+  seen="$(router_stats 2>/dev/null | json "$fo_left" 2>/dev/null || echo "0 0 0 0")"
+  read -r done_n r2_up r2_out r2_left <<<"$seen"
+  [ "$done_n" -ge 10 ] && [ "$r2_up" = 1 ] && [ "$r2_out" -ge 1 ] && break
+  [ "$SECONDS" -lt "$deadline" ] ||
+    fail "failover: after 60 s, $done_n completed and replica-2 has $r2_out in flight (up and answering: $r2_up)"
   sleep 0.2
 done
-dc kill -s SIGKILL replica-2 >/dev/null 2>&1 || fail "kill replica-2"
+docker kill -s KILL "$replica2" >/dev/null || fail "kill replica-2"
+killed="$(now)"
+late="$(awk -v a="$asked" -v k="$killed" 'BEGIN { printf "%.2f", k - a }')"
+awk -v late="$late" -v left="$r2_left" 'BEGIN { exit !(late < left) }' ||
+  fail "failover: the kill came $late s after the Stats that showed replica-2 with $r2_left s of work left"
+step "failover: killed replica-2 with $r2_out requests and at least $r2_left s of work in flight, $late s after the Stats showed them"
 rc=0
 wait "$lg" || rc=$?
 # loadgen exits 1 when a request failed (the lost ones), 2 on a hard error.
@@ -142,13 +199,7 @@ spread="$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 step "restart replica-2: the router takes it back"
 dc start replica-2 >/dev/null 2>&1 || fail "start replica-2"
 wait_healthy replica-2
-deadline=$((SECONDS + 30))
-while :; do
-  up="$(router_stats 2>/dev/null | json 'sum(1 for r in d["replicas"] if r.get("up"))' 2>/dev/null || echo 0)"
-  [ "$up" = 2 ] && break
-  [ "$SECONDS" -lt "$deadline" ] || fail "the router shows $up replicas up, not 2"
-  sleep 0.2
-done
+wait_router_up 2
 
 step "compose down"
 dc down -v --remove-orphans >/dev/null 2>&1 || fail "compose down"
