@@ -498,18 +498,21 @@ TEST(http, disconnect_cancels) {
 }
 
 /* 429 over --max-pending; 503 while draining, for completions and
- * /health, while the request in flight finishes its stream. The first
- * request's two prompts fill max-pending: one connection may hold them
- * all (--max-pending-per-conn). */
+ * /health, while the request in flight finishes its stream. A protocol
+ * request behind it (fcfs) and far longer keeps the drain open until the
+ * test has seen all that, however slowly it runs; then it is cancelled. The first
+ * request's two prompts count as one connection's (--max-pending-per-conn). */
 TEST(http, overloaded_and_draining) {
   const char *args[] = {"--decode-ms",
                         "20",
                         "--prefill-ms-per-token",
                         "0.01",
                         "--max-pending",
-                        "2",
+                        "3",
                         "--max-pending-per-conn",
-                        "2",
+                        "3",
+                        "--policy",
+                        "fcfs",
                         NULL};
   int64_t *stamps;
   tc_client_t *c;
@@ -523,9 +526,9 @@ TEST(http, overloaded_and_draining) {
   fd = http_connect(h.port);
   post(fd, "/v1/completions",
        "{\"prompt\":[\"a\",\"b\"],\"max_tokens\":100,\"stream\":true}");
-  /* 200 tokens at 20 ms: 4 s, long enough for three curls under a
-   * sanitizer */
   tc_wait_submitted(c, 2);
+  tc_submit(c, 1, 4, 100000); /* 2,000 s, after the stream's 4 s */
+  tc_wait_submitted(c, 3);
   ASSERT_EQ(curl(&h, "POST", "/v1/completions", "{\"prompt\":\"a\"}", &out),
             429);
   assert_error(out, 429);
@@ -543,6 +546,8 @@ TEST(http, overloaded_and_draining) {
   ASSERT_CONTAINS(out, "data: [DONE]");
   free(out);
   free(stamps);
+  tc_cancel(c, 1);
+  tc_expect_error(c, 1, MLFQ__ERROR_CODE__CANCELLED);
   tc_close(c);
   ASSERT_EQ(mlfq_test_daemon_stop(&h.d, 0, 10), 0);
 }

@@ -1028,9 +1028,13 @@ TEST(router, waits_for_first_replica) {
 
 /* The first SIGTERM lets the requests in flight finish while new
  * connections are refused and new Submits get SHUTTING_DOWN; then the
- * router closes the connection and exits 0. The replicas keep running. */
+ * router closes the connection and exits 0. The replicas keep running. A
+ * fifth request, behind the others (fcfs) and far longer, keeps the drain
+ * open until the test has seen all that, however slowly it runs; then it
+ * is cancelled. */
 TEST(router, sigterm_drains) {
-  const char *rargs[] = {"--decode-ms", "20", "--prefill-ms-per-token", "0.01",
+  const char *rargs[] = {"--decode-ms", "20",       "--prefill-ms-per-token",
+                         "0.01",        "--policy", "fcfs",
                          NULL};
   const char *args[] = {NULL};
   mlfq_peer_t late;
@@ -1043,8 +1047,9 @@ TEST(router, sigterm_drains) {
   rig_start(&g, 2, rargs, args);
   c = tc_open(&g.router, 1);
   for (id = 1; id <= 4; id++)
-    tc_submit(c, id, 4, 25); /* 500 ms each */
-  wait_accepted(c, 1, 4);
+    tc_submit(c, id, 4, 25);  /* 500 ms each */
+  tc_submit(c, 5, 4, 100000); /* 2,000 s */
+  wait_accepted(c, 1, 5);
   ASSERT_EQ(kill(g.router.pid, SIGTERM), 0);
   tc_wait_draining(c);
   ASSERT_EQ(mlfq_peer_connect(&late, g.router.host, g.router.port, TC_WAIT_MS,
@@ -1057,6 +1062,8 @@ TEST(router, sigterm_drains) {
       tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_DONE, id);
     ASSERT_EQ(c->tokens[id], 25);
   }
+  tc_cancel(c, 5);
+  tc_expect_error(c, 5, MLFQ__ERROR_CODE__CANCELLED);
   tc_expect_closed(c);
   tc_close(c);
   ASSERT_EQ(mlfq_test_daemon_stop(&g.router, 0, 5), 0);
