@@ -500,8 +500,9 @@ TEST(http, disconnect_cancels) {
 /* 429 over --max-pending; 503 while draining, for completions and
  * /health, while the request in flight finishes its stream. A protocol
  * request behind it (fcfs) and far longer keeps the drain open until the
- * test has seen all that, however slowly it runs; then it is cancelled. The first
- * request's two prompts count as one connection's (--max-pending-per-conn). */
+ * test has seen all that, however slowly it runs; then it is cancelled.
+ * The first request's two prompts count as one connection's
+ * (--max-pending-per-conn). */
 TEST(http, overloaded_and_draining) {
   const char *args[] = {"--decode-ms",
                         "20",
