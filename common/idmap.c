@@ -1,12 +1,17 @@
 /* DESIGN: keys and values in two parallel arrays of cap slots (a power of
  * two); a slot is empty when its value is NULL, so every key, 0 and
- * UINT64_MAX included, is storable. A key's home slot is a splitmix64 mix
- * of it masked to cap, so sequential ids spread out; collisions probe
- * linearly. The table doubles before an insert would pass 70% load, and
- * halves (down to IDMAP_MIN_CAP slots) once a deletion leaves it under
- * 12.5%, so a map that once held a burst gives that memory back; the two
- * thresholds are far apart, so churn around either does not resize back
- * and forth.
+ * UINT64_MAX included, is storable. A key's home slot is its SipHash-2-4
+ * (siphash.c) under the map's own key, masked to cap; collisions probe
+ * linearly. The keys are ids a peer chooses: with a fixed hash (this map
+ * used an unkeyed splitmix64 mix) a peer can invert it and send ids that
+ * share one home, and then every insert, lookup and resize walks a run as
+ * long as the map. The map's key is drawn from the process's random
+ * secret (secret.c) at its first put, so which ids collide cannot be known
+ * outside the process.
+ * The table doubles before an insert would pass 70% load, and halves
+ * (down to IDMAP_MIN_CAP slots) once a deletion leaves it under 12.5%, so
+ * a map that once held a burst gives that memory back; the two thresholds
+ * are far apart, so churn around either does not resize back and forth.
  * Deletion shifts later entries of the same run back into the hole
  * (Knuth's algorithm R) instead of leaving tombstones, so a probe always
  * ends at the first empty slot and lookups stay short under churn. */
@@ -16,17 +21,12 @@
 
 #include "error.h"
 #include "idmap.h"
+#include "secret.h"
 
 #define IDMAP_MIN_CAP 16
 
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
 static size_t home(const mlfq_idmap_t *m, uint64_t key) {
-  return (size_t)mix64(key) & (m->cap - 1);
+  return (size_t)mlfq_siphash_u64(&m->_key, key) & (m->cap - 1);
 }
 
 /* The slot holding key, or the empty slot where it would go. cap > 0 and
@@ -49,6 +49,7 @@ static int resize(mlfq_idmap_t *m, size_t cap) {
 
   if (cap > SIZE_MAX / sizeof(uint64_t) || cap > SIZE_MAX / sizeof(void *))
     return MLFQ_ENOMEM;
+  t._key = m->_key;
   t.cap = cap;
   t.n = m->n;
   t.keys = malloc(cap * sizeof(uint64_t));
@@ -78,6 +79,7 @@ void mlfq_idmap_init(mlfq_idmap_t *m) {
   m->vals = NULL;
   m->cap = 0;
   m->n = 0;
+  m->_key.k0 = m->_key.k1 = 0; /* drawn at the first put */
 }
 
 void mlfq_idmap_free(mlfq_idmap_t *m) {
@@ -95,6 +97,11 @@ int mlfq_idmap_put(mlfq_idmap_t *m, uint64_t key, void *val) {
     i = find_slot(m, key);
     if (m->vals[i] != NULL)
       return MLFQ_EEXIST;
+  }
+  if (m->cap == 0) {
+    err = mlfq_secret_key(&m->_key);
+    if (err)
+      return err;
   }
   /* Keep n + 1 <= 70% of cap. */
   if (m->cap == 0 || (m->n + 1) * 10 > m->cap * 7) {

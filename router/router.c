@@ -35,6 +35,7 @@
 #include "error.h"
 #include "log.h"
 #include "router.h"
+#include "secret.h"
 #include "tcp.h"
 
 /* For the trim timer: requests in flight, and a count that grows with
@@ -62,6 +63,11 @@ int router_init(router_t *rt, uv_loop_t *loop, const router_opts_t *o,
   mlfq_list_init(&rt->clients);
   mlfq_list_init(&rt->dirty);
   mlfq_list_init(&rt->stats_clients);
+  /* The id maps draw their hash keys from it (idmap.c). */
+  rc = mlfq_secret_init();
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "no random secret: %s",
+                     mlfq_strerror(rc));
   rc = mlfq_balance_init(&rt->bal, o->policy, naddrs, o->seed);
   if (rc)
     return mlfq_fail(err, errlen, rc, "out of memory");

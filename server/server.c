@@ -37,6 +37,7 @@
 #include "error.h"
 #include "frame.h"
 #include "log.h"
+#include "secret.h"
 #include "server.h"
 #include "tcp.h"
 #include "units.h"
@@ -516,6 +517,11 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   mlfq_prom_hist_init(&sv->metrics.queue, mlfq_prom_latency_buckets,
                       MLFQ_PROM_LATENCY_BUCKETS);
   mlfq_hist_init(&sv->lateness);
+  /* The connections' id maps draw their hash keys from it (idmap.c). */
+  rc = mlfq_secret_init();
+  if (rc)
+    return mlfq_fail(err, errlen, rc, "no random secret: %s",
+                     mlfq_strerror(rc));
   sv->sched = mlfq_sched_new(&o->sched, &o->cost, err, errlen);
   if (sv->sched == NULL)
     return MLFQ_EINVAL;

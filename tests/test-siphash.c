@@ -1,0 +1,155 @@
+/* The keyed hash and the process secret: SipHash-2-4 against the
+ * reference vectors, its one-word form against the general one, and keys
+ * drawn from the secret that differ from call to call and from map to map,
+ * so that the same ids land in different places. */
+#include "idmap.h"
+#include "rng.h"
+#include "secret.h"
+#include "siphash.h"
+#include "task.h"
+
+/* The paper's key, 00 01 .. 0f. */
+static const mlfq_siphash_key_t ref_key = {UINT64_C(0x0706050403020100),
+                                           UINT64_C(0x0f0e0d0c0b0a0908)};
+
+/* SipHash-2-4 of the messages 00, 00 01, .. 00 01 .. 3e (lengths 0 to 63)
+ * under ref_key: the reference implementation's vectors_sip64, read as
+ * little-endian words. Length 15 is the paper's worked example
+ * (appendix A). */
+static const uint64_t vectors[64] = {
+    UINT64_C(0x726fdb47dd0e0e31), UINT64_C(0x74f839c593dc67fd),
+    UINT64_C(0x0d6c8009d9a94f5a), UINT64_C(0x85676696d7fb7e2d),
+    UINT64_C(0xcf2794e0277187b7), UINT64_C(0x18765564cd99a68d),
+    UINT64_C(0xcbc9466e58fee3ce), UINT64_C(0xab0200f58b01d137),
+    UINT64_C(0x93f5f5799a932462), UINT64_C(0x9e0082df0ba9e4b0),
+    UINT64_C(0x7a5dbbc594ddb9f3), UINT64_C(0xf4b32f46226bada7),
+    UINT64_C(0x751e8fbc860ee5fb), UINT64_C(0x14ea5627c0843d90),
+    UINT64_C(0xf723ca908e7af2ee), UINT64_C(0xa129ca6149be45e5),
+    UINT64_C(0x3f2acc7f57c29bdb), UINT64_C(0x699ae9f52cbe4794),
+    UINT64_C(0x4bc1b3f0968dd39c), UINT64_C(0xbb6dc91da77961bd),
+    UINT64_C(0xbed65cf21aa2ee98), UINT64_C(0xd0f2cbb02e3b67c7),
+    UINT64_C(0x93536795e3a33e88), UINT64_C(0xa80c038ccd5ccec8),
+    UINT64_C(0xb8ad50c6f649af94), UINT64_C(0xbce192de8a85b8ea),
+    UINT64_C(0x17d835b85bbb15f3), UINT64_C(0x2f2e6163076bcfad),
+    UINT64_C(0xde4daaaca71dc9a5), UINT64_C(0xa6a2506687956571),
+    UINT64_C(0xad87a3535c49ef28), UINT64_C(0x32d892fad841c342),
+    UINT64_C(0x7127512f72f27cce), UINT64_C(0xa7f32346f95978e3),
+    UINT64_C(0x12e0b01abb051238), UINT64_C(0x15e034d40fa197ae),
+    UINT64_C(0x314dffbe0815a3b4), UINT64_C(0x027990f029623981),
+    UINT64_C(0xcadcd4e59ef40c4d), UINT64_C(0x9abfd8766a33735c),
+    UINT64_C(0x0e3ea96b5304a7d0), UINT64_C(0xad0c42d6fc585992),
+    UINT64_C(0x187306c89bc215a9), UINT64_C(0xd4a60abcf3792b95),
+    UINT64_C(0xf935451de4f21df2), UINT64_C(0xa9538f0419755787),
+    UINT64_C(0xdb9acddff56ca510), UINT64_C(0xd06c98cd5c0975eb),
+    UINT64_C(0xe612a3cb9ecba951), UINT64_C(0xc766e62cfcadaf96),
+    UINT64_C(0xee64435a9752fe72), UINT64_C(0xa192d576b245165a),
+    UINT64_C(0x0a8787bf8ecb74b2), UINT64_C(0x81b3e73d20b49b6f),
+    UINT64_C(0x7fa8220ba3b2ecea), UINT64_C(0x245731c13ca42499),
+    UINT64_C(0xb78dbfaf3a8d83bd), UINT64_C(0xea1ad565322a1a0b),
+    UINT64_C(0x60e61c23a3795013), UINT64_C(0x6606d7e446282b93),
+    UINT64_C(0x6ca4ecb15c5f91e1), UINT64_C(0x9f626da15c9625f3),
+    UINT64_C(0xe51b38608ef25f57), UINT64_C(0x958a324ceb064572)};
+
+TEST(siphash, reference_vectors) {
+  unsigned char msg[64];
+  size_t i;
+
+  for (i = 0; i < sizeof(msg); i++)
+    msg[i] = (unsigned char)i;
+  for (i = 0; i < 64; i++) {
+    if (mlfq_siphash(&ref_key, msg, i) != vectors[i])
+      MLFQ_TEST_FAIL("length %zu: %016" PRIx64 ", want %016" PRIx64, i,
+                     mlfq_siphash(&ref_key, msg, i), vectors[i]);
+  }
+  ASSERT_EQ_U64(mlfq_siphash(&ref_key, NULL, 0), vectors[0]);
+}
+
+TEST(siphash, one_word_is_its_eight_bytes) {
+  unsigned char b[8];
+  mlfq_siphash_key_t k = ref_key;
+  mlfq_rng_t r;
+  uint64_t w;
+  int i, j;
+
+  /* 00 01 .. 07 is the vector of length 8. */
+  ASSERT_EQ_U64(mlfq_siphash_u64(&ref_key, UINT64_C(0x0706050403020100)),
+                vectors[8]);
+  mlfq_rng_seed(&r, 7, 0);
+  for (i = 0; i < 10000; i++) {
+    w = i < 2 ? (i == 0 ? 0 : UINT64_MAX) : mlfq_rng_next(&r);
+    if (i % 100 == 0) {
+      k.k0 = mlfq_rng_next(&r);
+      k.k1 = mlfq_rng_next(&r);
+    }
+    for (j = 0; j < 8; j++)
+      b[j] = (unsigned char)(w >> (8 * j));
+    ASSERT_EQ_U64(mlfq_siphash_u64(&k, w), mlfq_siphash(&k, b, 8));
+  }
+}
+
+TEST(siphash, the_key_changes_every_output) {
+  mlfq_siphash_key_t a = ref_key, b = ref_key;
+  uint64_t w;
+
+  /* One bit of either half of the key. */
+  b.k1 ^= UINT64_C(1) << 63;
+  for (w = 0; w < 1000; w++)
+    ASSERT_NE(mlfq_siphash_u64(&a, w), mlfq_siphash_u64(&b, w));
+  b = ref_key;
+  b.k0 ^= 1;
+  for (w = 0; w < 1000; w++)
+    ASSERT_NE(mlfq_siphash_u64(&a, w), mlfq_siphash_u64(&b, w));
+}
+
+TEST(siphash, secret_keys_differ) {
+  mlfq_siphash_key_t k[64];
+  int i, j;
+
+  ASSERT_OK(mlfq_secret_init());
+  ASSERT_OK(mlfq_secret_init()); /* once per process, then the same answer */
+  for (i = 0; i < 64; i++) {
+    ASSERT_OK(mlfq_secret_key(&k[i]));
+    ASSERT((k[i].k0 | k[i].k1) != 0);
+    for (j = 0; j < i; j++)
+      ASSERT(k[i].k0 != k[j].k0 || k[i].k1 != k[j].k1);
+  }
+}
+
+/* The slot of key in m (it must be there). */
+static size_t slot_of(const mlfq_idmap_t *m, uint64_t key) {
+  size_t i;
+
+  for (i = 0; i < m->cap; i++)
+    if (m->vals[i] != NULL && m->keys[i] == key)
+      return i;
+  MLFQ_TEST_FAIL("key %" PRIu64 " is in no slot", key);
+}
+
+TEST(siphash, maps_place_ids_by_their_own_key) {
+  enum { N = 1000 };
+  static char val;
+  mlfq_idmap_t a, b;
+  mlfq_siphash_key_t first;
+  uint64_t id;
+  size_t same = 0;
+
+  mlfq_idmap_init(&a);
+  mlfq_idmap_init(&b);
+  for (id = 1; id <= N; id++) {
+    ASSERT_OK(mlfq_idmap_put(&a, id, &val));
+    ASSERT_OK(mlfq_idmap_put(&b, id, &val));
+  }
+  ASSERT(a._key.k0 != b._key.k0 || a._key.k1 != b._key.k1);
+  ASSERT_EQ_U64(a.cap, b.cap);
+  for (id = 1; id <= N; id++)
+    same += slot_of(&a, id) == slot_of(&b, id);
+  /* Independent places: about N / cap of them agree by chance. */
+  ASSERT_LT(same, N / 10);
+  /* A map freed and used again draws a new key. */
+  first = a._key;
+  mlfq_idmap_free(&a);
+  ASSERT_OK(mlfq_idmap_put(&a, 1, &val));
+  ASSERT(a._key.k0 != first.k0 || a._key.k1 != first.k1);
+  mlfq_idmap_free(&a);
+  mlfq_idmap_free(&b);
+}
