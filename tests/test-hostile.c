@@ -14,6 +14,212 @@
 /* ------------------------------------------------------------------------
  * Adversarial request ids: keys chosen to collide in the id maps.
  * ------------------------------------------------------------------------ */
+#include <fcntl.h> /* here, not above: this section's own */
+#include <poll.h>
+#include <unistd.h>
+
+/* The id maps once placed ids by the splitmix64 finaliser, unkeyed and
+ * invertible: ids_old_unmix(h) is the id whose old hash was h. */
+static uint64_t ids_unxorshift(uint64_t y, int s) {
+  uint64_t x = y;
+  int i;
+
+  for (i = 0; i < 64 / s + 1; i++)
+    x = y ^ (x >> s);
+  return x;
+}
+
+/* The inverse of odd a modulo 2^64, by Newton's iteration. */
+static uint64_t ids_inverse(uint64_t a) {
+  uint64_t x = a;
+  int i;
+
+  for (i = 0; i < 5; i++)
+    x *= 2 - a * x;
+  return x;
+}
+
+static uint64_t ids_old_unmix(uint64_t h) {
+  h = ids_unxorshift(h, 31) * ids_inverse(UINT64_C(0x94d049bb133111eb));
+  h = ids_unxorshift(h, 27) * ids_inverse(UINT64_C(0xbf58476d1ce4e5b9));
+  return ids_unxorshift(h, 30);
+}
+
+#define IDS_N 100000 /* adversarial ids, all pending at the end */
+#define IDS_ROUNDS 20
+#define IDS_MEDIAN_MS 50  /* the victim's Stats round trips, */
+#define IDS_MAX_MS 200    /* times ids_scale */
+#define IDS_WAIT_MS 60000 /* bound of each wait (the stalled server) */
+
+/* Reads and drops what fd has to read, without blocking. */
+static void ids_drop_input(int fd) {
+  char buf[65536];
+  ssize_t n;
+
+  for (;;) {
+    n = read(fd, buf, sizeof(buf));
+    if (n > 0)
+      continue;
+    if (n == 0)
+      MLFQ_TEST_FAIL("the server closed the flooding connection");
+    if (errno == EINTR)
+      continue;
+    ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+    return;
+  }
+}
+
+static int ids_cmp_ms(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+  return (x > y) - (x < y);
+}
+
+/* What the bounds are multiplied by. A round trip through the router is
+ * two in a row: its Stats request to the replica goes behind the Submits
+ * it forwarded, and each process takes every Submit and grows its maps.
+ * A sanitizer's build takes 3 to 4 times as long: with sequential ids,
+ * which collide under no hash, ASan+UBSan's mlfqd had a median of 40-45
+ * ms and a max of 126-130 ms on a loaded 2-core machine. */
+static int64_t ids_scale(int router) {
+  return (MLFQ_TEST_SANITIZED ? 4 : 1) * (router ? 2 : 1);
+}
+
+/* Sends IDS_N Submits on flood whose ids all had one home slot under the
+ * old hash in every table up to 2^24 slots, each of a million output
+ * tokens, so that they stay pending. They go in IDS_ROUNDS equal parts;
+ * right after each part, victim sends a StatsRequest and times the reply,
+ * while the flood's replies are read and dropped. Asserts that no round
+ * trip passes IDS_MAX_MS and that their median is under IDS_MEDIAN_MS,
+ * both times scale. */
+static void ids_flood(tc_client_t *flood, tc_client_t *victim, const char *what,
+                      int64_t scale) {
+  int64_t ms[IDS_ROUNDS], t0, deadline, median;
+  struct pollfd p[2];
+  mlfq_buf_t b, st;
+  Mlfq__ServerMessage *m;
+  size_t sent = 0, target;
+  ssize_t n;
+  uint64_t i;
+  int k;
+
+  mlfq_buf_init(&b, 64 << 20);
+  for (i = 1; i <= IDS_N; i++)
+    tc_put_submit(&b, ids_old_unmix(i << 24), 1, 1000000);
+  mlfq_buf_init(&st, 1 << 16);
+  tc_put_stats(&st);
+  ASSERT_EQ(
+      fcntl(flood->p.fd, F_SETFL, fcntl(flood->p.fd, F_GETFL) | O_NONBLOCK), 0);
+  p[0].fd = flood->p.fd;
+  p[1].fd = victim->p.fd;
+  for (k = 0; k < IDS_ROUNDS; k++) {
+    /* A part of the flood, whole frames or not. */
+    target = b.len / IDS_ROUNDS * (size_t)(k + 1);
+    if (k == IDS_ROUNDS - 1)
+      target = b.len;
+    deadline = tc_now_ms() + IDS_WAIT_MS;
+    while (sent < target) {
+      p[0].events = POLLIN | POLLOUT;
+      ASSERT_GT(poll(p, 1, tc_left_ms(deadline)), 0);
+      if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+        ids_drop_input(flood->p.fd);
+      if (p[0].revents & POLLOUT) {
+        n = write(flood->p.fd, b.data + sent, target - sent);
+        ASSERT(n > 0 || errno == EAGAIN || errno == EINTR);
+        if (n > 0)
+          sent += (size_t)n;
+      }
+    }
+    /* The victim's round trip, behind that part. */
+    t0 = tc_now_ms();
+    ASSERT_OK(mlfq_peer_send_raw(&victim->p, st.data, st.len));
+    for (;;) {
+      p[0].events = POLLIN;
+      p[1].events = POLLIN;
+      ASSERT_GT(poll(p, 2, tc_left_ms(deadline)), 0);
+      if (p[0].revents)
+        ids_drop_input(flood->p.fd);
+      if (p[1].revents)
+        break;
+    }
+    m = tc_wait(victim, MLFQ__SERVER_MESSAGE__MSG_STATS, TC_ANY_ID);
+    ms[k] = tc_now_ms() - t0;
+    mlfq__server_message__free_unpacked(m, NULL);
+    fprintf(stderr, "%s: %d ids in, Stats round trip %" PRId64 " ms\n", what,
+            IDS_N / IDS_ROUNDS * (k + 1), ms[k]);
+    ASSERT_LT(ms[k], IDS_MAX_MS * scale);
+  }
+  qsort(ms, IDS_ROUNDS, sizeof(ms[0]), ids_cmp_ms);
+  median = (ms[IDS_ROUNDS / 2 - 1] + ms[IDS_ROUNDS / 2]) / 2;
+  fprintf(stderr,
+          "%s: Stats round trips: median %" PRId64 " ms, max %" PRId64 " ms\n",
+          what, median, ms[IDS_ROUNDS - 1]);
+  ASSERT_LT(median, IDS_MEDIAN_MS * scale);
+  mlfq_buf_free(&b);
+  mlfq_buf_free(&st);
+}
+
+/* Polls Stats on c until n requests are in flight, none rejected. */
+static void ids_wait_held(tc_client_t *c, uint64_t n) {
+  int64_t deadline = tc_now_ms() + IDS_WAIT_MS;
+  Mlfq__ServerMessage *m;
+  uint64_t held, rejected;
+
+  for (;;) {
+    m = tc_stats(c);
+    held = m->stats->running + m->stats->waiting;
+    rejected = m->stats->rejected;
+    mlfq__server_message__free_unpacked(m, NULL);
+    ASSERT_EQ_U64(rejected, 0);
+    if (held == n)
+      return;
+    if (tc_now_ms() > deadline)
+      MLFQ_TEST_FAIL("%" PRIu64 " of %d requests in flight", held, IDS_N);
+  }
+}
+
+TEST(hostile, colliding_ids_do_not_stall_mlfqd) {
+  /* --max-pending-per-conn: when there is one, as high as --max-pending. */
+  const char *args[] = {"--max-pending", "200000", NULL};
+  mlfq_test_daemon_t d;
+  tc_client_t *flood, *victim;
+  Mlfq__ServerMessage *m;
+
+  mlfq_test_daemon_start(&d, args);
+  flood = tc_open(&d, 1);
+  victim = tc_open(&d, 1);
+  ids_flood(flood, victim, "mlfqd", ids_scale(0));
+  ids_wait_held(victim, IDS_N);
+  tc_close(flood); /* its requests are cancelled */
+  m = tc_wait_idle(victim, 1, IDS_WAIT_MS);
+  mlfq__server_message__free_unpacked(m, NULL);
+  tc_close(victim);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 30), 0);
+}
+
+TEST(hostile, colliding_ids_do_not_stall_the_router) {
+  /* The router keeps the client's ids in a map of the client, and its own
+   * upstream ids (which it numbers) in another. */
+  const char *rargs[] = {"--max-pending", "200000", NULL};
+  const char *argv[] = {"--replica", NULL, "--max-pending", "200000", NULL};
+  mlfq_test_daemon_t rep, rt;
+  tc_client_t *flood, *victim;
+  Mlfq__ServerMessage *m;
+
+  mlfq_test_daemon_start(&rep, rargs);
+  argv[1] = rep.addr;
+  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", argv);
+  flood = tc_open(&rt, 1);
+  victim = tc_open(&rt, 1);
+  ids_flood(flood, victim, "mlfq-router", ids_scale(1));
+  ids_wait_held(victim, IDS_N);
+  tc_close(flood);
+  m = tc_wait_idle(victim, 1, IDS_WAIT_MS);
+  mlfq__server_message__free_unpacked(m, NULL);
+  tc_close(victim);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 30), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 30), 0);
+}
 
 /* (end of adversarial ids) */
 
