@@ -1,13 +1,13 @@
 /* DESIGN: keys and values in two parallel arrays of cap slots (a power of
  * two); a slot is empty when its value is NULL, so every key, 0 and
- * UINT64_MAX included, is storable. A key's home slot is its SipHash-2-4
- * (siphash.c) under the map's own key, masked to cap; collisions probe
- * linearly. The keys are ids a peer chooses: with a fixed hash (this map
- * used an unkeyed splitmix64 mix) a peer can invert it and send ids that
- * share one home, and then every insert, lookup and resize walks a run as
- * long as the map. The map's key is drawn from the process's random
- * secret (secret.c) at its first put, so which ids collide cannot be known
- * outside the process.
+ * UINT64_MAX included, is storable. A key's home slot is its SipHash-1-3
+ * (siphash.c) under the map's own key, masked to cap, computed once per
+ * operation; collisions probe linearly. The keys are ids a peer chooses:
+ * with a fixed hash (this map used an unkeyed splitmix64 mix) a peer can
+ * invert it and send ids that share one home, and then every insert,
+ * lookup and resize walks a run as long as the map. The map's key is
+ * drawn from the process's random secret (secret.c) at its first put, so
+ * which ids collide cannot be known outside the process.
  * The table doubles before an insert would pass 70% load, and halves
  * (down to IDMAP_MIN_CAP slots) once a deletion leaves it under 12.5%, so
  * a map that once held a burst gives that memory back; the two thresholds
@@ -25,17 +25,17 @@
 
 #define IDMAP_MIN_CAP 16
 
-static size_t home(const mlfq_idmap_t *m, uint64_t key) {
-  return (size_t)mlfq_siphash_u64(&m->_key, key) & (m->cap - 1);
+static uint64_t hash(const mlfq_idmap_t *m, uint64_t key) {
+  return mlfq_siphash13_u64(&m->_key, key);
 }
 
-/* The slot holding key, or the empty slot where it would go. cap > 0 and
- * at least one slot is empty. */
-static size_t find_slot(const mlfq_idmap_t *m, uint64_t key) {
+/* The slot holding key, whose hash is h, or the empty slot where it would
+ * go. cap > 0 and at least one slot is empty. */
+static size_t find_slot(const mlfq_idmap_t *m, uint64_t key, uint64_t h) {
   size_t i, mask;
 
   mask = m->cap - 1;
-  i = home(m, key);
+  i = (size_t)h & mask;
   while (m->vals[i] != NULL && m->keys[i] != key)
     i = (i + 1) & mask;
   return i;
@@ -64,7 +64,7 @@ static int resize(mlfq_idmap_t *m, size_t cap) {
   for (i = 0; i < m->cap; i++) {
     if (m->vals[i] == NULL)
       continue;
-    j = find_slot(&t, m->keys[i]);
+    j = find_slot(&t, m->keys[i], hash(m, m->keys[i]));
     t.keys[j] = m->keys[i];
     t.vals[j] = m->vals[i];
   }
@@ -89,19 +89,21 @@ void mlfq_idmap_free(mlfq_idmap_t *m) {
 }
 
 int mlfq_idmap_put(mlfq_idmap_t *m, uint64_t key, void *val) {
+  uint64_t h;
   size_t i;
   int err;
 
   assert(val != NULL);
-  if (m->cap > 0) {
-    i = find_slot(m, key);
-    if (m->vals[i] != NULL)
-      return MLFQ_EEXIST;
-  }
   if (m->cap == 0) {
     err = mlfq_secret_key(&m->_key);
     if (err)
       return err;
+  }
+  h = hash(m, key);
+  if (m->cap > 0) {
+    i = find_slot(m, key, h);
+    if (m->vals[i] != NULL)
+      return MLFQ_EEXIST;
   }
   /* Keep n + 1 <= 70% of cap. */
   if (m->cap == 0 || (m->n + 1) * 10 > m->cap * 7) {
@@ -111,7 +113,7 @@ int mlfq_idmap_put(mlfq_idmap_t *m, uint64_t key, void *val) {
     if (err)
       return err;
   }
-  i = find_slot(m, key);
+  i = find_slot(m, key, h);
   m->keys[i] = key;
   m->vals[i] = val;
   m->n++;
@@ -121,7 +123,7 @@ int mlfq_idmap_put(mlfq_idmap_t *m, uint64_t key, void *val) {
 void *mlfq_idmap_get(const mlfq_idmap_t *m, uint64_t key) {
   if (m->cap == 0)
     return NULL;
-  return m->vals[find_slot(m, key)];
+  return m->vals[find_slot(m, key, hash(m, key))];
 }
 
 void *mlfq_idmap_del(mlfq_idmap_t *m, uint64_t key) {
@@ -131,7 +133,7 @@ void *mlfq_idmap_del(mlfq_idmap_t *m, uint64_t key) {
   if (m->cap == 0)
     return NULL;
   mask = m->cap - 1;
-  hole = find_slot(m, key);
+  hole = find_slot(m, key, hash(m, key));
   val = m->vals[hole];
   if (val == NULL)
     return NULL;
@@ -142,7 +144,7 @@ void *mlfq_idmap_del(mlfq_idmap_t *m, uint64_t key) {
     j = (j + 1) & mask;
     if (m->vals[j] == NULL)
       break;
-    k = home(m, m->keys[j]);
+    k = (size_t)hash(m, m->keys[j]) & mask;
     if (((j - k) & mask) >= ((j - hole) & mask)) {
       m->keys[hole] = m->keys[j];
       m->vals[hole] = m->vals[j];

@@ -3,8 +3,8 @@
  * getrandom(2) waits, at boot only, until the kernel's pool is
  * initialised, and then never fails for 16 bytes but on kernels before
  * 3.17 (ENOSYS) or under a seccomp filter (EPERM); /dev/urandom is the
- * fallback then. Keys are SipHash(secret, 2i) and SipHash(secret, 2i + 1)
- * for the i-th call: distinct tables get independent keys, and learning
+ * fallback then. Keys are SipHash-2-4(secret, 2i) and SipHash-2-4(secret,
+ * 2i + 1) for the i-th call: distinct tables get independent keys, and learning
  * one table's layout tells nothing of another's. */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,6 +87,16 @@ int mlfq_secret_init(void) {
   return secret_err;
 }
 
+/* SipHash-2-4 under the secret of the 8 little-endian bytes of w. */
+static uint64_t derive(uint64_t w) {
+  unsigned char b[8];
+  int i;
+
+  for (i = 0; i < 8; i++)
+    b[i] = (unsigned char)(w >> (8 * i));
+  return mlfq_siphash24(&secret, b, sizeof(b));
+}
+
 int mlfq_secret_key(mlfq_siphash_key_t *k) {
   uint64_t i;
   int err;
@@ -95,7 +105,7 @@ int mlfq_secret_key(mlfq_siphash_key_t *k) {
   if (err)
     return err;
   i = atomic_fetch_add(&next_key, 1);
-  k->k0 = mlfq_siphash_u64(&secret, 2 * i);
-  k->k1 = mlfq_siphash_u64(&secret, 2 * i + 1);
+  k->k0 = derive(2 * i);
+  k->k1 = derive(2 * i + 1);
   return 0;
 }

@@ -16,7 +16,7 @@
  * thread. */
 int mlfq_secret_init(void);
 
-/* Sets *k to a key of its own, derived from the secret (SipHash of a
+/* Sets *k to a key of its own, derived from the secret (SipHash-2-4 of a
  * counter), different at each call. Returns 0, or mlfq_secret_init's
  * error with *k untouched. Any thread. */
 int mlfq_secret_key(mlfq_siphash_key_t *k);

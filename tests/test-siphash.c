@@ -1,5 +1,6 @@
-/* The keyed hash and the process secret: SipHash-2-4 against the
- * reference vectors, its one-word form against the general one, and keys
+/* The keyed hash and the process secret: SipHash-2-4 and SipHash-1-3
+ * against the reference vectors, the one-word form against the general
+ * one, and keys
  * drawn from the secret that differ from call to call and from map to map,
  * so that the same ids land in different places. */
 #include "idmap.h"
@@ -16,7 +17,7 @@ static const mlfq_siphash_key_t ref_key = {UINT64_C(0x0706050403020100),
  * under ref_key: the reference implementation's vectors_sip64, read as
  * little-endian words. Length 15 is the paper's worked example
  * (appendix A). */
-static const uint64_t vectors[64] = {
+static const uint64_t vectors24[64] = {
     UINT64_C(0x726fdb47dd0e0e31), UINT64_C(0x74f839c593dc67fd),
     UINT64_C(0x0d6c8009d9a94f5a), UINT64_C(0x85676696d7fb7e2d),
     UINT64_C(0xcf2794e0277187b7), UINT64_C(0x18765564cd99a68d),
@@ -50,6 +51,42 @@ static const uint64_t vectors[64] = {
     UINT64_C(0x6ca4ecb15c5f91e1), UINT64_C(0x9f626da15c9625f3),
     UINT64_C(0xe51b38608ef25f57), UINT64_C(0x958a324ceb064572)};
 
+/* SipHash-1-3 of the same messages under the same key, from the
+ * reference implementation (run with cROUNDS 1, dROUNDS 3). */
+static const uint64_t vectors13[64] = {
+    UINT64_C(0xabac0158050fc4dc), UINT64_C(0xc9f49bf37d57ca93),
+    UINT64_C(0x82cb9b024dc7d44d), UINT64_C(0x8bf80ab8e7ddf7fb),
+    UINT64_C(0xcf75576088d38328), UINT64_C(0xdef9d52f49533b67),
+    UINT64_C(0xc50d2b50c59f22a7), UINT64_C(0xd3927d989bb11140),
+    UINT64_C(0x369095118d299a8e), UINT64_C(0x25a48eb36c063de4),
+    UINT64_C(0x79de85ee92ff097f), UINT64_C(0x70c118c1f94dc352),
+    UINT64_C(0x78a384b157b4d9a2), UINT64_C(0x306f760c1229ffa7),
+    UINT64_C(0x605aa111c0f95d34), UINT64_C(0xd320d86d2a519956),
+    UINT64_C(0xcc4fdd1a7d908b66), UINT64_C(0x9cf2689063dbd80c),
+    UINT64_C(0x8ffc389cb473e63e), UINT64_C(0xf21f9de58d297d1c),
+    UINT64_C(0xc0dc2f46a6cce040), UINT64_C(0xb992abfe2b45f844),
+    UINT64_C(0x7ffe7b9ba320872e), UINT64_C(0x525a0e7fdae6c123),
+    UINT64_C(0xf464aeb267349c8c), UINT64_C(0x45cd5928705b0979),
+    UINT64_C(0x3a3e35e3ca9913a5), UINT64_C(0xa91dc74e4ade3b35),
+    UINT64_C(0xfb0bed02ef6cd00d), UINT64_C(0x88d93cb44ab1e1f4),
+    UINT64_C(0x540f11d643c5e663), UINT64_C(0x2370dd1f8c21d1bc),
+    UINT64_C(0x81157b6c16a7b60d), UINT64_C(0x4d54b9e57a8ff9bf),
+    UINT64_C(0x759f12781f2a753e), UINT64_C(0xcea1a3bebf186b91),
+    UINT64_C(0x2cf508d3ada26206), UINT64_C(0xb6101c2da3c33057),
+    UINT64_C(0xb3f47496ae3a36a1), UINT64_C(0x626b57547b108392),
+    UINT64_C(0xc1d2363299e41531), UINT64_C(0x667cc1923f1ad944),
+    UINT64_C(0x65704ffec8138825), UINT64_C(0x24f280d1c28949a6),
+    UINT64_C(0xc2ca1cedfaf8876b), UINT64_C(0xc2164bfc9f042196),
+    UINT64_C(0xa16e9c9368b1d623), UINT64_C(0x49fb169c8b5114fd),
+    UINT64_C(0x9f3143f8df074c46), UINT64_C(0xc6fdaf2412cc86b3),
+    UINT64_C(0x7eaf49d10a52098f), UINT64_C(0x1cf313559d292f9a),
+    UINT64_C(0xc44a30dda2f41f12), UINT64_C(0x36fae98943a71ed0),
+    UINT64_C(0x318fb34c73f0bce6), UINT64_C(0xa27abf3670a7e980),
+    UINT64_C(0xb4bcc0db243c6d75), UINT64_C(0x23f8d852fdb71513),
+    UINT64_C(0x8f035f4da67d8a08), UINT64_C(0xd89cd0e5b7e8f148),
+    UINT64_C(0xf6f4e6bcf7a644ee), UINT64_C(0xaec59ad80f1837f2),
+    UINT64_C(0xc3b2f6154b6694e0), UINT64_C(0x9d199062b7bbb3a8)};
+
 TEST(siphash, reference_vectors) {
   unsigned char msg[64];
   size_t i;
@@ -57,11 +94,17 @@ TEST(siphash, reference_vectors) {
   for (i = 0; i < sizeof(msg); i++)
     msg[i] = (unsigned char)i;
   for (i = 0; i < 64; i++) {
-    if (mlfq_siphash(&ref_key, msg, i) != vectors[i])
-      MLFQ_TEST_FAIL("length %zu: %016" PRIx64 ", want %016" PRIx64, i,
-                     mlfq_siphash(&ref_key, msg, i), vectors[i]);
+    if (mlfq_siphash24(&ref_key, msg, i) != vectors24[i])
+      MLFQ_TEST_FAIL("SipHash-2-4, length %zu: %016" PRIx64
+                     ", want %016" PRIx64,
+                     i, mlfq_siphash24(&ref_key, msg, i), vectors24[i]);
+    if (mlfq_siphash13(&ref_key, msg, i) != vectors13[i])
+      MLFQ_TEST_FAIL("SipHash-1-3, length %zu: %016" PRIx64
+                     ", want %016" PRIx64,
+                     i, mlfq_siphash13(&ref_key, msg, i), vectors13[i]);
   }
-  ASSERT_EQ_U64(mlfq_siphash(&ref_key, NULL, 0), vectors[0]);
+  ASSERT_EQ_U64(mlfq_siphash24(&ref_key, NULL, 0), vectors24[0]);
+  ASSERT_EQ_U64(mlfq_siphash13(&ref_key, NULL, 0), vectors13[0]);
 }
 
 TEST(siphash, one_word_is_its_eight_bytes) {
@@ -72,8 +115,8 @@ TEST(siphash, one_word_is_its_eight_bytes) {
   int i, j;
 
   /* 00 01 .. 07 is the vector of length 8. */
-  ASSERT_EQ_U64(mlfq_siphash_u64(&ref_key, UINT64_C(0x0706050403020100)),
-                vectors[8]);
+  ASSERT_EQ_U64(mlfq_siphash13_u64(&ref_key, UINT64_C(0x0706050403020100)),
+                vectors13[8]);
   mlfq_rng_seed(&r, 7, 0);
   for (i = 0; i < 10000; i++) {
     w = i < 2 ? (i == 0 ? 0 : UINT64_MAX) : mlfq_rng_next(&r);
@@ -83,7 +126,7 @@ TEST(siphash, one_word_is_its_eight_bytes) {
     }
     for (j = 0; j < 8; j++)
       b[j] = (unsigned char)(w >> (8 * j));
-    ASSERT_EQ_U64(mlfq_siphash_u64(&k, w), mlfq_siphash(&k, b, 8));
+    ASSERT_EQ_U64(mlfq_siphash13_u64(&k, w), mlfq_siphash13(&k, b, 8));
   }
 }
 
@@ -94,11 +137,11 @@ TEST(siphash, the_key_changes_every_output) {
   /* One bit of either half of the key. */
   b.k1 ^= UINT64_C(1) << 63;
   for (w = 0; w < 1000; w++)
-    ASSERT_NE(mlfq_siphash_u64(&a, w), mlfq_siphash_u64(&b, w));
+    ASSERT_NE(mlfq_siphash13_u64(&a, w), mlfq_siphash13_u64(&b, w));
   b = ref_key;
   b.k0 ^= 1;
   for (w = 0; w < 1000; w++)
-    ASSERT_NE(mlfq_siphash_u64(&a, w), mlfq_siphash_u64(&b, w));
+    ASSERT_NE(mlfq_siphash13_u64(&a, w), mlfq_siphash13_u64(&b, w));
 }
 
 TEST(siphash, secret_keys_differ) {
