@@ -75,14 +75,15 @@ static int ids_cmp_ms(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* What the bounds are multiplied by. A round trip through the router is
- * two in a row: its Stats request to the replica goes behind the Submits
- * it forwarded, and each process takes every Submit and grows its maps.
- * A sanitizer's build takes 3 to 4 times as long: with sequential ids,
- * which collide under no hash, ASan+UBSan's mlfqd had a median of 40-45
- * ms and a max of 126-130 ms on a loaded 2-core machine. */
+/* What the bounds are multiplied by, from runs on a 2-core machine with
+ * a load average of 10 to 16. A round trip through the router is two in
+ * a row (its Stats request to the replica goes behind the Submits it
+ * forwarded), and both processes take every Submit and grow their maps,
+ * the router two at once: its medians were 2 times mlfqd's, its maxima
+ * up to 380 ms. Under ASan+UBSan mlfqd's medians were 41-70 ms and its
+ * maxima 108-220 ms, with one of 1,051 ms in 9 runs. */
 static int64_t ids_scale(int router) {
-  return (MLFQ_TEST_SANITIZED ? 4 : 1) * (router ? 2 : 1);
+  return (MLFQ_TEST_SANITIZED ? 6 : 1) * (router ? 3 : 1);
 }
 
 /* Sends IDS_N Submits on flood whose ids all had one home slot under the
