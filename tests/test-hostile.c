@@ -180,8 +180,9 @@ static void ids_wait_held(tc_client_t *c, uint64_t n) {
 }
 
 TEST(hostile, colliding_ids_do_not_stall_mlfqd) {
-  /* --max-pending-per-conn: when there is one, as high as --max-pending. */
-  const char *args[] = {"--max-pending", "200000", NULL};
+  /* One connection may hold every request (--max-pending-per-conn). */
+  const char *args[] = {"--max-pending", "200000", "--max-pending-per-conn",
+                        "200000", NULL};
   mlfq_test_daemon_t d;
   tc_client_t *flood, *victim;
   Mlfq__ServerMessage *m;
@@ -201,8 +202,11 @@ TEST(hostile, colliding_ids_do_not_stall_mlfqd) {
 TEST(hostile, colliding_ids_do_not_stall_the_router) {
   /* The router keeps the client's ids in a map of the client, and its own
    * upstream ids (which it numbers) in another. */
-  const char *rargs[] = {"--max-pending", "200000", NULL};
-  const char *argv[] = {"--replica", NULL, "--max-pending", "200000", NULL};
+  const char *rargs[] = {"--max-pending", "200000", "--max-pending-per-conn",
+                         "200000", NULL};
+  const char *argv[] = {
+      "--replica", NULL, "--max-pending", "200000", "--max-pending-per-conn",
+      "200000",    NULL};
   mlfq_test_daemon_t rep, rt;
   tc_client_t *flood, *victim;
   Mlfq__ServerMessage *m;
