@@ -27,16 +27,18 @@
  * comes. So while UP, the replica's timer sends it a probe, a
  * StatsRequest (a round trip through its event loop, which its engine
  * threads never block), probe_interval_ms after the previous probe's
- * answer, and gives it probe_timeout_ms to answer; one that does not is
- * failed as above. At the deadline the router first reads once more (a
- * 1 ms timer, so the loop polls the sockets first): a router whose own
- * loop stalled past the deadline does not blame a replica whose answer
- * is waiting to be read. A stopped replica is therefore lost between
- * probe_timeout_ms and probe_interval_ms + probe_timeout_ms after it
- * stopped, and re-admitted when it says Welcome again (the reconnection
- * above). Replies come in the order of the requests, so a probe's answer
- * is known by its number among the StatsRequests of the connection; the
- * others are the Stats rounds' (stats.c).
+ * answer. Every frame it sends proves its loop alive, so it is lost only
+ * when nothing at all has come from it for probe_timeout_ms since the
+ * probe was sent: a busy replica whose answer waits behind a stream of
+ * tokens (or behind a router slow to read them) is not lost, a silent one
+ * is, and is failed as above. At the deadline the router first reads once more
+ * (a 1 ms timer, so the loop polls the sockets first): a router whose own loop
+ * stalled past the deadline does not blame a replica whose answer is waiting to
+ * be read. A stopped replica is therefore lost between probe_timeout_ms and
+ * probe_interval_ms + probe_timeout_ms after it stopped, and re-admitted when
+ * it says Welcome again (the reconnection above). Replies come in the order of
+ * the requests, so a probe's answer is known by its number among the
+ * StatsRequests of the connection; the others are the Stats rounds' (stats.c).
  *
  * The last Welcome of a replica is kept while it is down: the router
  * tells its clients that configuration when no replica is up.
@@ -109,7 +111,16 @@ static void probe(replica_t *r) {
   }
   r->probe_seq = r->stats_asked;
   r->probe_overdue = 0;
+  r->heard_ms = uv_now(r->timer.loop);
   probe_timer(r, r->rt->opt.probe_timeout_ms);
+}
+
+/* The ms until r has been silent for probe_timeout_ms, 0 if it has. */
+static uint64_t quiet_left(const replica_t *r) {
+  uint64_t quiet = uv_now(r->timer.loop) - r->heard_ms;
+  uint64_t bound = r->rt->opt.probe_timeout_ms;
+
+  return quiet < bound ? bound - quiet : 0;
 }
 
 /* r answered its probe: the next one follows after the interval. */
@@ -121,7 +132,7 @@ static void probed(replica_t *r) {
 
 static void on_timer(uv_timer_t *t) {
   replica_t *r = MLFQ_CONTAINER_OF(t, replica_t, timer);
-  char why[64];
+  char why[96];
 
   if (r->state == REPLICA_IDLE) {
     attempt(r);
@@ -131,11 +142,15 @@ static void on_timer(uv_timer_t *t) {
     replica_fail(r, why);
   } else if (r->state == REPLICA_UP && r->probe_seq == 0) {
     probe(r);
+  } else if (r->state == REPLICA_UP && quiet_left(r) > 0) {
+    r->probe_overdue = 0; /* it spoke since: wait for its answer */
+    probe_timer(r, quiet_left(r));
   } else if (r->state == REPLICA_UP && !r->probe_overdue) {
     r->probe_overdue = 1; /* read what came first */
     probe_timer(r, PROBE_READ_MS);
   } else if (r->state == REPLICA_UP) {
-    snprintf(why, sizeof(why), "no answer to a health probe in %u ms",
+    snprintf(why, sizeof(why),
+             "no answer to a health probe, and nothing else, in %u ms",
              r->rt->opt.probe_timeout_ms);
     replica_fail(r, why);
   }
@@ -387,6 +402,7 @@ static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
     replica_fail(r, "it sent bytes that are not a ServerMessage");
     return;
   }
+  r->heard_ms = uv_now(r->timer.loop); /* its loop is alive */
   switch (m->msg_case) {
   case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
     if (r->state == REPLICA_HELLO)

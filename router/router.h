@@ -251,6 +251,7 @@ struct replica_s {
   uint64_t stats_asked; /* StatsRequests sent on this connection */
   uint64_t stats_heard; /* StatsReplies read on it */
   uint64_t probe_seq;   /* the probe in flight (its stats_asked), 0: none */
+  uint64_t heard_ms;    /* loop time of its last frame, or of the probe */
   int probe_overdue;    /* its deadline passed: one more read, then lost */
   uint64_t routed;      /* requests sent to it */
   uint64_t lost;        /* requests ended by REPLICA_LOST */
