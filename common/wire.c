@@ -98,17 +98,29 @@ void mlfq_wire_config_free(mlfq_wire_config_t *w) {
   w->row_ptrs = NULL;
 }
 
-/* A string field: present, 1 to 255 printable bytes. */
-static int check_str(const char *v, const char *field, char *err,
+/* A string a server fills in for people to read (a name, a file name, an
+ * id): at most 255 bytes, none of them a control byte (below 0x20, or
+ * 0x7f), which a terminal or a log line would act on. Bytes from 0x80 up
+ * are fine: a file name in UTF-8 ("profil-\xc3\xa9t\xc3\xa9.csv"). An empty
+ * or absent one is refused if required. */
+static int check_str(const char *v, int required, const char *field, char *err,
                      size_t errlen) {
+  const unsigned char *u = (const unsigned char *)v;
   size_t i;
 
   if (v == NULL || v[0] == '\0')
-    return mlfq_fail(err, errlen, MLFQ_EINVAL, "%s is missing", field);
-  for (i = 0; v[i] != '\0'; i++)
-    if (i >= 255 || v[i] < 0x20 || v[i] > 0x7e)
+    return required
+               ? mlfq_fail(err, errlen, MLFQ_EINVAL, "%s is missing", field)
+               : 0;
+  for (i = 0; u[i] != '\0'; i++) {
+    if (i >= 255)
+      return mlfq_fail(err, errlen, MLFQ_EINVAL, "%s is longer than 255 bytes",
+                       field);
+    if (u[i] < 0x20 || u[i] == 0x7f)
       return mlfq_fail(err, errlen, MLFQ_EINVAL,
-                       "%s is not a short printable string", field);
+                       "%s has the control byte \\x%02x at %zu", field, u[i],
+                       i);
+  }
   return 0;
 }
 
@@ -139,7 +151,7 @@ int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
   size_t i;
   int rc;
 
-  if ((rc = check_str(c->policy, "config.policy", err, errlen)) != 0 ||
+  if ((rc = check_str(c->policy, 1, "config.policy", err, errlen)) != 0 ||
       (rc = check_u64(c->queues, 1, MLFQ_MAX_QUEUES, "config.queues", err,
                       errlen)) != 0 ||
       (rc = check_u64(c->n_quanta_ns, c->queues, c->queues,
@@ -148,7 +160,7 @@ int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
                       errlen)) != 0 ||
       (rc = check_u64(c->starve_limit_ns, 0, MLFQ_TIME_MAX,
                       "config.starve_limit_ns", err, errlen)) != 0 ||
-      (rc = check_str(c->preempt, "config.preempt", err, errlen)) != 0)
+      (rc = check_str(c->preempt, 1, "config.preempt", err, errlen)) != 0)
     return rc;
   if (strcmp(c->preempt, "quantum") != 0 && strcmp(c->preempt, "iteration"))
     return mlfq_fail(err, errlen, MLFQ_EINVAL,
@@ -174,19 +186,18 @@ int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
     return rc;
   /* An old server sends no on_full: it has no KV capacity either. */
   if (c->on_full != NULL && c->on_full[0] != '\0' &&
-      (check_str(c->on_full, "config.on_full", err, errlen) != 0 ||
+      (check_str(c->on_full, 0, "config.on_full", err, errlen) != 0 ||
        mlfq_on_full_parse(c->on_full, &on_full) != 0))
     return mlfq_fail(err, errlen, MLFQ_EINVAL,
                      "config.on_full is not defer, recompute or swap");
   if (m == NULL)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "config.cost is missing");
-  if ((rc = check_str(m->kind, "config.cost.kind", err, errlen)) != 0)
+  if ((rc = check_str(m->kind, 1, "config.cost.kind", err, errlen)) != 0)
     return rc;
   if (strcmp(m->kind, "linear") != 0 && strcmp(m->kind, "profile") != 0)
     return mlfq_fail(err, errlen, MLFQ_EINVAL,
                      "config.cost.kind '%s' is not linear or profile", m->kind);
-  if (m->source != NULL && m->source[0] != '\0' &&
-      (rc = check_str(m->source, "config.cost.source", err, errlen)) != 0)
+  if ((rc = check_str(m->source, 0, "config.cost.source", err, errlen)) != 0)
     return rc;
   if ((rc = check_num(m->prefill_base_ms, 0, DBL_MAX,
                       "config.cost.prefill_base_ms", err, errlen)) != 0 ||
@@ -231,6 +242,10 @@ int mlfq_wire_welcome_check(const Mlfq__Welcome *w, char *err, size_t errlen) {
   if (w->config == NULL)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "Welcome without a config");
   rc = mlfq_wire_config_check(w->config, err, errlen);
+  if (rc == 0)
+    rc = check_str(w->server_id, 0, "Welcome.server_id", err, errlen);
+  if (rc == 0)
+    rc = check_str(w->server_version, 0, "Welcome.server_version", err, errlen);
   if (rc == 0 && w->replicas > 65536)
     rc = mlfq_fail(err, errlen, MLFQ_EINVAL,
                    "Welcome.replicas %u is not in [0, 65536]", w->replicas);

@@ -55,16 +55,20 @@ void mlfq_wire_config_free(mlfq_wire_config_t *w);
 #define MLFQ_WIRE_MAX_TIME_SCALE 1e6
 
 /* Checks every field of c, a Config a server sent, before any is used:
- * strings present and known, counts and limits in the ranges mlfqd's
+ * strings present where required, at most 255 bytes and without control
+ * bytes (bytes from 0x80 up, UTF-8, are fine), counts and limits in the
+ * ranges mlfqd's
  * options allow, every number finite and not negative, time_scale in
  * [MLFQ_WIRE_MIN_TIME_SCALE, MLFQ_WIRE_MAX_TIME_SCALE], profile rows in
  * increasing input_length. Returns 0, or MLFQ_EINVAL with err naming the
  * field and its value ("config.time_scale inf is not in [1e-06, 1e+06]"). */
 int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen);
 
-/* Checks a Welcome a server sent: the protocol version and its Config
- * (mlfq_wire_config_check). Every client calls it (loadgen, mlfqctl, the
- * router's replica links). Returns 0, or MLFQ_EINVAL with err set. */
+/* Checks a Welcome a server sent: the protocol version, its Config
+ * (mlfq_wire_config_check), and server_id and server_version as the
+ * Config's strings (both may be empty). Every client calls it (loadgen,
+ * mlfqctl, the router's replica links). Returns 0, or MLFQ_EINVAL with err set.
+ */
 int mlfq_wire_welcome_check(const Mlfq__Welcome *w, char *err, size_t errlen);
 
 /* Describes what a peer sent when it is not the protocol: up to the first

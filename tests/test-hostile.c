@@ -1709,4 +1709,82 @@ TEST(hostile, silent_server_after_welcome_is_bounded_by_timeout) {
   fake_stop(&f);
 }
 
+/* Runs argv (NULL-terminated) and returns its exit status, its stdout in
+ * *out and its stderr in *err (free both). */
+static int bp_run(char **argv, char **out, char **err) {
+  return mlfq_test_run(argv, out, err, 60);
+}
+
+/* mlfqctl ping against d: exit 0. */
+static void bp_ping(const mlfq_test_daemon_t *d) {
+  char addr[160], *out, *err;
+  char *argv[] = {HOSTILE_CTL, "--server", addr, "ping", NULL};
+
+  snprintf(addr, sizeof(addr), "%s", d->addr);
+  ASSERT_EQ(bp_run(argv, &out, &err), 0);
+  free(out);
+  free(err);
+}
+
+/* Polls the router's Stats on c until all n of its replicas are up. */
+static void bp_replicas_up(tc_client_t *c, size_t n) {
+  int64_t deadline = tc_now_ms() + 2 * TC_WAIT_MS;
+  Mlfq__ServerMessage *m;
+  size_t i, up;
+
+  for (;;) {
+    m = tc_stats(c);
+    ASSERT_EQ(m->stats->n_replicas, n);
+    for (i = 0, up = 0; i < n; i++)
+      up += m->stats->replicas[i]->up;
+    mlfq__server_message__free_unpacked(m, NULL);
+    if (up == n)
+      return;
+    ASSERT_LT(tc_now_ms(), deadline);
+  }
+}
+
+/* mlfqd with --profile profil-été.csv (the file's base name goes out in
+ * Config.cost.source): mlfqctl, loadgen and the router refused it as "not
+ * mlfqd protocol", the name not being printable ASCII. */
+TEST(hostile, profile_name_in_utf8_is_accepted) {
+  const char *name = "profil-\xc3\xa9t\xc3\xa9.csv";
+  const char *dargs[] = {"--profile", NULL, "--time-scale", "0.01", NULL};
+  const char *rargs[] = {"--replica", NULL, NULL};
+  char dir[64], path[128], addr[160], *out, *err;
+  char *lg[] = {HOSTILE_LG, "--server",    addr,       "--num-requests",
+                "5",        "--input-len", "fixed:16", "--output-len",
+                "fixed:2",  "--timeout",   "20",       NULL};
+  mlfq_test_daemon_t d, rt;
+  tc_client_t *c;
+  FILE *f;
+
+  snprintf(dir, sizeof(dir), "/tmp/mlfq-bp-XXXXXX");
+  ASSERT(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fputs("input_length,prefill_ms,decode_ms\n1,5.0,5.1\n64,8.0,5.2\n", f);
+  ASSERT_EQ(fclose(f), 0);
+  dargs[1] = path;
+  mlfq_test_daemon_start(&d, dargs);
+  bp_ping(&d);
+  rargs[1] = d.addr;
+  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", rargs);
+  c = tc_open(&rt, 1);
+  bp_replicas_up(c, 1);
+  tc_close(c);
+  bp_ping(&rt);
+  snprintf(addr, sizeof(addr), "%s", rt.addr);
+  ASSERT_EQ(bp_run(lg, &out, &err), 0);
+  ASSERT_STR_EQ(err, "");
+  ASSERT_CONTAINS(out, "5 requests");
+  free(out);
+  free(err);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  ASSERT_EQ(unlink(path), 0);
+  ASSERT_EQ(rmdir(dir), 0);
+}
+
 /* (end of bad peer and overflow) */

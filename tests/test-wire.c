@@ -147,3 +147,39 @@ TEST(wire, show_bytes) {
   mlfq_wire_show_bytes(http, sizeof(http) - 1, tiny, sizeof(tiny));
   ASSERT(strlen(tiny) < sizeof(tiny));
 }
+
+/* Strings a server fills in for people to read are checked for length and
+ * control bytes only: the base name of mlfqd's --profile is any file name,
+ * UTF-8 included ("profil-été.csv" was refused as not printable, and every
+ * client took such a server for one that is not mlfqd protocol). */
+TEST(wire, informative_strings_take_any_byte_but_control_ones) {
+  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
+  char err[256], long_name[300];
+  good_t g;
+
+  good_init(&g);
+  w.protocol_version = MLFQ_PROTOCOL_VERSION;
+  w.config = &g.wc.config;
+  g.wc.config.cost->source = "profil-\xc3\xa9t\xc3\xa9.csv";
+  w.server_id = "mlfqd-\xe2\x80\x94-1";
+  ASSERT_OK(mlfq_wire_welcome_check(&w, err, sizeof(err)));
+  g.wc.config.cost->source = "\xff\x80"; /* not UTF-8: still a name */
+  ASSERT_OK(mlfq_wire_welcome_check(&w, err, sizeof(err)));
+
+  g.wc.config.cost->source = "a\nb.csv";
+  refused(&g.wc.config, "config.cost.source has the control byte \\x0a at 1");
+  g.wc.config.cost->source = "\x7f";
+  refused(&g.wc.config, "config.cost.source has the control byte \\x7f at 0");
+  memset(long_name, 'x', 256);
+  long_name[256] = '\0';
+  g.wc.config.cost->source = long_name;
+  refused(&g.wc.config, "config.cost.source is longer than 255 bytes");
+  long_name[255] = '\0';
+  ASSERT_OK(mlfq_wire_config_check(&g.wc.config, err, sizeof(err)));
+  g.wc.config.cost->source = "linear";
+
+  w.server_id = "evil\x1b[2J";
+  ASSERT_EQ(mlfq_wire_welcome_check(&w, err, sizeof(err)), MLFQ_EINVAL);
+  ASSERT_STR_EQ(err, "Welcome.server_id has the control byte \\x1b at 4");
+  good_free(&g);
+}
