@@ -372,22 +372,17 @@ static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
                     (int)m->error->code);
     if (m->error->id == 0)
       return 0;
-    id = m->error->id;
     break;
   case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    id = m->accepted->id;
-    break;
   case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    id = m->token->id;
-    break;
   case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    id = m->done->id;
     break;
   case MLFQ__SERVER_MESSAGE__MSG_STATS:
     return 0;
   default:
     return refuse(why, len, "a message of unknown kind %d", (int)m->msg_case);
   }
+  id = mlfq_wire_msg_id(m);
   if (!c->ready)
     return refuse(why, len, "%s before Welcome", kind);
   if (id < 1 || id > r->res->n || r->res->reqs[id - 1].state == LG_UNSENT ||
@@ -460,7 +455,7 @@ static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
 }
 
 static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
-  uint64_t now = uv_hrtime(), id = 0;
+  uint64_t now = uv_hrtime(), id = mlfq_wire_msg_id(m);
   lg_req_t *q = NULL;
   char why[300];
 
@@ -481,15 +476,6 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
         start_sending(r);
     }
     break;
-  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    id = m->accepted->id;
-    break;
-  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    id = m->token->id;
-    break;
-  case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    id = m->done->id;
-    break;
   case MLFQ__SERVER_MESSAGE__MSG_STATS:
     if (r->stats_sent && r->phase == 1) {
       r->res->kv_peak = m->stats->kv_peak_tokens;
@@ -497,7 +483,6 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
     }
     break;
   case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    id = m->error->id;
     if (id == 0) {
       if (r->phase == 0) {
         snprintf(r->err, r->errlen, "%s:%d refused the connection: %s: %s",

@@ -366,6 +366,21 @@ int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
   return 0;
 }
 
+uint64_t mlfq_wire_msg_id(const Mlfq__ServerMessage *m) {
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    return m->accepted->id;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    return m->token->id;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    return m->done->id;
+  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    return m->error->id;
+  default:
+    return 0;
+  }
+}
+
 const char *mlfq_wire_error_name(int code) {
   const ProtobufCEnumValue *v =
       protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor, code);

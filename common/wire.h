@@ -138,6 +138,11 @@ int mlfq_wire_submit_check(const Mlfq__Submit *s, uint32_t max_input_length,
  * are not a message. */
 int mlfq_wire_tags_valid(const ProtobufCMessage *m);
 
+/* The request m, a ServerMessage, is about: the id of an Accepted, a
+ * Token, a Done or an Error (0: an Error about the connection), or 0 for
+ * the other kinds. */
+uint64_t mlfq_wire_msg_id(const Mlfq__ServerMessage *m);
+
 /* The name of an ErrorCode ("OVERLOADED"), or "UNKNOWN". */
 const char *mlfq_wire_error_name(int code);
 

@@ -373,22 +373,6 @@ static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
   return 1;
 }
 
-/* The request a message is about, or 0 for none. */
-static uint64_t msg_id(const Mlfq__ServerMessage *m) {
-  switch (m->msg_case) {
-  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    return m->accepted->id;
-  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    return m->token->id;
-  case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    return m->done->id;
-  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    return m->error->id;
-  default:
-    return 0;
-  }
-}
-
 static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
   Mlfq__ServerMessage *m = mlfq__server_message__unpack(NULL, len, p);
   replica_t *r = REPLICA_OF(s);
@@ -427,7 +411,7 @@ static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
     }
     /* A request that has ended (cancelled, its client gone) is not
      * found: what the replica still says of it is dropped. */
-    q = mlfq_idmap_get(&r->rt->routes, msg_id(m));
+    q = mlfq_idmap_get(&r->rt->routes, mlfq_wire_msg_id(m));
     if (q != NULL && q->replica == r)
       router_forward(r->rt, q, m);
     break;

@@ -183,3 +183,33 @@ TEST(wire, informative_strings_take_any_byte_but_control_ones) {
   ASSERT_STR_EQ(err, "Welcome.server_id has the control byte \\x1b at 4");
   good_free(&g);
 }
+
+TEST(wire, msg_id) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Accepted a = MLFQ__ACCEPTED__INIT;
+  Mlfq__Token t = MLFQ__TOKEN__INIT;
+  Mlfq__Done d = MLFQ__DONE__INIT;
+  Mlfq__Error e = MLFQ__ERROR__INIT;
+  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
+
+  ASSERT_EQ_U64(mlfq_wire_msg_id(&m), 0); /* an unknown kind */
+  a.id = 1;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ACCEPTED;
+  m.accepted = &a;
+  ASSERT_EQ_U64(mlfq_wire_msg_id(&m), 1);
+  t.id = 2;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_TOKEN;
+  m.token = &t;
+  ASSERT_EQ_U64(mlfq_wire_msg_id(&m), 2);
+  d.id = UINT64_MAX;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
+  m.done = &d;
+  ASSERT_EQ_U64(mlfq_wire_msg_id(&m), UINT64_MAX);
+  e.id = 4;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ERROR;
+  m.error = &e;
+  ASSERT_EQ_U64(mlfq_wire_msg_id(&m), 4);
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
+  m.stats = &s;
+  ASSERT_EQ_U64(mlfq_wire_msg_id(&m), 0);
+}
