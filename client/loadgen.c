@@ -87,8 +87,9 @@ typedef struct {
   int model_ok;
   unsigned replicas; /* > 1: a router; the model error is not computed */
   uint64_t send_p50, send_p99, send_max; /* actual - intended, ns */
-  double sent_per_s; /* requests sent per wall second, first to last send */
-  size_t failures[32];
+  double sent_per_s;   /* requests sent per wall second, first to last send */
+  cJSON *failures;     /* each failed request's status name and its count */
+  char model_why[320]; /* why the model error was not computed, or "" */
 } lg_report_t;
 
 static int parse_target(const char *s, target_t *t, char *err, size_t errlen) {
@@ -115,7 +116,10 @@ static uint64_t model_ns(const lg_result_t *r, uint64_t wall) {
   return m < 9.2e18 ? (uint64_t)m : MLFQ_TIME_MAX;
 }
 
-static void outcomes(const lg_result_t *r, mlfq_outcome_t *o) {
+/* Fills o[0..r->n) from r; a status name that is not a constant (a code
+ * this build does not know) goes into names[i]. */
+static void outcomes(const lg_result_t *r, mlfq_outcome_t *o,
+                     char (*names)[LG_STATUS_NAME_MAX]) {
   size_t i;
 
   for (i = 0; i < r->n; i++) {
@@ -131,7 +135,31 @@ static void outcomes(const lg_result_t *r, mlfq_outcome_t *o) {
     o[i].preemptions = q->preemptions;
     o[i].swapped_tokens = q->swapped_tokens;
     o[i].replica = q->replica;
-    o[i].status = q->state == LG_DONE ? NULL : lg_status_name(q->status);
+    o[i].status = q->state == LG_DONE
+                      ? NULL
+                      : lg_status_name(q->status, names[i], sizeof(names[i]));
+  }
+}
+
+/* Counts the failed requests of o[0..n) by status in rep->failures, in
+ * the order each status first occurs (on out of memory, some are not
+ * counted). */
+static void count_failures(lg_report_t *rep, const mlfq_outcome_t *o,
+                           size_t n) {
+  cJSON *item;
+  size_t i;
+
+  rep->failures = cJSON_CreateObject();
+  if (rep->failures == NULL)
+    return;
+  for (i = 0; i < n; i++) {
+    if (o[i].status == NULL)
+      continue;
+    item = cJSON_GetObjectItemCaseSensitive(rep->failures, o[i].status);
+    if (item != NULL)
+      cJSON_SetNumberValue(item, item->valuedouble + 1);
+    else
+      cJSON_AddNumberToObject(rep->failures, o[i].status, 1);
   }
 }
 
@@ -159,8 +187,11 @@ static void model_error(const lg_result_t *r, lg_report_t *rep) {
     return;
   }
   if (mlfq_wire_config_parse(r->welcome->welcome->config, &cfg, &cost, NULL,
-                             err, sizeof(err)) != 0)
+                             err, sizeof(err)) != 0) {
+    snprintf(rep->model_why, sizeof(rep->model_why),
+             "this loadgen cannot replay the server's configuration: %s", err);
     return;
+  }
   reqs = calloc(r->n, sizeof(*reqs));
   diff = calloc(r->n, sizeof(*diff));
   if (reqs != NULL && diff != NULL) {
@@ -187,6 +218,10 @@ static void model_error(const lg_result_t *r, lg_report_t *rep) {
       rep->within_half_ms = (double)within / (double)r->n;
       rep->model_ok = 1;
       mlfq_sim_result_free(&sim);
+    } else {
+      snprintf(rep->model_why, sizeof(rep->model_why),
+               "this loadgen cannot replay the server's configuration: %s",
+               err);
     }
   }
   free(reqs);
@@ -319,9 +354,10 @@ int main(int argc, char **argv) {
   mlfq_summary_t sums[MLFQ_CLI_LIST_MAX];
   mlfq_workload_t w;
   mlfq_outcome_t *oc = NULL;
+  char(*names)[LG_STATUS_NAME_MAX] = NULL;
   cJSON *doc = NULL, *runs;
   char err[512], name[4096];
-  size_t ntargets, nruns = 0, t, i;
+  size_t ntargets, nruns = 0, t;
   int rc, status = 0;
 
   signal(SIGPIPE, SIG_IGN);
@@ -378,8 +414,9 @@ int main(int argc, char **argv) {
   }
 
   oc = calloc(w.n, sizeof(*oc));
+  names = calloc(w.n, sizeof(*names));
   doc = cJSON_CreateObject();
-  if (oc == NULL || doc == NULL) {
+  if (oc == NULL || names == NULL || doc == NULL) {
     fprintf(stderr, "loadgen: out of memory\n");
     status = 1;
     goto done;
@@ -399,7 +436,7 @@ int main(int argc, char **argv) {
     lg_run_opts_t ro;
     lg_result_t res;
     lg_report_t *rep = &reps[t];
-    cJSON *run, *fail;
+    cJSON *run;
     mlfq_sched_config_t cfg;
     mlfq_cost_t cost;
     mlfq_sched_params_t params;
@@ -435,7 +472,7 @@ int main(int argc, char **argv) {
                (unsigned long long)kv_cap, c->on_full);
       printf("\n");
     }
-    outcomes(&res, oc);
+    outcomes(&res, oc, names);
     if (mlfq_summary_compute(&rep->sum, oc, w.n) != 0) {
       lg_result_free(&res);
       status = 1;
@@ -446,9 +483,7 @@ int main(int argc, char **argv) {
     sums[t] = rep->sum;
     model_error(&res, rep);
     send_error(&res, rep);
-    for (i = 0; i < w.n; i++)
-      if (res.reqs[i].state != LG_DONE)
-        rep->failures[(res.reqs[i].status + LG_ERR_COUNT) & 31]++;
+    count_failures(rep, oc, w.n);
     if (rep->sum.failed > 0 || res.lost || res.interrupted || res.bad_peer)
       status = 1;
     if (oo.jobs_csv != NULL) {
@@ -488,13 +523,8 @@ int main(int argc, char **argv) {
     cJSON_AddItemToObject(run, "summary", mlfq_report_summary_json(&rep->sum));
     if (res.welcome != NULL && res.welcome->welcome->replicas > 0)
       cJSON_AddNumberToObject(run, "replicas", res.welcome->welcome->replicas);
-    fail = cJSON_AddObjectToObject(run, "failures");
-    for (i = 0; i < w.n; i++)
-      if (res.reqs[i].state != LG_DONE &&
-          cJSON_GetObjectItem(fail, lg_status_name(res.reqs[i].status)) == NULL)
-        cJSON_AddNumberToObject(
-            fail, lg_status_name(res.reqs[i].status),
-            (double)rep->failures[(res.reqs[i].status + LG_ERR_COUNT) & 31]);
+    if (rep->failures != NULL)
+      cJSON_AddItemReferenceToObject(run, "failures", rep->failures);
     if (rep->model_ok) {
       cJSON *me = cJSON_AddObjectToObject(run, "model_error");
       cJSON_AddNumberToObject(me, "mean_jct_pct", rep->err_mean_pct);
@@ -523,12 +553,13 @@ int main(int argc, char **argv) {
   printf("\n");
   for (t = 0; t < nruns; t++) {
     lg_report_t *rep = &reps[t];
+    const cJSON *fail;
+
     if (rep->sum.failed > 0) {
       printf("%s: %zu failed:", labels[t], rep->sum.failed);
-      for (i = 0; i < 32; i++)
-        if (rep->failures[i] > 0)
-          printf(" %s %zu", lg_status_name((int32_t)i - LG_ERR_COUNT),
-                 rep->failures[i]);
+      cJSON_ArrayForEach(fail, rep->failures) {
+        printf(" %s %.0f", fail->string, fail->valuedouble);
+      }
       printf("\n");
     }
     if (rep->model_ok)
@@ -540,6 +571,8 @@ int main(int argc, char **argv) {
       printf("%s: model error: not computed: the server is a router over %u "
              "replicas, and the model replays one scheduler\n",
              labels[t], rep->replicas);
+    else if (rep->model_why[0] != '\0')
+      printf("%s: model error: not computed: %s\n", labels[t], rep->model_why);
     if (!go.quiet)
       printf("%s: send time error p50 %.1f us, p99 %.1f us, max %.1f us\n",
              labels[t], (double)rep->send_p50 / 1e3,
@@ -556,7 +589,10 @@ bad:
   status = 2;
 done:
   cJSON_Delete(doc);
+  for (t = 0; t < MLFQ_CLI_LIST_MAX; t++)
+    cJSON_Delete(reps[t].failures);
   free(oc);
+  free(names);
   mlfq_workload_free(&w);
   fflush(stdout);
   return status;

@@ -161,11 +161,26 @@ static int exchange(ctl_t *c, const Mlfq__ClientMessage *req, int want,
   /* A server that refuses the connection writes an Error and closes: read
    * it even when the send failed. */
   rc = mlfq_peer_recv(&c->peer, &m, left_ms(c));
+  /* A message of a kind this build does not know (a newer server's) is
+   * skipped. */
+  while (rc == 0 && m->msg_case == MLFQ__SERVER_MESSAGE__MSG__NOT_SET) {
+    mlfq__server_message__free_unpacked(m, NULL);
+    m = NULL;
+    rc = mlfq_peer_recv(&c->peer, &m, left_ms(c));
+  }
   if (rc)
     return io_failure(c, sent ? sent : rc, what);
   if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR && m->error != NULL) {
+    char code[32];
+
+    /* A code this build does not know (a newer server's) by its number. */
+    snprintf(code, sizeof(code), "ERROR_CODE_%d", (int)m->error->code);
     snprintf(c->why, sizeof(c->why), "%s: the server answered %s: %s", c->addr,
-             mlfq_wire_error_name(m->error->code), str(m->error->message));
+             protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor,
+                                                  m->error->code) != NULL
+                 ? mlfq_wire_error_name(m->error->code)
+                 : code,
+             str(m->error->message));
     mlfq__server_message__free_unpacked(m, NULL);
     return MLFQ_ESTATE;
   }

@@ -81,7 +81,7 @@ struct run_s {
   size_t errlen;
 };
 
-const char *lg_status_name(int32_t status) {
+const char *lg_status_name(int32_t status, char *buf, size_t len) {
   switch (status) {
   case 0:
     return "ok";
@@ -94,7 +94,11 @@ const char *lg_status_name(int32_t status) {
   case LG_ERR_PROTOCOL:
     return "PROTOCOL_ERROR";
   default:
-    return mlfq_wire_error_name(status);
+    if (protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor,
+                                             status) != NULL)
+      return mlfq_wire_error_name(status);
+    snprintf(buf, len, "ERROR_CODE_%d", (int)status);
+    return buf;
   }
 }
 
@@ -365,11 +369,10 @@ static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
       return refuse(why, len, "a second Welcome");
     return mlfq_wire_welcome_check(m->welcome, why, len) ? -1 : 0;
   case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    if (m->error->code == 0 ||
-        protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor,
-                                             m->error->code) == NULL)
-      return refuse(why, len, "Error code %d is not an ErrorCode",
-                    (int)m->error->code);
+    /* A code this build does not know (a newer server's) ends its request
+     * or connection as any other: only the absent code is nonsense. */
+    if (m->error->code == 0)
+      return refuse(why, len, "an Error without a code");
     if (m->error->id == 0)
       return 0;
     break;
@@ -379,8 +382,8 @@ static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
     break;
   case MLFQ__SERVER_MESSAGE__MSG_STATS:
     return 0;
-  default:
-    return refuse(why, len, "a message of unknown kind %d", (int)m->msg_case);
+  default: /* a kind this build does not know (a newer server's): ignored */
+    return 0;
   }
   id = mlfq_wire_msg_id(m);
   if (!c->ready)
@@ -485,8 +488,11 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
   case MLFQ__SERVER_MESSAGE__MSG_ERROR:
     if (id == 0) {
       if (r->phase == 0) {
+        char name[LG_STATUS_NAME_MAX];
+
         snprintf(r->err, r->errlen, "%s:%d refused the connection: %s: %s",
-                 r->o->host, r->o->port, mlfq_wire_error_name(m->error->code),
+                 r->o->host, r->o->port,
+                 lg_status_name((int32_t)m->error->code, name, sizeof(name)),
                  m->error->message ? m->error->message : "");
         r->failed_start = 1;
         finish_run(r);

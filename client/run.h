@@ -20,7 +20,7 @@
 #include "workload.h"
 
 /* Request states and the client-side failure codes (server failures use
- * their positive ErrorCode). */
+ * their positive ErrorCode, known to this build or not). */
 enum { LG_UNSENT = 0, LG_INFLIGHT, LG_DONE, LG_FAILED };
 enum {
   LG_ERR_TIMEOUT = -1,
@@ -28,8 +28,6 @@ enum {
   LG_ERR_INTERRUPTED = -3,
   LG_ERR_PROTOCOL = -4 /* the server broke the protocol: the run ended */
 };
-/* The most negative LG_ERR_*: status + LG_ERR_COUNT indexes a table. */
-#define LG_ERR_COUNT 4
 
 typedef struct {
   uint64_t intended_wall; /* uv_hrtime() at which it is due */
@@ -94,9 +92,13 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
 
 void lg_result_free(lg_result_t *res);
 
-/* "OVERLOADED", "TIMEOUT", "CONNECTION_LOST", "INTERRUPTED",
- * "PROTOCOL_ERROR", ... */
-const char *lg_status_name(int32_t status);
+/* The name of a request's status: "ok", an ErrorCode's ("OVERLOADED"), an
+ * LG_ERR_*'s ("TIMEOUT", "CONNECTION_LOST", "INTERRUPTED",
+ * "PROTOCOL_ERROR"), or for a code this build does not know (a newer
+ * server's) "ERROR_CODE_<n>", written into buf (len bytes, at least
+ * LG_STATUS_NAME_MAX) and returned. */
+#define LG_STATUS_NAME_MAX 32
+const char *lg_status_name(int32_t status, char *buf, size_t len);
 
 /* Model ns between two uv_hrtime() readings of a run. */
 static inline double lg_model_ms(const lg_result_t *r, uint64_t from,

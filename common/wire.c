@@ -146,7 +146,6 @@ static int check_u64(uint64_t v, uint64_t lo, uint64_t hi, const char *field,
 int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
   const Mlfq__CostModel *m = c->cost;
   const Mlfq__ProfileRow *row;
-  mlfq_on_full_t on_full;
   char field[64];
   size_t i;
   int rc;
@@ -162,10 +161,6 @@ int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
                       "config.starve_limit_ns", err, errlen)) != 0 ||
       (rc = check_str(c->preempt, 1, "config.preempt", err, errlen)) != 0)
     return rc;
-  if (strcmp(c->preempt, "quantum") != 0 && strcmp(c->preempt, "iteration"))
-    return mlfq_fail(err, errlen, MLFQ_EINVAL,
-                     "config.preempt '%s' is not iteration or quantum",
-                     c->preempt);
   if ((rc = check_u64(c->max_batch, 1, MLFQ_MAX_BATCH, "config.max_batch", err,
                       errlen)) != 0 ||
       (rc = check_u64(c->workers, 1, MLFQ_MAX_WORKERS, "config.workers", err,
@@ -185,18 +180,12 @@ int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen) {
                       err, errlen)) != 0)
     return rc;
   /* An old server sends no on_full: it has no KV capacity either. */
-  if (c->on_full != NULL && c->on_full[0] != '\0' &&
-      (check_str(c->on_full, 0, "config.on_full", err, errlen) != 0 ||
-       mlfq_on_full_parse(c->on_full, &on_full) != 0))
-    return mlfq_fail(err, errlen, MLFQ_EINVAL,
-                     "config.on_full is not defer, recompute or swap");
+  if ((rc = check_str(c->on_full, 0, "config.on_full", err, errlen)) != 0)
+    return rc;
   if (m == NULL)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "config.cost is missing");
   if ((rc = check_str(m->kind, 1, "config.cost.kind", err, errlen)) != 0)
     return rc;
-  if (strcmp(m->kind, "linear") != 0 && strcmp(m->kind, "profile") != 0)
-    return mlfq_fail(err, errlen, MLFQ_EINVAL,
-                     "config.cost.kind '%s' is not linear or profile", m->kind);
   if ((rc = check_str(m->source, 0, "config.cost.source", err, errlen)) != 0)
     return rc;
   if ((rc = check_num(m->prefill_base_ms, 0, DBL_MAX,
@@ -307,7 +296,9 @@ int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
   else if (strcmp(c->preempt, "iteration") == 0)
     cfg->preempt = MLFQ_PREEMPT_ITERATION;
   else
-    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: preempt '%s'",
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "config.preempt '%s' is not one this build knows "
+                     "(iteration, quantum)",
                      c->preempt);
   cfg->max_batch = c->max_batch;
   cfg->workers = c->workers;
@@ -315,7 +306,9 @@ int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
   /* An old server sends no on_full: it has no KV capacity either. */
   if (c->on_full != NULL && c->on_full[0] != '\0' &&
       mlfq_on_full_parse(c->on_full, &cfg->on_full) != 0)
-    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: on_full '%s'",
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "config.on_full '%s' is not one this build knows "
+                     "(defer, recompute, swap)",
                      c->on_full);
   cfg->swap_ms_per_token = c->swap_ms_per_token;
 
@@ -335,7 +328,9 @@ int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
                            m->source ? m->source : "profile");
     free(rows);
   } else {
-    return mlfq_fail(err, errlen, MLFQ_EINVAL, "config: cost kind '%s'",
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "config.cost.kind '%s' is not one this build knows "
+                     "(linear, profile)",
                      m->kind);
   }
   if (rc)

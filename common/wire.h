@@ -55,13 +55,16 @@ void mlfq_wire_config_free(mlfq_wire_config_t *w);
 #define MLFQ_WIRE_MAX_TIME_SCALE 1e6
 
 /* Checks every field of c, a Config a server sent, before any is used:
- * strings present where required, at most 255 bytes and without control
- * bytes (bytes from 0x80 up, UTF-8, are fine), counts and limits in the
- * ranges mlfqd's
- * options allow, every number finite and not negative, time_scale in
- * [MLFQ_WIRE_MIN_TIME_SCALE, MLFQ_WIRE_MAX_TIME_SCALE], profile rows in
- * increasing input_length. Returns 0, or MLFQ_EINVAL with err naming the
- * field and its value ("config.time_scale inf is not in [1e-06, 1e+06]"). */
+ * strings present where required (policy, preempt, cost.kind), at most 255
+ * bytes and without control bytes (bytes from 0x80 up, UTF-8, are fine);
+ * counts and limits in the ranges mlfqd's options allow, every number
+ * finite and not negative, time_scale in [MLFQ_WIRE_MIN_TIME_SCALE,
+ * MLFQ_WIRE_MAX_TIME_SCALE], profile rows in increasing input_length.
+ * Names of kinds (policy, preempt, on_full, cost.kind) this build does not
+ * know pass: a newer server may have more (docs/PROTOCOL.md, "Versions");
+ * a client that must interpret one finds out from mlfq_wire_config_parse.
+ * Returns 0, or MLFQ_EINVAL with err naming the field and its value
+ * ("config.time_scale inf is not in [1e-06, 1e+06]"). */
 int mlfq_wire_config_check(const Mlfq__Config *c, char *err, size_t errlen);
 
 /* Checks a Welcome a server sent: the protocol version, its Config
@@ -81,7 +84,9 @@ const char *mlfq_wire_show_bytes(const uint8_t *p, size_t n, char *out,
 /* The reverse: the scheduler configuration and cost model a Config
  * describes, so that a client can replay a server's run in the simulator.
  * cfg->policy points into c. Returns 0, or MLFQ_EINVAL with err set when
- * c fails mlfq_wire_config_check or is inconsistent. Free cost with
+ * c fails mlfq_wire_config_check, names a kind this build does not know
+ * ("config.preempt 'x' is not one this build knows (iteration, quantum)")
+ * or is inconsistent. Free cost with
  * mlfq_cost_free. */
 int mlfq_wire_config_parse(const Mlfq__Config *c, mlfq_sched_config_t *cfg,
                            mlfq_cost_t *cost, mlfq_limits_t *lim, char *err,

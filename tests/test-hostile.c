@@ -1787,4 +1787,136 @@ TEST(hostile, profile_name_in_utf8_is_accepted) {
   ASSERT_EQ(rmdir(dir), 0);
 }
 
+/* Appends m to the fake's last reply. */
+static void bp_append(fake_t *f, const Mlfq__ServerMessage *m) {
+  ASSERT(f->nreply > 0);
+  ASSERT_OK(mlfq_wire_put_server(&f->reply[f->nreply - 1], m));
+}
+
+/* A Welcome like fake_add_welcome's (time_scale 1) whose preempt, on_full
+ * and cost.kind are names a newer server might send, followed by a
+ * message of a kind this build does not know (ServerMessage field 15). */
+static void bp_newer_welcome(fake_t *f) {
+  static const uint8_t unknown[] = {0, 0, 0, 2, 15 << 3, 1};
+  Mlfq__Welcome *w;
+  Mlfq__ServerMessage *m;
+  mlfq_buf_t *b;
+  uint8_t *d;
+
+  fake_add_welcome(f, 1);
+  b = &f->reply[f->nreply - 1];
+  m = mlfq__server_message__unpack(NULL, b->len - 4, b->data + 4);
+  ASSERT(m != NULL && m->msg_case == MLFQ__SERVER_MESSAGE__MSG_WELCOME);
+  w = m->welcome;
+  free(w->config->preempt);
+  free(w->config->on_full);
+  free(w->config->cost->kind);
+  w->config->preempt = strdup("sometimes");
+  w->config->on_full = strdup("evict-lru");
+  w->config->cost->kind = strdup("neural");
+  mlfq_buf_consume(b, b->len);
+  ASSERT_OK(mlfq_wire_put_server(b, m));
+  mlfq__server_message__free_unpacked(m, NULL);
+  d = mlfq_buf_reserve(b, sizeof(unknown), NULL);
+  ASSERT(d != NULL);
+  memcpy(d, unknown, sizeof(unknown));
+  mlfq_buf_commit(b, sizeof(unknown));
+}
+
+/* Adds an empty reply, for bp_append. */
+static void bp_step(fake_t *f) {
+  ASSERT(f->nreply < FAKE_STEPS);
+  mlfq_buf_init(&f->reply[f->nreply++], 1 << 20);
+}
+
+/* Appends to the fake's last reply an Accepted, a Token and a Done of
+ * request id (one token, at 1 and 2 us). */
+static void bp_complete(fake_t *f, uint64_t id) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Accepted a = MLFQ__ACCEPTED__INIT;
+  Mlfq__Token t = MLFQ__TOKEN__INIT;
+  Mlfq__Done d = MLFQ__DONE__INIT;
+
+  a.id = t.id = d.id = id;
+  a.arrival_ns = d.arrival_ns = 1000;
+  t.index = 1;
+  t.t_ns = d.first_token_ns = d.finish_ns = 2000;
+  d.iterations = 1;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ACCEPTED;
+  m.accepted = &a;
+  bp_append(f, &m);
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_TOKEN;
+  m.token = &t;
+  bp_append(f, &m);
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
+  m.done = &d;
+  bp_append(f, &m);
+}
+
+/* Runs loadgen (3 requests of 4 and 1 tokens at once, --timeout 20)
+ * against f. Returns its status; *out and *err are its output (free
+ * them). */
+static int bp_loadgen(fake_t *f, char **out, char **err) {
+  char addr[64];
+  char *argv[] = {HOSTILE_LG, "--server",    addr,      "--num-requests",
+                  "3",        "--input-len", "fixed:4", "--output-len",
+                  "fixed:1",  "--timeout",   "20",      NULL};
+
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->port);
+  return bp_run(argv, out, err);
+}
+
+/* A newer server (docs/PROTOCOL.md, "Versions": an older client keeps
+ * working with it): kinds of preempt, on_full and cost, a message kind and
+ * an error code this build does not know. loadgen refused the Welcome
+ * (exit 2), or ended the run at the message or the Error as "not mlfqd
+ * protocol"; now the request with the unknown code fails, showing the
+ * code, the others complete, and the model replay says it cannot replay
+ * that configuration. */
+TEST(hostile, newer_server_kinds_and_codes_are_tolerated) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Error e = MLFQ__ERROR__INIT;
+  char *out, *err;
+  fake_t f;
+
+  memset(&f, 0, sizeof(f));
+  bp_newer_welcome(&f);
+  e.id = 1;
+  e.code = 99;
+  e.message = "a reason this loadgen has no name for";
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_ERROR;
+  m.error = &e;
+  fake_add_msg(&f, &m);
+  bp_complete(&f, 2);
+  bp_complete(&f, 3);
+  fake_start(&f);
+  ASSERT_EQ(bp_loadgen(&f, &out, &err), 1);
+  ASSERT_STR_EQ(err, "");
+  ASSERT_CONTAINS(out, "1 failed: ERROR_CODE_99 1\n");
+  free(out);
+  free(err);
+  fake_stop(&f);
+
+  bp_newer_welcome(&f);
+  bp_step(&f);
+  bp_complete(&f, 1);
+  bp_complete(&f, 2);
+  bp_complete(&f, 3);
+  fake_start(&f);
+  ASSERT_EQ(bp_loadgen(&f, &out, &err), 0);
+  ASSERT_STR_EQ(err, "");
+  ASSERT_CONTAINS(out, "model error: not computed: this loadgen cannot replay "
+                       "the server's configuration: config.preempt "
+                       "'sometimes' is not one this build knows");
+  free(out);
+  free(err);
+  fake_stop(&f);
+
+  bp_newer_welcome(&f);
+  fake_start(&f);
+  ASSERT_EQ(fake_ctl(&f, &err), 0);
+  free(err);
+  fake_stop(&f);
+}
+
 /* (end of bad peer and overflow) */
