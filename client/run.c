@@ -362,6 +362,7 @@ static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
   const lg_req_t *q;
   const char *kind = kind_name(m);
   unsigned long long id;
+  unsigned queues;
 
   switch (m->msg_case) {
   case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
@@ -411,11 +412,14 @@ static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
                     "Accepted.arrival_ns %llu of request %llu is past the "
                     "largest time",
                     (unsigned long long)m->accepted->arrival_ns, id);
-    if (m->accepted->level >= w->config->queues)
+    /* Behind a router the Welcome's configuration is one replica's, and
+     * the replicas' may differ (ROUTER.md): the protocol's bound, then. */
+    queues = w->replicas > 0 ? MLFQ_MAX_QUEUES : w->config->queues;
+    if (m->accepted->level >= queues)
       return refuse(why, len,
                     "Accepted.level %u of request %llu is not below the %u "
                     "queues",
-                    m->accepted->level, id, w->config->queues);
+                    m->accepted->level, id, queues);
     return 0;
   case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
     if (m->token->index != q->tokens + 1 || m->token->index > q->output_len)

@@ -1919,4 +1919,40 @@ TEST(hostile, newer_server_kinds_and_codes_are_tolerated) {
   fake_stop(&f);
 }
 
+/* Replicas may differ (ROUTER.md), and a router's Welcome carries the
+ * configuration of one: loadgen checked Accepted.level against it, so
+ * through a router over replicas of 2 and 8 queues a 2,000-token prompt
+ * placed at level 7 by the second ended the run ("Accepted.level 7 ... is
+ * not below the 2 queues", every request PROTOCOL_ERROR). */
+TEST(hostile, replicas_with_different_queues_through_router) {
+  const char *two[] = {"--queues", "2", "--time-scale", "0.01", NULL};
+  const char *eight[] = {"--queues", "8", "--time-scale", "0.01", NULL};
+  const char *rargs[] = {"--replica", NULL,          "--replica", NULL,
+                         "--policy",  "round-robin", NULL};
+  char addr[160], *out, *err;
+  char *lg[] = {HOSTILE_LG, "--server",    addr,         "--num-requests",
+                "20",       "--input-len", "fixed:2000", "--output-len",
+                "fixed:2",  "--timeout",   "30",         NULL};
+  mlfq_test_daemon_t r2, r8, rt;
+  tc_client_t *c;
+
+  mlfq_test_daemon_start(&r2, two);
+  mlfq_test_daemon_start(&r8, eight);
+  rargs[1] = r2.addr;
+  rargs[3] = r8.addr;
+  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", rargs);
+  c = tc_open(&rt, 1);
+  bp_replicas_up(c, 2); /* the Welcome is then replica 1's: 2 queues */
+  tc_close(c);
+  snprintf(addr, sizeof(addr), "%s", rt.addr);
+  ASSERT_EQ(bp_run(lg, &out, &err), 0);
+  ASSERT_STR_EQ(err, "");
+  ASSERT_CONTAINS(out, "20 requests");
+  free(out);
+  free(err);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&r2, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&r8, SIGTERM, 10), 0);
+}
+
 /* (end of bad peer and overflow) */
