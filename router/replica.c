@@ -30,15 +30,18 @@
  * answer. Every frame it sends proves its loop alive, so it is lost only
  * when nothing at all has come from it for probe_timeout_ms since the
  * probe was sent: a busy replica whose answer waits behind a stream of
- * tokens (or behind a router slow to read them) is not lost, a silent one
- * is, and is failed as above. At the deadline the router first reads once more
- * (a 1 ms timer, so the loop polls the sockets first): a router whose own loop
- * stalled past the deadline does not blame a replica whose answer is waiting to
- * be read. A stopped replica is therefore lost between probe_timeout_ms and
- * probe_interval_ms + probe_timeout_ms after it stopped, and re-admitted when
- * it says Welcome again (the reconnection above). Replies come in the order of
- * the requests, so a probe's answer is known by its number among the
- * StatsRequests of the connection; the others are the Stats rounds' (stats.c).
+ * tokens (or behind a router slow to read them) is not lost, a silent
+ * one is, and is failed as above. At the deadline the router first reads
+ * once more (a 1 ms timer, so the loop polls the sockets first): a router
+ * whose own loop stalled past the deadline does not blame a replica whose
+ * answer is waiting to be read. A stopped replica is therefore lost
+ * between probe_timeout_ms and probe_interval_ms + probe_timeout_ms after
+ * it stopped, and re-admitted when it says Welcome again (the
+ * reconnection above). Replies come in the order of the requests, so a
+ * probe's answer is known by its number among the StatsRequests of the
+ * connection; the others are the Stats rounds' (stats.c). A StatsReply
+ * beyond the StatsRequests sent fails the replica at once: it would shift
+ * that count.
  *
  * The last Welcome of a replica is kept while it is down: the router
  * tells its clients that configuration when no replica is up.
@@ -416,8 +419,12 @@ static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
       router_forward(r->rt, q, m);
     break;
   case MLFQ__SERVER_MESSAGE__MSG_STATS:
-    if (r->state != REPLICA_UP)
+    /* Replies are known by their number: one nobody asked for would give
+     * the probe's answer to a Stats round, and the probe would time out. */
+    if (r->stats_heard >= r->stats_asked) {
+      replica_fail(r, "it sent a StatsReply it was not asked for");
       break;
+    }
     if (++r->stats_heard == r->probe_seq)
       probed(r);
     else

@@ -1955,4 +1955,46 @@ TEST(hostile, replicas_with_different_queues_through_router) {
   ASSERT_EQ(mlfq_test_daemon_stop(&r8, SIGTERM, 10), 0);
 }
 
+/* A replica that sends a StatsReply nobody asked for: the router counted
+ * it as the answer to a StatsRequest, every later answer went to the
+ * request before it, and the replica was lost 1.5 s after its next probe,
+ * for "no answer to a health probe" (here, with no probe, never). Now it
+ * is failed at once, for what it did. */
+TEST(hostile, unasked_stats_reply_fails_the_replica) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__StatsReply st = MLFQ__STATS_REPLY__INIT;
+  const char *rargs[] = {
+      "--replica", NULL, "--probe-interval", "600000", "--probe-timeout",
+      "600000",    NULL};
+  const char *want = "lost: it sent a StatsReply it was not asked for";
+  mlfq_test_daemon_t rt;
+  char addr[64], *log;
+  int64_t deadline;
+  fake_t f;
+
+  memset(&f, 0, sizeof(f));
+  fake_add_welcome(&f, 1);
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
+  m.stats = &st;
+  bp_append(&f, &m);
+  fake_start(&f);
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", f.port);
+  rargs[1] = addr;
+  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", rargs);
+  /* The log line is the event (at most 10 s; it comes at once). */
+  deadline = tc_now_ms() + 2 * TC_WAIT_MS;
+  for (;;) {
+    log = mlfq_test_slurp(rt.log);
+    if (strstr(log, want) != NULL)
+      break;
+    free(log);
+    ASSERT_LT(tc_now_ms(), deadline);
+    poll(NULL, 0, 20);
+  }
+  ASSERT(strstr(log, "health probe") == NULL);
+  free(log);
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  fake_stop(&f);
+}
+
 /* (end of bad peer and overflow) */
