@@ -50,7 +50,8 @@ static const mlfq_cli_opt_t route_options[] = {
      mlfq_cli_set_uint, R(probe_interval_ms), 0, 1, 600000},
     {"probe-timeout", "MS",
      "a replica that does not answer a health probe that long is lost: its "
-     "requests end with REPLICA_LOST and it is reconnected (default 1500)",
+     "requests end with REPLICA_LOST and it is reconnected (default 1500; "
+     "over a replica that is a router, more than twice its --stats-timeout)",
      mlfq_cli_set_uint, R(probe_timeout_ms), 0, 1, 600000},
     {"replica-queued-bytes", "N",
      "requests waiting to be written to one replica; a Submit that does not "
@@ -118,7 +119,7 @@ int main(int argc, char **argv) {
   memset(&o, 0, sizeof(o));
   ro.policy = "least-tokens";
   ro.seed = 1;
-  ro.stats_timeout_ms = 1000;
+  ro.stats_timeout_ms = ROUTER_STATS_TIMEOUT_MS;
   ro.probe_interval_ms = 500;
   ro.probe_timeout_ms = 1500;
   ro.replica_queued_bytes = 64 << 20;

@@ -371,6 +371,17 @@ static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
            r->addr, w->server_id ? w->server_id : "?",
            w->server_version ? w->server_version : "?",
            w->config->policy ? w->config->policy : "?");
+  /* A router answers a probe within two of its --stats-timeout (stats.c),
+   * whose value it does not tell: warn with its default. */
+  if (w->replicas > 0 &&
+      rt->opt.probe_timeout_ms <= 2 * ROUTER_STATS_TIMEOUT_MS)
+    mlfq_log(MLFQ_LOG_WARN,
+             "replica %zu %s is a router: it may take twice its "
+             "--stats-timeout (%d ms by default) to answer a health probe, "
+             "and --probe-timeout is %u ms: give this router a --probe-timeout "
+             "above twice that (docs/ROUTER.md, Health)",
+             r->index + 1, r->addr, ROUTER_STATS_TIMEOUT_MS,
+             rt->opt.probe_timeout_ms);
   router_replica_ready(rt);
   probed(r); /* the first probe after the interval: it has just answered */
   return 1;

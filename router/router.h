@@ -27,6 +27,10 @@ typedef struct client_s client_t;
 typedef struct replica_s replica_t;
 typedef struct route_s route_t;
 
+/* --stats-timeout's default. A router answers a StatsRequest (an outer
+ * router's probe too) within two of them (stats.c). */
+#define ROUTER_STATS_TIMEOUT_MS 1000
+
 /* Options of a router. */
 typedef struct {
   mlfq_balance_policy_t policy;

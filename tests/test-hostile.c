@@ -1955,6 +1955,23 @@ TEST(hostile, replicas_with_different_queues_through_router) {
   ASSERT_EQ(mlfq_test_daemon_stop(&r8, SIGTERM, 10), 0);
 }
 
+/* Waits (at most 10 s) for d's log to hold want; returns the log (free
+ * it). The line is the event: a router takes no client before a replica's
+ * Welcome. */
+static char *bp_wait_log(const mlfq_test_daemon_t *d, const char *want) {
+  int64_t deadline = tc_now_ms() + 2 * TC_WAIT_MS;
+  char *log;
+
+  for (;;) {
+    log = mlfq_test_slurp(d->log);
+    if (strstr(log, want) != NULL)
+      return log;
+    free(log);
+    ASSERT_LT(tc_now_ms(), deadline);
+    poll(NULL, 0, 20);
+  }
+}
+
 /* A replica that sends a StatsReply nobody asked for: the router counted
  * it as the answer to a StatsRequest, every later answer went to the
  * request before it, and the replica was lost 1.5 s after its next probe,
@@ -1969,7 +1986,6 @@ TEST(hostile, unasked_stats_reply_fails_the_replica) {
   const char *want = "lost: it sent a StatsReply it was not asked for";
   mlfq_test_daemon_t rt;
   char addr[64], *log;
-  int64_t deadline;
   fake_t f;
 
   memset(&f, 0, sizeof(f));
@@ -1981,20 +1997,45 @@ TEST(hostile, unasked_stats_reply_fails_the_replica) {
   snprintf(addr, sizeof(addr), "127.0.0.1:%d", f.port);
   rargs[1] = addr;
   mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", rargs);
-  /* The log line is the event (at most 10 s; it comes at once). */
-  deadline = tc_now_ms() + 2 * TC_WAIT_MS;
-  for (;;) {
-    log = mlfq_test_slurp(rt.log);
-    if (strstr(log, want) != NULL)
-      break;
-    free(log);
-    ASSERT_LT(tc_now_ms(), deadline);
-    poll(NULL, 0, 20);
-  }
+  log = bp_wait_log(&rt, want); /* it comes at once */
   ASSERT(strstr(log, "health probe") == NULL);
   free(log);
   ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
   fake_stop(&f);
+}
+
+/* A router over a router: the inner one may take twice its
+ * --stats-timeout (2 s by default) to answer a probe, more than the outer
+ * one's default --probe-timeout (1.5 s), which would lose it while one of
+ * its replicas is stopped. The outer router warns at its Welcome, and not
+ * with --probe-timeout above twice the default. */
+TEST(hostile, router_over_router_warns_of_probe_timeout) {
+  const char *none[] = {NULL};
+  const char *iargs[] = {"--replica", NULL, NULL};
+  const char *oargs[] = {"--replica", NULL, NULL, NULL, NULL};
+  const char *want = "is a router: it may take twice its --stats-timeout";
+  mlfq_test_daemon_t d, inner, outer;
+  char *log;
+
+  mlfq_test_daemon_start(&d, none);
+  iargs[1] = d.addr;
+  mlfq_test_server_start(&inner, MLFQ_BIN_DIR "/mlfq-router", iargs);
+  oargs[1] = inner.addr;
+  mlfq_test_server_start(&outer, MLFQ_BIN_DIR "/mlfq-router", oargs);
+  log = bp_wait_log(&outer, want);
+  ASSERT_CONTAINS(log, "--probe-timeout is 1500 ms");
+  free(log);
+  ASSERT_EQ(mlfq_test_daemon_stop(&outer, SIGTERM, 10), 0);
+
+  oargs[2] = "--probe-timeout";
+  oargs[3] = "2500";
+  mlfq_test_server_start(&outer, MLFQ_BIN_DIR "/mlfq-router", oargs);
+  log = bp_wait_log(&outer, " up: ");
+  ASSERT(strstr(log, want) == NULL);
+  free(log);
+  ASSERT_EQ(mlfq_test_daemon_stop(&outer, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&inner, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
 }
 
 /* (end of bad peer and overflow) */
