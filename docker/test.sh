@@ -43,6 +43,11 @@ mkdir -p "$out/compare" "$out/failover" "$out/after"
 project="mlfqdtest$$"
 export MLFQ_TAG=test MLFQ_OUT="$out/compare" MLFQ_UID="$(id -u)"
 export MLFQ_GID="$(id -g)" MLFQ_TIME_SCALE=0.05
+# The failover's floor below assumes one token per iteration and the
+# default rate and routing: the caller's environment (or a .env beside
+# compose.yaml, which it overrides) must not change them.
+export MLFQ_MAX_BATCH=1 MLFQ_RATE=20 MLFQ_DIST=poisson MLFQ_SEED=1
+export MLFQ_ROUTE=least-tokens
 dc() { "${compose[@]}" -p "$project" -f docker/compose.yaml "$@"; }
 cleanup() {
   dc logs --no-color >"$out/compose.log" 2>&1 || true
@@ -127,13 +132,19 @@ awk -v in_len="$fo_in" 'BEGIN { print "input_length,output_length"
   for (i = 0; i < 400; i++) print in_len "," (i % 4 == 3 ? 3200 : 16) }' \
   >"$out/failover/workload.csv"
 # An iteration of the built-in cost profile takes at least 5.11 model ms
-# (data/profile_opt-1.3b.csv), so a replica with W prompt and output tokens
-# left in its requests, n requests, has at least W - n * fo_in iterations
-# and that many times 5.11 ms * MLFQ_TIME_SCALE of wall time left.
+# (data/profile_opt-1.3b.csv) and carries one token of one request
+# (MLFQ_MAX_BATCH=1), so a replica with W prompt and output tokens left in
+# its requests, n requests, has at least W - n * fo_in iterations and that
+# many times 5.11 ms * MLFQ_TIME_SCALE of wall time left, less what it is
+# behind its model clock: an engine that woke late runs its next
+# iterations back to back until it has caught up, so the work can end up
+# to its largest wake-up lateness sooner (Stats' lateness_us.max, wall
+# microseconds).
 fo_left='(lambda r: "%d %d %d %.3f" % (d["stats"]["completed"],
   r["up"] and r["stats"] is not None, r["outstanding_requests"],
   max(0, r["outstanding_tokens"] - r["outstanding_requests"] * '"$fo_in"')
-  * 5.11e-3 * '"$MLFQ_TIME_SCALE"'))(d["replicas"][1])'
+  * 5.11e-3 * '"$MLFQ_TIME_SCALE"'
+  - (r["stats"]["lateness_us"]["max"] / 1e6 if r["stats"] else 0)))(d["replicas"][1])'
 # now: a monotonic clock in seconds (since boot).
 now() {
   local t _
