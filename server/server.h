@@ -166,9 +166,12 @@ struct conn_s {
 /* server.c */
 /* Whether the largest Welcome and StatsReply a server with options o can
  * send (every profile row, every level and engine, counters at their
- * widest) fit in half of o->max_queued_bytes, so that sending one never
- * makes a client a slow reader: the other half is for the output queued
- * before it, whose reading pauses at a quarter. Returns 0, or MLFQ_ERANGE
+ * widest) fit in half of o->max_queued_bytes, so that sending one at
+ * Hello, or on an otherwise idle connection, never makes a client a slow
+ * reader (the other half is room for output queued before it). On a busy
+ * connection the tokens of its requests in flight queue too, and a client
+ * that does not read them can pass the bound with or without the reply.
+ * Returns 0, or MLFQ_ERANGE
  * (or MLFQ_EINVAL / MLFQ_ENOMEM) with err set, naming the option. */
 int server_replies_check(const server_opts_t *o, char *err, size_t errlen);
 /* Creates the scheduler and starts the engine threads. Returns 0 or a
