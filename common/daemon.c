@@ -79,8 +79,8 @@ static const mlfq_cli_opt_t shared_options[] = {
      "write the pid to FILE; refuse to start if it names a live process",
      mlfq_cli_set_str, O(pidfile), 0, 0, 0},
     {"log-file", "FILE",
-     "append the log to FILE, which may not be a symbolic link (default: "
-     "stderr)",
+     "append the log to FILE, a regular file (not a symbolic link, a FIFO "
+     "or a device) (default: stderr)",
      mlfq_cli_set_str, O(log_file), 0, 0, 0},
     {"log-level", "LEVEL",
      "error, warn, info or debug (default info); lines about what clients "
@@ -214,6 +214,75 @@ static int write_atomic(const char *path, const char *text) {
   return rc;
 }
 
+/* What a file of mode m that is not a regular file is, for a message. */
+static const char *file_kind(mode_t m) {
+  if (S_ISFIFO(m))
+    return "a FIFO";
+  if (S_ISDIR(m))
+    return "a directory";
+  if (S_ISSOCK(m))
+    return "a socket";
+  if (S_ISCHR(m))
+    return "a character device";
+  if (S_ISBLK(m))
+    return "a block device";
+  if (S_ISLNK(m))
+    return "a symbolic link";
+  return "not a regular file";
+}
+
+/* Opens --log-file path to append to, creating it. Only a regular file:
+ * not through a symbolic link (one planted at the path would have the
+ * server append to, or create, whatever file it names), and not a FIFO or
+ * a device, whose open(2) or write(2) may block with nobody reading. The
+ * open does not wait (O_NONBLOCK: a FIFO with no reader fails at once,
+ * ENXIO); the log is written blocking (by its writer thread, log.c).
+ * Returns the descriptor, or -1 after saying why on stderr. */
+static int open_log(const char *prog, const char *path) {
+  struct stat st;
+  int fd, flags, err;
+
+  fd = open(path,
+            O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+            0666);
+  err = errno;
+  if (fd < 0 && err == ELOOP) {
+    fprintf(stderr,
+            "%s: --log-file: %s is a symbolic link, which is not followed\n",
+            prog, path);
+    return -1;
+  }
+  if (fd < 0 && lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    fprintf(stderr, "%s: --log-file: %s is %s, not a regular file\n", prog,
+            path, file_kind(st.st_mode));
+    return -1;
+  }
+  if (fd < 0) {
+    fprintf(stderr, "%s: --log-file: cannot open %s: %s\n", prog, path,
+            strerror(err));
+    return -1;
+  }
+  if (fstat(fd, &st) != 0) {
+    fprintf(stderr, "%s: --log-file: cannot stat %s: %s\n", prog, path,
+            strerror(errno));
+    close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    fprintf(stderr, "%s: --log-file: %s is %s, not a regular file\n", prog,
+            path, file_kind(st.st_mode));
+    close(fd);
+    return -1;
+  }
+  flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    fprintf(stderr, "%s: --log-file: %s: %s\n", prog, path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /* Detaches: the parent waits until the child reports its bound address
  * (or an error) through a pipe, prints it and exits 0 (or 1). Returns in
  * the child, with *notify the pipe's write end, or a negated errno. */
@@ -265,7 +334,7 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
                       int detach) {
   char err[600];
   long pid;
-  int rc, fd = -1;
+  int rc;
 
   memset(d, 0, sizeof(*d));
   d->prog = prog;
@@ -278,22 +347,9 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
     return mlfq_daemon_fail(d, err);
   }
   if (log_file != NULL) {
-    /* Not through a symbolic link: one planted at the log's path would
-     * have the server append to (or create) whatever file it names. */
-    fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-              0666);
-    if (fd < 0 && errno == ELOOP) {
-      fprintf(stderr,
-              "%s: --log-file: %s is a symbolic link, which is not followed\n",
-              prog, log_file);
+    d->log_fd = open_log(prog, log_file);
+    if (d->log_fd < 0)
       return 2;
-    }
-    if (fd < 0) {
-      fprintf(stderr, "%s: --log-file: cannot open %s: %s\n", prog, log_file,
-              strerror(errno));
-      return 2;
-    }
-    d->log_fd = fd;
   }
   mlfq_log_init(prog, level, d->log_fd);
   if (detach) {

@@ -93,8 +93,9 @@ int mlfq_daemon_parse_listen(const char *s, char *host, size_t hostlen,
  * waits for mlfq_daemon_ready or mlfq_daemon_fail), and starts the log's
  * writer thread, so that logging never blocks the loop (log.h). Returns 0, or
  * the exit status after saying why on stderr: 1 for a runtime failure (a live
- * pidfile, cannot detach), 2 for a log file that cannot be opened or is a
- * symbolic link (never followed). */
+ * pidfile, cannot detach), 2 for a log file that cannot be opened or is not
+ * a regular file (a symbolic link is never followed, a FIFO never waited
+ * on). */
 int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
                       const char *log_file, mlfq_log_level_t level, int detach);
 

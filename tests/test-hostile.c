@@ -1027,6 +1027,46 @@ TEST(hostile, peer_lines_are_rate_limited) {
   files_rmtree(dir, names);
 }
 
+/* --log-file was opened with O_WRONLY and no O_NONBLOCK: a FIFO at its
+ * path, with nobody reading it, held mlfqd and mlfq-router in open(2)
+ * before they listened, for ever. Now the open does not wait, and
+ * anything but a regular file is refused as a bad option (exit 2, one
+ * line naming the path and what it is). */
+TEST(hostile, log_file_fifo_refused) {
+  static const char *const names[] = {"log", NULL};
+  char dir[64], logfile[128];
+  char *mlfqd[] = {MLFQ_BIN_DIR "/mlfqd", "--listen", "127.0.0.1:0",
+                   "--log-file",          logfile,    NULL};
+  char *router[] = {MLFQ_BIN_DIR "/mlfq-router",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--replica",
+                    "127.0.0.1:1",
+                    "--log-file",
+                    logfile,
+                    NULL};
+  char **argvs[2] = {mlfqd, router};
+  char *out, *err;
+  int i, status;
+
+  files_tmpdir(dir, sizeof(dir));
+  snprintf(logfile, sizeof(logfile), "%s/log", dir);
+  ASSERT_EQ(mkfifo(logfile, 0600), 0);
+  for (i = 0; i < 2; i++) {
+    status = mlfq_test_run(argvs[i], &out, &err, 10);
+    if (status != 2)
+      MLFQ_TEST_FAIL("%s: exit %d, expected 2 (stderr: %s)", argvs[i][0],
+                     status, err);
+    ASSERT_STR_EQ(out, "");
+    ASSERT_CONTAINS(err, logfile);
+    ASSERT_CONTAINS(err, "is a FIFO, not a regular file");
+    ASSERT(strchr(err, '\n') == err + strlen(err) - 1); /* one line */
+    free(out);
+    free(err);
+  }
+  files_rmtree(dir, names);
+}
+
 /* (end of files and logs) */
 
 /* ------------------------------------------------------------------------
