@@ -76,7 +76,8 @@ static const mlfq_cli_opt_t shared_options[] = {
     {"daemon", NULL, "detach and run in the background", mlfq_cli_set_flag,
      O(daemon), 0, 0, 0},
     {"pidfile", "FILE",
-     "write the pid to FILE; refuse to start if it names a live process",
+     "write the pid to FILE; refuse to start if it names a live process "
+     "or is a symbolic link",
      mlfq_cli_set_str, O(pidfile), 0, 0, 0},
     {"log-file", "FILE",
      "append the log to FILE, a regular file (not a symbolic link, a FIFO "
@@ -156,9 +157,14 @@ int mlfq_daemon_opts_check(mlfq_daemon_opts_t *o, mlfq_log_level_t *level,
   return 0;
 }
 
+/* The mode of the files mlfq_daemon_publish writes: 0666 less the umask,
+ * as open(2) would create them; set by mlfq_daemon_begin. */
+static mode_t files_mode = 0644;
+
 /* 1 if path holds the pid of a live process (its pid in *pid), else 0.
- * A symbolic link there is not followed (it names no process of ours: the
- * rename of mlfq_daemon_publish replaces it), nor is a FIFO waited on. */
+ * A symbolic link there is not followed (mlfq_daemon_begin refuses one; a
+ * link planted after that is replaced by the rename of
+ * mlfq_daemon_publish), nor is a FIFO waited on. */
 static int pidfile_live(const char *path, long *pid) {
   char buf[32] = {0};
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -180,9 +186,9 @@ static int pidfile_live(const char *path, long *pid) {
  * never see it half written. The temporary file has an unpredictable name
  * in path's directory and is created there (mkstemp: O_CREAT | O_EXCL), so
  * a symbolic link planted beside path is never followed; rename replaces
- * path itself, even a symbolic link, never its target. The file is 0644:
- * pid and port files are there for other programs to read. Returns 0 or a
- * negated errno. */
+ * path itself, even a symbolic link, never its target. The file gets
+ * files_mode, not mkstemp's 0600: pid and port files are there for other
+ * programs to read. Returns 0 or a negated errno. */
 static int write_atomic(const char *path, const char *text) {
   char tmp[PATH_MAX];
   size_t left = strlen(text);
@@ -194,7 +200,7 @@ static int write_atomic(const char *path, const char *text) {
   fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0)
     return -errno;
-  if (fchmod(fd, 0644) != 0)
+  if (fchmod(fd, files_mode) != 0)
     rc = -errno;
   while (rc == 0 && left > 0) {
     n = write(fd, text, left);
@@ -332,7 +338,9 @@ static int daemonize(const char *prog, int *notify) {
 int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
                       const char *log_file, mlfq_log_level_t level,
                       int detach) {
+  struct stat st;
   char err[600];
+  mode_t mask;
   long pid;
   int rc;
 
@@ -341,6 +349,19 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
   d->pidfile = pidfile;
   d->log_fd = -1;
   d->notify = -1;
+  /* Reading the umask sets it: before any thread could create a file. */
+  mask = umask(0);
+  umask(mask);
+  files_mode = 0666 & ~mask;
+  /* A symbolic link at the pidfile's path is not read (pidfile_live), so
+   * the live instance whose pidfile it names would not stop this one, and
+   * the rename would replace the link: refused. */
+  if (pidfile != NULL && lstat(pidfile, &st) == 0 && S_ISLNK(st.st_mode)) {
+    fprintf(stderr,
+            "%s: --pidfile: %s is a symbolic link, which is not followed\n",
+            prog, pidfile);
+    return 2;
+  }
   if (pidfile != NULL && pidfile_live(pidfile, &pid)) {
     snprintf(err, sizeof(err), "%s names process %ld, which is running",
              pidfile, pid);

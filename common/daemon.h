@@ -93,16 +93,18 @@ int mlfq_daemon_parse_listen(const char *s, char *host, size_t hostlen,
  * waits for mlfq_daemon_ready or mlfq_daemon_fail), and starts the log's
  * writer thread, so that logging never blocks the loop (log.h). Returns 0, or
  * the exit status after saying why on stderr: 1 for a runtime failure (a live
- * pidfile, cannot detach), 2 for a log file that cannot be opened or is not
- * a regular file (a symbolic link is never followed, a FIFO never waited
- * on). */
+ * pidfile, cannot detach), 2 for a pidfile that is a symbolic link, or a
+ * log file that cannot be opened or is not a regular file (a symbolic link
+ * is never followed, a FIFO never waited on). Reads the umask (the mode of
+ * the files mlfq_daemon_publish writes): call it before any thread. */
 int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
                       const char *log_file, mlfq_log_level_t level, int detach);
 
 /* The server listens on bound ("HOST:PORT"): writes it and a newline to
  * port_file (NULL: none) and the pid to the pidfile, each atomically
  * through a temporary file of an unpredictable name (a symbolic link
- * planted beside them is never followed) renamed over them.
+ * planted beside them is never followed) renamed over them, with mode
+ * 0666 less the umask.
  * Returns 0, or a negated errno with err set ("--port-file: cannot write
  * FILE: reason"). */
 int mlfq_daemon_publish(mlfq_daemon_t *d, const char *bound,

@@ -1067,6 +1067,85 @@ TEST(hostile, log_file_fifo_refused) {
   files_rmtree(dir, names);
 }
 
+/* A pidfile that was a symbolic link was opened with O_NOFOLLOW and read
+ * as naming no process: with the link pointing at a running instance's
+ * pidfile, a second instance started anyway and replaced the link. Now
+ * mlfqd and mlfq-router refuse it (exit 2, one line naming the path); the
+ * first instance, its pidfile and the link are as they were. */
+TEST(hostile, pidfile_symlink_refused) {
+  static const char *const names[] = {"pid", "link", NULL};
+  char dir[64], pidfile[128], link[128], text[32];
+  const char *args[] = {"--pidfile", pidfile, NULL};
+  char *mlfqd[] = {MLFQ_BIN_DIR "/mlfqd", "--listen", "127.0.0.1:0",
+                   "--pidfile",           link,       NULL};
+  char *router[] = {MLFQ_BIN_DIR "/mlfq-router",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--replica",
+                    "127.0.0.1:1",
+                    "--pidfile",
+                    link,
+                    NULL};
+  char **argvs[2] = {mlfqd, router};
+  mlfq_test_daemon_t d;
+  struct stat st;
+  char *out, *err;
+  int i, status;
+
+  files_tmpdir(dir, sizeof(dir));
+  snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+  snprintf(link, sizeof(link), "%s/link", dir);
+  mlfq_test_daemon_start(&d, args);
+  snprintf(text, sizeof(text), "%d\n", d.pid);
+  ASSERT_EQ(symlink(pidfile, link), 0);
+  for (i = 0; i < 2; i++) {
+    status = mlfq_test_run(argvs[i], &out, &err, 10);
+    if (status != 2)
+      MLFQ_TEST_FAIL("%s: exit %d, expected 2 (stdout: %s, stderr: %s)",
+                     argvs[i][0], status, out, err);
+    ASSERT_STR_EQ(out, "");
+    ASSERT_CONTAINS(err, link);
+    ASSERT_CONTAINS(err, "symbolic link");
+    ASSERT(strchr(err, '\n') == err + strlen(err) - 1); /* one line */
+    free(out);
+    free(err);
+    ASSERT_EQ(lstat(link, &st), 0);
+    ASSERT(S_ISLNK(st.st_mode));
+    files_expect_regular(pidfile, text);
+  }
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  files_rmtree(dir, names);
+}
+
+/* The pidfile and the port files were made 0644 by fchmod, whatever the
+ * umask (fopen had respected it): under umask 077 other users could read
+ * them. Now they get 0666 less the umask, as a created file does. */
+TEST(hostile, daemon_files_respect_the_umask) {
+  static const char *const names[] = {"pid", "port", NULL};
+  char dir[64], pidfile[128], portfile[128];
+  const char *args[] = {"--pidfile", pidfile, "--port-file", portfile, NULL};
+  const char *files[2] = {pidfile, portfile};
+  mlfq_test_daemon_t d;
+  struct stat st;
+  mode_t old;
+  int i;
+
+  files_tmpdir(dir, sizeof(dir));
+  snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+  snprintf(portfile, sizeof(portfile), "%s/port", dir);
+  old = umask(077);
+  mlfq_test_daemon_start(&d, args);
+  umask(old);
+  for (i = 0; i < 2; i++) {
+    ASSERT_EQ(stat(files[i], &st), 0);
+    if ((st.st_mode & 0777) != 0600)
+      MLFQ_TEST_FAIL("%s has mode %o under umask 077, expected 600", files[i],
+                     (unsigned)(st.st_mode & 0777));
+  }
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  files_rmtree(dir, names);
+}
+
 /* (end of files and logs) */
 
 /* ------------------------------------------------------------------------
