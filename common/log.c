@@ -4,8 +4,8 @@
  * and the token bucket of the lines peers cause.
  *
  * A line is formatted on the caller's thread. Without a writer thread (a
- * program that never started one, a daemon before it detaches or after it
- * stopped the writer) it is written at once. With one, it is appended to
+ * program that never started one, a daemon before it detaches, or once
+ * the writer has ended) it is written at once. With one, it is appended to
  * the pending half of two MLFQ_LOG_QUEUE_BYTES buffers and the writer is
  * woken: the writer swaps the halves under the mutex and writes its half
  * without it, so only the writer ever blocks in write(2) (stderr a pipe
@@ -49,7 +49,8 @@ static struct {
   pthread_cond_t done; /* from the writer: it has ended */
   pthread_t thread;
   int fd;       /* -1: stderr */
-  int running;  /* a writer thread was started and not joined */
+  int started;  /* a writer thread was started and not joined */
+  int running;  /* lines go to the writer: started and not ended */
   int stopping; /* the writer ends once the queue is empty */
   int ended;
   char *pending; /* lines queued for the writer: len bytes */
@@ -280,6 +281,10 @@ static void *writer(void *arg) {
                        (unsigned long long)dropped));
     pthread_mutex_lock(&g.mu);
   }
+  /* In the same hold of the mutex as the empty queue: a line logged from
+   * now on is written at once, not queued for a writer that is gone (the
+   * stop may take the mutex after other threads do). */
+  g.running = 0;
   g.ended = 1;
   pthread_cond_signal(&g.done);
   pthread_mutex_unlock(&g.mu);
@@ -291,7 +296,7 @@ int mlfq_log_start(void) {
   sigset_t all, old;
   int rc;
 
-  if (g.running)
+  if (g.started)
     return 0;
   rc = pthread_condattr_init(&attr);
   if (rc)
@@ -309,6 +314,7 @@ int mlfq_log_start(void) {
   g.dropped = 0;
   g.stopping = 0;
   g.ended = 0;
+  g.started = 1;
   g.running = 1;
   pthread_mutex_unlock(&g.mu);
   /* Signals go to the other threads: the writer only writes. */
@@ -318,6 +324,7 @@ int mlfq_log_start(void) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc) {
     pthread_mutex_lock(&g.mu);
+    g.started = 0;
     g.running = 0;
     pthread_mutex_unlock(&g.mu);
     pthread_cond_destroy(&g.done);
@@ -341,7 +348,7 @@ int mlfq_log_stop(double timeout_s) {
   }
   pthread_mutex_lock(&g.mu);
   emit_suppressed();
-  if (!g.running) {
+  if (!g.started) {
     pthread_mutex_unlock(&g.mu);
     return 0;
   }
@@ -353,7 +360,7 @@ int mlfq_log_stop(double timeout_s) {
     pthread_mutex_unlock(&g.mu);
     return -ETIMEDOUT;
   }
-  g.running = 0;
+  g.started = 0;
   pthread_mutex_unlock(&g.mu);
   pthread_join(g.thread, NULL);
   pthread_cond_destroy(&g.done);

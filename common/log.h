@@ -54,7 +54,8 @@ int mlfq_log_start(void);
  * Returns 0 once it has ended (or if none ran): the log is synchronous
  * again and its fd may be closed. Returns -ETIMEDOUT if the writer is
  * still blocked: it is left to the process's exit, and the fd must stay
- * open. From the thread that called mlfq_log_start. */
+ * open (once it has written the queue it ends, and lines are written at
+ * once again). From the thread that called mlfq_log_start. */
 int mlfq_log_stop(double timeout_s);
 
 /* Logs a line at level. Any thread. */

@@ -2,6 +2,7 @@
  * that keeps a blocked output from blocking the logging thread, its drop
  * count, and its bounded stop. Each test runs in its own process, so the
  * log's process-wide state is its own. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -153,6 +154,65 @@ TEST(log, stop_is_bounded) {
   close(p[0]);
   ASSERT_CONTAINS(r.buf, "info: line 0\n");
   ASSERT_CONTAINS(r.buf, "info: after the stop\n");
+  free(r.buf);
+}
+
+/* The threads of this process, from /proc/self/task. */
+static int threads(void) {
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  int n = 0;
+
+  ASSERT(d != NULL);
+  while ((e = readdir(d)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/* The writer ended with the log still marked as going to it until the
+ * stop took the mutex again: a line logged in between (any thread, or, as
+ * here, after a stop that timed out) was queued for a writer that was
+ * gone, and neither written nor counted. Now the writer, as it ends, makes
+ * the log synchronous. The writer's end is seen as its thread leaving
+ * /proc/self/task. */
+TEST(log, line_after_the_writer_ended_is_written) {
+  int64_t deadline;
+  reader_t r;
+  pthread_t t;
+  int p[2], i, before;
+
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
+  before = threads();
+  ASSERT_OK(mlfq_log_start());
+  for (i = 0; i < 1000; i++)
+    mlfq_log(MLFQ_LOG_INFO, "line %d", i);
+  ASSERT_EQ(mlfq_log_stop(0.1), -ETIMEDOUT); /* the writer is blocked */
+  r.fd = p[0];
+  r.cap = 1 << 20;
+  r.len = 0;
+  r.buf = malloc(r.cap);
+  ASSERT(r.buf != NULL);
+  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  /* The reader runs until the pipe is closed; the writer ends once it
+   * has written its queue. */
+  deadline = tc_now_ms() + 30000;
+  while (threads() != before + 1) {
+    if (tc_left_ms(deadline) == 0)
+      MLFQ_TEST_FAIL("the writer did not end within 30 s (%d threads, %d "
+                     "before it)",
+                     threads(), before);
+    usleep(1000);
+  }
+  mlfq_log(MLFQ_LOG_INFO, "after the writer ended");
+  ASSERT_OK(mlfq_log_stop(30));
+  close(p[1]);
+  ASSERT_EQ(pthread_join(t, NULL), 0);
+  close(p[0]);
+  ASSERT_CONTAINS(r.buf, "info: line 0\n");
+  ASSERT_CONTAINS(r.buf, "info: after the writer ended\n");
   free(r.buf);
 }
 
