@@ -349,6 +349,7 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
   d->pidfile = pidfile;
   d->log_fd = -1;
   d->notify = -1;
+  mlfq_log_init(prog, level, -1); /* stderr, until the log file is open */
   /* Reading the umask sets it: before any thread could create a file. */
   mask = umask(0);
   umask(mask);
@@ -371,8 +372,8 @@ int mlfq_daemon_begin(mlfq_daemon_t *d, const char *prog, const char *pidfile,
     d->log_fd = open_log(prog, log_file);
     if (d->log_fd < 0)
       return 2;
+    mlfq_log_set_output(d->log_fd);
   }
-  mlfq_log_init(prog, level, d->log_fd);
   if (detach) {
     rc = daemonize(prog, &d->notify);
     if (rc) {
@@ -466,12 +467,15 @@ static void close_log(mlfq_daemon_t *d) {
 int mlfq_daemon_fail(mlfq_daemon_t *d, const char *err) {
   char line[700];
 
-  if (d->log_fd >= 0)
+  /* Through the log when it is a file, or stderr: after the lines it
+   * holds, and written by its writer within the bound of close_log (a
+   * stderr nobody reads is left behind). Detached, stderr is /dev/null. */
+  if (d->log_fd >= 0 || d->notify < 0)
     mlfq_log(MLFQ_LOG_ERROR, "%s", err);
   if (d->notify >= 0) {
     snprintf(line, sizeof(line), "-%s: %s\n", d->prog, err);
     (void)!write(d->notify, line, strlen(line));
-  } else {
+  } else if (d->log_fd >= 0) {
     fprintf(stderr, "%s: %s\n", d->prog, err);
   }
   if (d->pidfile_written)

@@ -126,9 +126,11 @@ void mlfq_daemon_ready(mlfq_daemon_t *d, const char *bound);
  * drains); a second exits at once with status 1, removing the pidfile. */
 int mlfq_daemon_signal(mlfq_daemon_t *d, int signum);
 
-/* The server could not start (err says why): said once, to the log file
- * and to the caller. Stops and closes the log; returns the exit status,
- * 1. */
+/* The server could not start (err says why): logged, as the last line of
+ * the log (on stderr without --log-file, within the bound of the log's
+ * stop); with --daemon also told to the waiting caller, which prints it,
+ * and with --log-file also printed on stderr. Stops and closes the log;
+ * returns the exit status, 1. */
 int mlfq_daemon_fail(mlfq_daemon_t *d, const char *err);
 
 /* The server has stopped: removes the pidfile, logs it, stops and closes

@@ -683,6 +683,7 @@ TEST(hostile, request_id_0_is_a_connection_error_through_router) {
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -1144,6 +1145,121 @@ TEST(hostile, daemon_files_respect_the_umask) {
   }
   ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
   files_rmtree(dir, names);
+}
+
+/* A socket listening on a free port of 127.0.0.1, which a server told to
+ * listen there cannot take: its port in *port. Returns the socket. */
+static int files_port_in_use(int *port) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  ASSERT_GE(fd, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* Runs argv (argv[0] a path) with stderr errfd and waits at most
+ * timeout_ms for it to exit (its stdout, a pipe, closes); returns its
+ * exit status, or -1 if it did not exit (it is killed). */
+static int files_exit_within(char *const *argv, int errfd, int timeout_ms) {
+  int64_t deadline = tc_now_ms() + timeout_ms;
+  int out[2], null, status;
+  char buf[256];
+  ssize_t n;
+  pid_t pid;
+
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  fflush(NULL);
+  pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(out[1], 1);
+    dup2(errfd, 2);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  mlfq_test_track(pid);
+  close(out[1]);
+  for (;;) {
+    struct pollfd p = {out[0], POLLIN, 0};
+    if (poll(&p, 1, tc_left_ms(deadline)) <= 0)
+      break;
+    n = read(out[0], buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EINTR))
+      break;
+  }
+  close(out[0]);
+  if (tc_left_ms(deadline) == 0)
+    kill(pid, SIGKILL);
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  mlfq_test_untrack(pid);
+  return tc_left_ms(deadline) > 0 && WIFEXITED(status) ? WEXITSTATUS(status)
+                                                       : -1;
+}
+
+/* Without --log-file, a failure at start (here a port in use) was printed
+ * on stderr with fprintf, before the lines the log held and in the
+ * loop's own write(2): on a pipe nobody reads, full, mlfqd and mlfq-router
+ * never exited. Now the cause goes through the log, as its last line, and
+ * the exit waits for it at most a second. */
+TEST(hostile, start_failure_on_a_full_stderr_exits) {
+  char listen[64], *err, *last;
+  char *mlfqd[] = {MLFQ_BIN_DIR "/mlfqd", "--listen", listen, NULL};
+  char *router[] = {MLFQ_BIN_DIR "/mlfq-router",
+                    "--listen",
+                    listen,
+                    "--replica",
+                    "127.0.0.1:1",
+                    NULL};
+  char **argvs[2] = {mlfqd, router};
+  int busy, port, i, p[2], flags, status;
+  int64_t start;
+
+  busy = files_port_in_use(&port);
+  snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+  for (i = 0; i < 2; i++) {
+    /* Readable stderr: one line, the log's, naming the cause. */
+    status = mlfq_test_run(argvs[i], NULL, &err, 10);
+    if (status != 1)
+      MLFQ_TEST_FAIL("%s: exit %d, expected 1 (stderr: %s)", argvs[i][0],
+                     status, err);
+    ASSERT(strlen(err) > 0 && err[strlen(err) - 1] == '\n');
+    err[strlen(err) - 1] = '\0';
+    last = strrchr(err, '\n') != NULL ? strrchr(err, '\n') + 1 : err;
+    ASSERT_CONTAINS(last, " error: cannot listen on ");
+    ASSERT_CONTAINS(last, listen);
+    free(err);
+
+    /* stderr a full pipe nobody reads. */
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+    flags = fcntl(p[1], F_GETFL);
+    ASSERT_EQ(fcntl(p[1], F_SETFL, flags | O_NONBLOCK), 0);
+    while (write(p[1], "x", 1) == 1)
+      ;
+    ASSERT_EQ(errno, EAGAIN);
+    ASSERT_EQ(fcntl(p[1], F_SETFL, flags), 0);
+    start = tc_now_ms();
+    status = files_exit_within(argvs[i], p[1], 10000);
+    if (status != 1)
+      MLFQ_TEST_FAIL("%s, its stderr full: exit %d (-1: still running after "
+                     "10 s), expected 1",
+                     argvs[i][0], status);
+    printf("%s: port in use, stderr full: exit 1 in %lld ms\n", argvs[i][0],
+           (long long)(tc_now_ms() - start));
+    close(p[0]);
+    close(p[1]);
+  }
+  close(busy);
 }
 
 /* (end of files and logs) */
