@@ -167,10 +167,11 @@ static void dispatch(server_t *sv, uint64_t t) {
       continue;
     started(sv, e, t);
     /* Saturated at the largest time, where server_model_now stops too,
-     * never wrapped to an early end nor MLFQ_NONE. */
+     * never wrapped to an early end nor MLFQ_NONE; dur may itself be a
+     * saturated cost (UINT64_MAX), so the busy time saturates too. */
     sv->end[e] = dur > MLFQ_TIME_MAX - t ? MLFQ_TIME_MAX : t + dur;
     sv->woke[e] = 0;
-    sv->busy_ns[e] += dur;
+    sv->busy_ns[e] = mlfq_add_sat(sv->busy_ns[e], dur);
     mlfq_workers_run(sv->workers, e, wall_of(sv, sv->end[e]));
   }
 }
