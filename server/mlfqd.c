@@ -59,7 +59,9 @@ static const mlfq_cli_opt_t daemon_options[] = {
     {"port-file", "FILE", "write the bound HOST:PORT to FILE", mlfq_cli_set_str,
      D(s.port_file), 0, 0, 0},
     {"time-scale", "X",
-     "wall seconds per model second: 0.1 runs ten times faster (default 1)",
+     "wall seconds per model second: 0.1 runs ten times faster (default "
+     "1); model time lasts 2^63 ns (292 years), that is 292 years times X "
+     "of wall time (2.6 hours at 1e-6), then stops",
      mlfq_cli_set_double, D(time_scale), 0, 1e-6, 1e6},
     {"http-listen", "HOST:PORT",
      "also serve HTTP there: /metrics, /health, /v1/models, "

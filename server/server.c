@@ -46,12 +46,23 @@
 #define REQ_OF_PLINK(l) MLFQ_CONTAINER_OF(l, request_t, plink)
 
 uint64_t server_model_now(server_t *sv) {
-  double m = (double)(uv_hrtime() - sv->t0) / sv->opt.lim.time_scale;
+  double scale = sv->opt.lim.time_scale;
+  double m = (double)(uv_hrtime() - sv->t0) / scale;
 
   /* Past the largest time (292 years; 2.6 hours of wall time at the
    * smallest --time-scale) the clock stops there: no time is ever read as
-   * MLFQ_NONE. */
-  return m >= 9.2e18 ? MLFQ_TIME_MAX : (uint64_t)m;
+   * MLFQ_NONE. Said once: what runs from then on is at one model time. */
+  if (m < 9.2e18)
+    return (uint64_t)m;
+  if (!sv->clock_stopped) {
+    sv->clock_stopped = 1;
+    mlfq_log(MLFQ_LOG_ERROR,
+             "the model clock has reached its largest time (%s, %.3g hours "
+             "of wall time at --time-scale %g) and stops there: every "
+             "later event happens at that time; restart mlfqd",
+             MLFQ_TIME_MAX_TEXT, (double)MLFQ_TIME_MAX * scale / 3.6e12, scale);
+  }
+  return MLFQ_TIME_MAX;
 }
 
 /* The uv_hrtime() clock time at which model time m falls. */

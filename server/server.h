@@ -112,7 +112,8 @@ struct server_s {
   mlfq_workers_t *workers;
   mlfq_wire_config_t wcfg;
   char server_id[64];
-  uint64_t t0; /* uv_hrtime() at model time 0 */
+  uint64_t t0;       /* uv_hrtime() at model time 0 */
+  int clock_stopped; /* model time reached MLFQ_TIME_MAX (logged once) */
   /* engines: model end of the iteration running (MLFQ_NONE when idle),
    * whether its thread has reported, total modeled busy time */
   uint64_t *end;
@@ -190,6 +191,9 @@ void server_drain(server_t *sv);
 void server_close(server_t *sv);
 /* Frees what server_init made, after the loop has ended. */
 void server_free(server_t *sv);
+/* The model time now, in ns since the start. It stops at MLFQ_TIME_MAX
+ * (2^63 ns of model time, 292 years times --time-scale of wall time), and
+ * logs an error the first time it does. Loop thread. */
 uint64_t server_model_now(server_t *sv);
 /* The limits every request meets, protocol or HTTP. Whether a request of
  * in + out tokens fits the KV capacity (lengths names them as its client
