@@ -16,7 +16,9 @@
  *
  * Lines peers can cause at will pass one token bucket first
  * (mlfq_log_peer), so a flood of bad connections costs a bounded number of
- * lines and leaves one count of what it suppressed.
+ * lines and leaves one count of what it suppressed. Strings peers choose
+ * are logged escaped (mlfq_log_escape), so none can make a line of its
+ * own.
  *
  * Threads: any thread logs; mlfq_log_init, mlfq_log_set_output,
  * mlfq_log_start and mlfq_log_stop belong to the main thread. Everything
@@ -113,6 +115,45 @@ int mlfq_log_bucket_take(mlfq_log_bucket_t *b, uint64_t now_ns) {
   }
   b->suppressed++;
   return 0;
+}
+
+/* The escape of byte c (mlfq_log_escape) in e (5 bytes); its length. */
+static size_t escape(unsigned char c, char *e) {
+  if (c == '\n' || c == '\r' || c == '\t' || c == '\\') {
+    e[0] = '\\';
+    e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+    return 2;
+  }
+  if (c >= 0x20 && c < 0x7f) {
+    e[0] = (char)c;
+    return 1;
+  }
+  snprintf(e, 5, "\\x%02x", c);
+  return 4;
+}
+
+const char *mlfq_log_escape(const void *p, size_t n, char *out, size_t outlen) {
+  const unsigned char *s = p;
+  size_t i, k, len, total = 0;
+  char e[5];
+
+  if (outlen == 0)
+    return out;
+  for (i = 0; i < n && total < outlen; i++)
+    total += escape(s[i], e);
+  /* All of it, or what fits before "..." and the NUL. */
+  for (i = 0, k = 0; i < n; i++, k += len) {
+    len = escape(s[i], e);
+    if (k + len + (total < outlen ? 1 : 4) > outlen)
+      break;
+    memcpy(out + k, e, len);
+  }
+  if (i < n && k + 4 <= outlen) {
+    memcpy(out + k, "...", 3);
+    k += 3;
+  }
+  out[k] = '\0';
+  return out;
 }
 
 static uint64_t now_ns(void) {

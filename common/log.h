@@ -12,6 +12,7 @@
 #ifndef MLFQ_LOG_H
 #define MLFQ_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -75,6 +76,17 @@ void mlfq_log_peer(mlfq_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Bytes of a peer's string, escaped, that a line shows; the rest is cut. */
+#define MLFQ_LOG_SHOW_BYTES 256
+
+/* Copies the n bytes at p into out (outlen bytes, NUL-terminated) as
+ * printable ASCII, for a string a peer chose (a client's name, a reply)
+ * to be logged inside a line without making lines of its own: newline,
+ * carriage return, tab and backslash as \n, \r, \t and \\, other
+ * control bytes and every byte from 0x7f as \xHH. What does not fit is
+ * cut, at a whole escape, and "..." ends out. Returns out. Any thread. */
+const char *mlfq_log_escape(const void *p, size_t n, char *out, size_t outlen);
 
 /* A token bucket: burst tokens, refilled at per_s a second. */
 typedef struct {

@@ -180,8 +180,9 @@ static void welcome(client_t *c, const Mlfq__Hello *h) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__Welcome w = MLFQ__WELCOME__INIT;
   router_t *rt = c->s.rt;
+  const char *who = h->client_name ? h->client_name : "";
+  char err[256], name[MLFQ_LOG_SHOW_BYTES];
   Mlfq__Config cfg;
-  char err[256];
 
   if (mlfq_wire_hello_check(h, "router", err, sizeof(err)) != 0) {
     fatal(c, MLFQ__ERROR_CODE__BAD_VERSION, err);
@@ -189,9 +190,10 @@ static void welcome(client_t *c, const Mlfq__Hello *h) {
   }
   c->hello = 1;
   mlfq_deadline_cancel(&c->hello_due);
-  mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: hello from '%s'",
-           (unsigned long long)c->id, c->peer,
-           h->client_name ? h->client_name : "");
+  if (mlfq_log_enabled(MLFQ_LOG_DEBUG))
+    mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: hello from '%s'",
+             (unsigned long long)c->id, c->peer,
+             mlfq_log_escape(who, strlen(who), name, sizeof(name)));
   w.protocol_version = MLFQ_PROTOCOL_VERSION;
   w.server_id = "mlfq-router";
   w.server_version = MLFQ_VERSION;

@@ -200,10 +200,20 @@ static void close_conn(replica_t *r) {
   uv_close((uv_handle_t *)&r->s.tcp, on_conn_close);
 }
 
-/* The connection failed (why says how): an UP replica's requests end
- * with REPLICA_LOST and it is marked down; the next try follows. */
+/* s, a string the replica sent (NULL: "?"), escaped for the log into out
+ * (MLFQ_LOG_SHOW_BYTES). */
+static const char *shown(const char *s, char *out) {
+  if (s == NULL)
+    s = "?";
+  return mlfq_log_escape(s, strlen(s), out, MLFQ_LOG_SHOW_BYTES);
+}
+
+/* The connection failed (why says how, with what the replica sent): an UP
+ * replica's requests end with REPLICA_LOST and it is marked down; the next
+ * try follows. */
 static void replica_fail(replica_t *r, const char *why) {
   router_t *rt = r->rt;
+  char said[2 * MLFQ_LOG_SHOW_BYTES];
   size_t n = 0;
   route_t *q;
 
@@ -222,11 +232,13 @@ static void replica_fail(replica_t *r, const char *why) {
       router_end(rt, q);
     }
     mlfq_log(MLFQ_LOG_WARN, "replica %zu %s lost: %s (%zu requests lost)",
-             r->index + 1, r->addr, why, n);
+             r->index + 1, r->addr,
+             mlfq_log_escape(why, strlen(why), said, sizeof(said)), n);
     r->complained = 0;
   } else {
     mlfq_log(r->complained ? MLFQ_LOG_DEBUG : MLFQ_LOG_INFO,
-             "replica %zu %s: %s (retrying)", r->index + 1, r->addr, why);
+             "replica %zu %s: %s (retrying)", r->index + 1, r->addr,
+             mlfq_log_escape(why, strlen(why), said, sizeof(said)));
     r->complained = 1;
   }
   r->draining = 0;
@@ -339,6 +351,8 @@ static void attempt(replica_t *r) {
  * kept m. */
 static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
   const Mlfq__Welcome *w = m->welcome;
+  char id[MLFQ_LOG_SHOW_BYTES], version[MLFQ_LOG_SHOW_BYTES];
+  char policy[MLFQ_LOG_SHOW_BYTES];
   router_t *rt = r->rt;
   char err[256], why[300];
   size_t n;
@@ -368,9 +382,8 @@ static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
   r->backoff_ms = BACKOFF_MIN_MS;
   mlfq_balance_set_up(&rt->bal, r->index, 1);
   mlfq_log(MLFQ_LOG_INFO, "replica %zu %s up: %s %s, policy %s", r->index + 1,
-           r->addr, w->server_id ? w->server_id : "?",
-           w->server_version ? w->server_version : "?",
-           w->config->policy ? w->config->policy : "?");
+           r->addr, shown(w->server_id, id), shown(w->server_version, version),
+           shown(w->config->policy, policy));
   /* A router answers a probe within two of its --stats-timeout (stats.c),
    * whose value it does not tell: warn with its default. */
   if (w->replicas > 0 &&

@@ -223,7 +223,8 @@ static void on_flush(server_out_t *o) {
 static void welcome(conn_t *c, const Mlfq__Hello *h) {
   Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
   Mlfq__Welcome w = MLFQ__WELCOME__INIT;
-  char err[256];
+  const char *who = h->client_name ? h->client_name : "";
+  char err[256], name[MLFQ_LOG_SHOW_BYTES];
 
   if (mlfq_wire_hello_check(h, "server", err, sizeof(err)) != 0) {
     fatal(c, MLFQ__ERROR_CODE__BAD_VERSION, err);
@@ -231,9 +232,10 @@ static void welcome(conn_t *c, const Mlfq__Hello *h) {
   }
   c->hello = 1;
   mlfq_deadline_cancel(&c->hello_due);
-  mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: hello from '%s'",
-           (unsigned long long)c->id, c->peer,
-           h->client_name ? h->client_name : "");
+  if (mlfq_log_enabled(MLFQ_LOG_DEBUG))
+    mlfq_log(MLFQ_LOG_DEBUG, "conn %llu %s: hello from '%s'",
+             (unsigned long long)c->id, c->peer,
+             mlfq_log_escape(who, strlen(who), name, sizeof(name)));
   w.protocol_version = MLFQ_PROTOCOL_VERSION;
   w.server_id = c->sv->server_id;
   w.server_version = MLFQ_VERSION;

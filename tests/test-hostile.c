@@ -1262,6 +1262,68 @@ TEST(hostile, start_failure_on_a_full_stderr_exits) {
   close(busy);
 }
 
+/* Connects to d, says Hello with client name name and waits for the
+ * Welcome. */
+static void files_hello_as(const mlfq_test_daemon_t *d, const char *name) {
+  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
+  Mlfq__Hello h = MLFQ__HELLO__INIT;
+  tc_client_t *c = tc_open(d, 0);
+
+  h.protocol_version = MLFQ_PROTOCOL_VERSION;
+  h.client_name = (char *)name;
+  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
+  m.hello = &h;
+  tc_send(c, &m);
+  tc_wait_free(c, MLFQ__SERVER_MESSAGE__MSG_WELCOME, TC_ANY_ID);
+  tc_close(c);
+}
+
+/* Asserts that every line of the log at path is a log line (it starts
+ * with the timestamp's year and names prog) and that the Hello of name
+ * "a\nERROR forged" was logged on one line, escaped. */
+static void files_expect_one_line_hello(const char *path, const char *prog) {
+  char *log = mlfq_test_slurp(path), *s, *end, tag[64];
+
+  snprintf(tag, sizeof(tag), " %s[", prog);
+  for (s = log; *s != '\0'; s = end + 1) {
+    end = strchr(s, '\n');
+    ASSERT(end != NULL);
+    *end = '\0';
+    if (strncmp(s, "20", 2) != 0 || strstr(s, tag) == NULL)
+      MLFQ_TEST_FAIL("%s: a line that is not a log line: \"%s\"", path, s);
+    *end = '\n';
+  }
+  ASSERT_CONTAINS(log, "hello from 'a\\nERROR forged'\n");
+  free(log);
+}
+
+/* A client's name in Hello was logged as it came: a newline in it made
+ * a line of the client's own in mlfqd's and the router's log ("a", then
+ * "ERROR forged"). Now it is escaped (mlfq_log_escape), and so are the
+ * strings replicas send the router. */
+TEST(hostile, hello_name_cannot_forge_a_log_line) {
+  static const char *const names[] = {"mlfqd.log", "router.log", NULL};
+  char dir[64], dlog[128], rlog[128];
+  const char *dargs[] = {"--log-level", "debug", "--log-file", dlog, NULL};
+  const char *rargs[] = {"--replica",  NULL, "--log-level", "debug",
+                         "--log-file", rlog, NULL};
+  mlfq_test_daemon_t d, rt;
+
+  files_tmpdir(dir, sizeof(dir));
+  snprintf(dlog, sizeof(dlog), "%s/mlfqd.log", dir);
+  snprintf(rlog, sizeof(rlog), "%s/router.log", dir);
+  mlfq_test_daemon_start(&d, dargs);
+  rargs[1] = d.addr;
+  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", rargs);
+  files_hello_as(&d, "a\nERROR forged");
+  files_hello_as(&rt, "a\nERROR forged");
+  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  files_expect_one_line_hello(dlog, "mlfqd");
+  files_expect_one_line_hello(rlog, "mlfq-router");
+  files_rmtree(dir, names);
+}
+
 /* (end of files and logs) */
 
 /* ------------------------------------------------------------------------

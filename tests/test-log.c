@@ -87,6 +87,25 @@ static long count(const char *s, const char *what, const char *counted,
   return lines;
 }
 
+/* A peer's string cannot make a line of its own: control bytes, the
+ * backslash and bytes from 0x7f are escaped, and what does not fit is cut
+ * at a whole escape, with "...". */
+TEST(log, escape) {
+  static const char bytes[] = "a\nERROR forged\r\t\\ \x01\x7f\xc3\xa9'\"";
+  char out[64], tiny[8];
+
+  ASSERT_STR_EQ(mlfq_log_escape(bytes, sizeof(bytes) - 1, out, sizeof(out)),
+                "a\\nERROR forged\\r\\t\\\\ \\x01\\x7f\\xc3\\xa9'\"");
+  ASSERT_STR_EQ(mlfq_log_escape("", 0, out, sizeof(out)), "");
+  ASSERT_STR_EQ(mlfq_log_escape("1234567", 7, tiny, sizeof(tiny)), "1234567");
+  ASSERT_STR_EQ(mlfq_log_escape("12345678", 8, tiny, sizeof(tiny)), "1234...");
+  ASSERT_STR_EQ(mlfq_log_escape("12\n45678", 8, tiny, sizeof(tiny)),
+                "12\\n...");
+  ASSERT_STR_EQ(mlfq_log_escape("123\x01", 4, tiny, sizeof(tiny)), "123\\x01");
+  ASSERT_STR_EQ(mlfq_log_escape("12\x01xy", 5, tiny, sizeof(tiny)), "12...");
+  ASSERT_STR_EQ(mlfq_log_escape("1234", 4, tiny, 3), "");
+}
+
 /* The writer thread takes what the output cannot: with the log on a pipe
  * nobody reads, 5,000 lines are logged without blocking (an alarm ends the
  * test if it does); those that did not fit are dropped, and counted in a
