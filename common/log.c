@@ -371,6 +371,7 @@ int mlfq_log_start(void) {
     pthread_cond_destroy(&g.done);
     return -rc;
   }
+  (void)pthread_setname_np(g.thread, MLFQ_LOG_THREAD_NAME);
   return 0;
 }
 

@@ -44,8 +44,12 @@ int mlfq_log_parse_level(const char *s, mlfq_log_level_t *l);
 
 int mlfq_log_enabled(mlfq_log_level_t level);
 
+/* The writer thread's name (ps -L, /proc/PID/task/TID/comm). */
+#define MLFQ_LOG_THREAD_NAME "mlfq-log"
+
 /* From now on lines go through a queue of MLFQ_LOG_QUEUE_BYTES to a writer
- * thread, which may block; the callers of mlfq_log never do. Call once,
+ * thread (named MLFQ_LOG_THREAD_NAME), which may block; the callers of
+ * mlfq_log never do. Call once,
  * from the main thread, after any fork. Returns 0 or a negated errno
  * (the log stays synchronous). */
 int mlfq_log_start(void);
