@@ -80,8 +80,8 @@ static const mlfq_cli_opt_t shared_options[] = {
      "or is a symbolic link",
      mlfq_cli_set_str, O(pidfile), 0, 0, 0},
     {"log-file", "FILE",
-     "append the log to FILE, a regular file (not a symbolic link, a FIFO "
-     "or a device) (default: stderr)",
+     "append the log to FILE, a regular file or a character device such as "
+     "/dev/null (not a symbolic link, a FIFO or a socket) (default: stderr)",
      mlfq_cli_set_str, O(log_file), 0, 0, 0},
     {"log-level", "LEVEL",
      "error, warn, info or debug (default info); lines about what clients "
@@ -220,6 +220,9 @@ static int write_atomic(const char *path, const char *text) {
   return rc;
 }
 
+/* What --log-file may be: a regular file, or a character device. */
+#define LOG_FILE_KIND(m) (S_ISREG(m) || S_ISCHR(m))
+
 /* What a file of mode m that is not a regular file is, for a message. */
 static const char *file_kind(mode_t m) {
   if (S_ISFIFO(m))
@@ -237,10 +240,10 @@ static const char *file_kind(mode_t m) {
   return "not a regular file";
 }
 
-/* Opens --log-file path to append to, creating it. Only a regular file:
- * not through a symbolic link (one planted at the path would have the
- * server append to, or create, whatever file it names), and not a FIFO or
- * a device, whose open(2) or write(2) may block with nobody reading. The
+/* Opens --log-file path to append to, creating it. Only a regular file
+ * or a character device (/dev/null): not through a symbolic link (one
+ * planted at the path would have the server append to, or create,
+ * whatever file it names), and not a FIFO, a socket or a directory. The
  * open does not wait (O_NONBLOCK: a FIFO with no reader fails at once,
  * ENXIO); the log is written blocking (by its writer thread, log.c).
  * Returns the descriptor, or -1 after saying why on stderr. */
@@ -258,7 +261,7 @@ static int open_log(const char *prog, const char *path) {
             prog, path);
     return -1;
   }
-  if (fd < 0 && lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+  if (fd < 0 && lstat(path, &st) == 0 && !LOG_FILE_KIND(st.st_mode)) {
     fprintf(stderr, "%s: --log-file: %s is %s, not a regular file\n", prog,
             path, file_kind(st.st_mode));
     return -1;
@@ -274,7 +277,7 @@ static int open_log(const char *prog, const char *path) {
     close(fd);
     return -1;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!LOG_FILE_KIND(st.st_mode)) {
     fprintf(stderr, "%s: --log-file: %s is %s, not a regular file\n", prog,
             path, file_kind(st.st_mode));
     close(fd);
