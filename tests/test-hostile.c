@@ -18,32 +18,7 @@
 #include <poll.h>
 #include <unistd.h>
 
-/* The id maps once placed ids by the splitmix64 finaliser, unkeyed and
- * invertible: ids_old_unmix(h) is the id whose old hash was h. */
-static uint64_t ids_unxorshift(uint64_t y, int s) {
-  uint64_t x = y;
-  int i;
-
-  for (i = 0; i < 64 / s + 1; i++)
-    x = y ^ (x >> s);
-  return x;
-}
-
-/* The inverse of odd a modulo 2^64, by Newton's iteration. */
-static uint64_t ids_inverse(uint64_t a) {
-  uint64_t x = a;
-  int i;
-
-  for (i = 0; i < 5; i++)
-    x *= 2 - a * x;
-  return x;
-}
-
-static uint64_t ids_old_unmix(uint64_t h) {
-  h = ids_unxorshift(h, 31) * ids_inverse(UINT64_C(0x94d049bb133111eb));
-  h = ids_unxorshift(h, 27) * ids_inverse(UINT64_C(0xbf58476d1ce4e5b9));
-  return ids_unxorshift(h, 30);
-}
+#include "oldhash.h"
 
 #define IDS_N 100000 /* adversarial ids, all pending at the end */
 #define IDS_ROUNDS 20
@@ -87,7 +62,7 @@ static int64_t ids_scale(int router) {
 }
 
 /* Sends IDS_N Submits on flood whose ids all had one home slot under the
- * old hash in every table up to 2^24 slots, each of a million output
+ * old hash (oldhash.h) in every table up to 2^24 slots, each of a million
  * tokens, so that they stay pending. They go in IDS_ROUNDS equal parts;
  * right after each part, victim sends a StatsRequest and times the reply,
  * while the flood's replies are read and dropped. Asserts that no round
@@ -106,7 +81,7 @@ static void ids_flood(tc_client_t *flood, tc_client_t *victim, const char *what,
 
   mlfq_buf_init(&b, 64 << 20);
   for (i = 1; i <= IDS_N; i++)
-    tc_put_submit(&b, ids_old_unmix(i << 24), 1, 1000000);
+    tc_put_submit(&b, tc_oldhash_invert(i << 24), 1, 1000000);
   mlfq_buf_init(&st, 1 << 16);
   tc_put_stats(&st);
   ASSERT_EQ(

@@ -1,6 +1,8 @@
 /* The id map against a reference array, with hostile key patterns. */
 #include "idmap.h"
 #include "rng.h"
+
+#include "oldhash.h"
 #include "task.h"
 
 /* Distinct non-NULL values to store. */
@@ -227,41 +229,6 @@ TEST(idmap, shrinks_when_mostly_empty) {
   mlfq_idmap_free(&m);
 }
 
-/* The inverse of y = x ^ (x >> s). */
-static uint64_t unxorshift(uint64_t y, int s) {
-  uint64_t x = y;
-  int i;
-
-  for (i = 0; i < 64 / s + 1; i++)
-    x = y ^ (x >> s);
-  return x;
-}
-
-/* The inverse of odd a modulo 2^64 (Newton: each step doubles the correct
- * low bits, from the 3 that a * a = 1 mod 8 gives). */
-static uint64_t inverse(uint64_t a) {
-  uint64_t x = a;
-  int i;
-
-  for (i = 0; i < 5; i++)
-    x *= 2 - a * x;
-  return x;
-}
-
-/* The splitmix64 finaliser that placed ids once, and its inverse: from a
- * wanted hash h, the id that has it. */
-static uint64_t old_mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static uint64_t old_unmix(uint64_t h) {
-  h = unxorshift(h, 31) * inverse(UINT64_C(0x94d049bb133111eb));
-  h = unxorshift(h, 27) * inverse(UINT64_C(0xbf58476d1ce4e5b9));
-  return unxorshift(h, 30);
-}
-
 TEST(idmap, ids_crafted_against_a_fixed_hash_spread) {
   /* Ids whose old hash ends in 24 zero bits: under it they shared one home
    * slot in every table up to 2^24 slots, one run of all of them. */
@@ -269,16 +236,16 @@ TEST(idmap, ids_crafted_against_a_fixed_hash_spread) {
   mlfq_idmap_t m;
   uint64_t i, id;
 
-  ASSERT_EQ_U64(old_mix(old_unmix(UINT64_C(0x123456789abcdef))),
+  ASSERT_EQ_U64(tc_oldhash(tc_oldhash_invert(UINT64_C(0x123456789abcdef))),
                 UINT64_C(0x123456789abcdef));
   mlfq_idmap_init(&m);
   for (i = 1; i <= N; i++) {
-    id = old_unmix(i << 24);
-    ASSERT_EQ_U64(old_mix(id) & 0xffffff, 0);
+    id = tc_oldhash_invert(i << 24);
+    ASSERT_EQ_U64(tc_oldhash(id) & 0xffffff, 0);
     ASSERT_OK(mlfq_idmap_put(&m, id, VAL(i)));
   }
   ASSERT_LT(check_shape(&m), 1000);
   for (i = 1; i <= N; i++)
-    ASSERT(mlfq_idmap_get(&m, old_unmix(i << 24)) == VAL(i));
+    ASSERT(mlfq_idmap_get(&m, tc_oldhash_invert(i << 24)) == VAL(i));
   mlfq_idmap_free(&m);
 }
