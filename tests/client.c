@@ -319,3 +319,62 @@ void tc_wait_submitted(tc_client_t *c, uint64_t n) {
                      TC_WAIT_MS);
   }
 }
+
+void tc_take(tc_client_t *c, tc_seen_t *s, int64_t deadline) {
+  Mlfq__ServerMessage *m = tc_recv(c, tc_left_ms(deadline));
+  uint64_t id = tc_msg_id(m);
+
+  if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR)
+    ASSERT_NE(id, 0); /* no connection error */
+  if (id < TC_MAXID) {
+    s->after[id] += s->ends[id] > 0;
+    if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_DONE) {
+      s->replica[id] = (int)m->done->replica;
+      s->ends[id]++;
+    } else if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR) {
+      s->code[id] = m->error->code;
+      s->ends[id]++;
+      if (m->error->code == MLFQ__ERROR_CODE__REPLICA_LOST) {
+        s->lost[id]++;
+        s->last_lost = tc_now_ms();
+        ASSERT_CONTAINS(m->error->message, s->lost_name);
+      }
+    }
+  }
+  mlfq__server_message__free_unpacked(m, NULL);
+}
+
+void tc_submit_cycle(tc_client_t *c, uint64_t first, uint64_t last, uint32_t in,
+                     const uint32_t *out, size_t n) {
+  mlfq_buf_t b;
+  uint64_t id;
+
+  ASSERT_GT(n, 0);
+  mlfq_buf_init(&b, 1 << 20);
+  for (id = first; id <= last; id++)
+    tc_put_submit(&b, id, in, out[(id - first) % n]);
+  send_and_free(c, &b);
+}
+
+void tc_submit_burst(tc_client_t *c, uint64_t first, uint64_t last, uint32_t in,
+                     uint32_t out) {
+  tc_submit_cycle(c, first, last, in, &out, 1);
+}
+
+void tc_wait_replica(tc_client_t *c, size_t i, int want, int timeout_ms) {
+  int64_t deadline = tc_now_ms() + timeout_ms;
+  Mlfq__ServerMessage *m;
+  int up;
+
+  for (;;) {
+    m = tc_stats(c);
+    ASSERT_LT(i, m->stats->n_replicas);
+    up = m->stats->replicas[i]->up;
+    mlfq__server_message__free_unpacked(m, NULL);
+    if (up == want)
+      return;
+    if (tc_now_ms() > deadline)
+      MLFQ_TEST_FAIL("replica %zu still %s after %d ms", i + 1,
+                     up ? "up" : "down", timeout_ms);
+  }
+}

@@ -112,6 +112,37 @@ void tc_wait_submitted(tc_client_t *c, uint64_t n);
 Mlfq__ServerMessage *tc_wait_idle(tc_client_t *c, uint64_t conns,
                                   int timeout_ms);
 
+/* How each request ended, as a client sees it through the router. */
+typedef struct {
+  int ends[TC_MAXID];    /* Done or a request Error */
+  int after[TC_MAXID];   /* messages about it after its end */
+  int lost[TC_MAXID];    /* REPLICA_LOST errors */
+  int code[TC_MAXID];    /* the Error's code */
+  int replica[TC_MAXID]; /* Done.replica */
+  int64_t last_lost;     /* tc_now_ms() of the last REPLICA_LOST */
+  char lost_name[160];   /* what a REPLICA_LOST message must name */
+} tc_seen_t;
+
+/* Receives one message on c before deadline (a tc_now_ms time) and
+ * records it in s as well as in c. Asserts that it is no connection error
+ * and that a REPLICA_LOST names s->lost_name. */
+void tc_take(tc_client_t *c, tc_seen_t *s, int64_t deadline);
+
+/* Sends Submits for ids first..last in one write, each of in input tokens
+ * and out output tokens. */
+void tc_submit_burst(tc_client_t *c, uint64_t first, uint64_t last, uint32_t in,
+                     uint32_t out);
+
+/* tc_submit_burst where request id asks for out[(id - first) % n] output
+ * tokens: a cycle of n lengths, as round-robin deals requests out over n
+ * replicas. */
+void tc_submit_cycle(tc_client_t *c, uint64_t first, uint64_t last, uint32_t in,
+                     const uint32_t *out, size_t n);
+
+/* Polls the router's Stats on c until replica i (0-based) is up (want 1)
+ * or down (want 0), within timeout_ms. */
+void tc_wait_replica(tc_client_t *c, size_t i, int want, int timeout_ms);
+
 /* Append the frame of a Hello speaking protocol version, for tests
  * that write several frames, or parts of one, at once. */
 void tc_put_hello(mlfq_buf_t *b, uint32_t version);

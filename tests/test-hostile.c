@@ -212,76 +212,6 @@ TEST(hostile, colliding_ids_do_not_stall_the_router) {
 #define STALL_OUT 1500   /* their output: 3 s at 2 ms a token */
 #define STALL_BOUND 5000 /* ms: the 3 s target, and slack for sanitizers */
 
-/* How each request ended through the router. */
-typedef struct {
-  int ends[TC_MAXID];    /* Done or a request Error */
-  int after[TC_MAXID];   /* messages about it after its end */
-  int lost[TC_MAXID];    /* REPLICA_LOST errors */
-  int code[TC_MAXID];    /* the Error's code */
-  int replica[TC_MAXID]; /* Done.replica */
-  int64_t last_lost;     /* tc_now_ms() of the last REPLICA_LOST */
-  char lost_name[160];   /* what a REPLICA_LOST message must name */
-} stall_seen_t;
-
-/* Receives one message on c before deadline and records it in s. */
-static void stall_take(tc_client_t *c, stall_seen_t *s, int64_t deadline) {
-  Mlfq__ServerMessage *m = tc_recv(c, tc_left_ms(deadline));
-  uint64_t id = tc_msg_id(m);
-
-  if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR)
-    ASSERT_NE(id, 0); /* no connection error */
-  if (id < TC_MAXID) {
-    s->after[id] += s->ends[id] > 0;
-    if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_DONE) {
-      s->replica[id] = (int)m->done->replica;
-      s->ends[id]++;
-    } else if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR) {
-      s->code[id] = m->error->code;
-      s->ends[id]++;
-      if (m->error->code == MLFQ__ERROR_CODE__REPLICA_LOST) {
-        s->lost[id]++;
-        s->last_lost = tc_now_ms();
-        ASSERT_CONTAINS(m->error->message, s->lost_name);
-      }
-    }
-  }
-  mlfq__server_message__free_unpacked(m, NULL);
-}
-
-/* Submits ids first..last (in 4, out tokens) in one write. */
-static void stall_submit(tc_client_t *c, uint64_t first, uint64_t last,
-                         uint32_t out) {
-  mlfq_buf_t b;
-  uint64_t id;
-
-  mlfq_buf_init(&b, 1 << 20);
-  for (id = first; id <= last; id++)
-    tc_put_submit(&b, id, 4, out);
-  ASSERT_OK(mlfq_peer_send_raw(&c->p, b.data, b.len));
-  mlfq_buf_free(&b);
-}
-
-/* Polls the router's Stats on c until replica i (0-based) is up (want 1)
- * or down (want 0), within timeout_ms. */
-static void stall_wait_replica(tc_client_t *c, size_t i, int want,
-                               int timeout_ms) {
-  int64_t deadline = tc_now_ms() + timeout_ms;
-  Mlfq__ServerMessage *m;
-  int up;
-
-  for (;;) {
-    m = tc_stats(c);
-    ASSERT_LT(i, m->stats->n_replicas);
-    up = m->stats->replicas[i]->up;
-    mlfq__server_message__free_unpacked(m, NULL);
-    if (up == want)
-      return;
-    if (tc_now_ms() > deadline)
-      MLFQ_TEST_FAIL("replica %zu still %s after %d ms", i + 1,
-                     up ? "up" : "down", timeout_ms);
-  }
-}
-
 /* Regression: a replica stopped with SIGSTOP kept its connection, so the
  * router kept it up and its requests never ended. Two replicas, 40
  * requests in flight (20 on each, round-robin), SIGSTOP replica 2: within
@@ -296,7 +226,7 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
                          "0.01",        "--max-batch", "64",
                          NULL};
   const char *args[8];
-  stall_seen_t *s = calloc(1, sizeof(*s));
+  tc_seen_t *s = calloc(1, sizeof(*s));
   mlfq_test_daemon_t rep[2], router;
   Mlfq__ServerMessage *m;
   tc_client_t *c, *ctl;
@@ -317,16 +247,16 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   mlfq_test_server_start(&router, STALL_ROUTER, args);
   snprintf(s->lost_name, sizeof(s->lost_name), "replica 2 (%s)", rep[1].addr);
   ctl = tc_open(&router, 1);
-  stall_wait_replica(ctl, 0, 1, TC_WAIT_MS);
-  stall_wait_replica(ctl, 1, 1, TC_WAIT_MS);
+  tc_wait_replica(ctl, 0, 1, TC_WAIT_MS);
+  tc_wait_replica(ctl, 1, 1, TC_WAIT_MS);
   c = tc_open(&router, 1);
 
   /* every request running (a Token) on both replicas, then the stop */
-  stall_submit(c, 1, STALL_N, STALL_OUT);
+  tc_submit_burst(c, 1, STALL_N, 4, STALL_OUT);
   deadline = tc_now_ms() + TC_WAIT_MS;
   for (id = 1; id <= STALL_N; id++)
     while (c->tokens[id] == 0)
-      stall_take(c, s, deadline);
+      tc_take(c, s, deadline);
   ASSERT_EQ(kill(rep[1].pid, SIGSTOP), 0);
   t_stop = tc_now_ms();
 
@@ -340,7 +270,7 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   /* each request on replica 2 ends with REPLICA_LOST within the bound */
   deadline = t_stop + STALL_BOUND;
   while (lost < STALL_N / 2) {
-    stall_take(c, s, deadline);
+    tc_take(c, s, deadline);
     for (lost = 0, id = 1; id <= STALL_N; id++)
       lost += s->lost[id];
   }
@@ -350,11 +280,11 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   ASSERT_GE(s->last_lost - t_stop, 1000); /* not before --probe-timeout */
 
   /* new requests go to replica 1 and complete; Stats shows 2 down */
-  stall_submit(c, 101, 110, 5);
+  tc_submit_burst(c, 101, 110, 4, 5);
   deadline = tc_now_ms() + 4 * TC_WAIT_MS;
   for (id = 1; id <= 110; id = id == STALL_N ? 101 : id + 1)
     while (s->ends[id] == 0)
-      stall_take(c, s, deadline);
+      tc_take(c, s, deadline);
   for (id = 1; id <= 110; id = id == STALL_N ? 101 : id + 1) {
     ASSERT_EQ(s->ends[id], 1);
     ASSERT_EQ(s->after[id], 0);
@@ -381,14 +311,14 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
    * deadline and a 2 s backoff away) and gets its share again */
   ASSERT_EQ(kill(rep[1].pid, SIGCONT), 0);
   t0 = tc_now_ms();
-  stall_wait_replica(ctl, 1, 1, 4 * TC_WAIT_MS);
+  tc_wait_replica(ctl, 1, 1, 4 * TC_WAIT_MS);
   fprintf(stderr, "stopped replica: up again %lld ms after SIGCONT\n",
           (long long)(tc_now_ms() - t0));
-  stall_submit(c, 111, 120, 5);
+  tc_submit_burst(c, 111, 120, 4, 5);
   deadline = tc_now_ms() + TC_WAIT_MS;
   for (id = 111; id <= 120; id++)
     while (s->ends[id] == 0)
-      stall_take(c, s, deadline);
+      tc_take(c, s, deadline);
   for (id = 111; id <= 120; id++) {
     ASSERT_EQ(s->code[id], 0);
     ASSERT_EQ(c->tokens[id], 5);
@@ -412,7 +342,7 @@ TEST(hostile, busy_replica_is_not_lost) {
                          "0.01",        "--max-batch", "256",
                          NULL};
   const char *args[6];
-  stall_seen_t *s = calloc(1, sizeof(*s));
+  tc_seen_t *s = calloc(1, sizeof(*s));
   mlfq_test_daemon_t rep, router;
   Mlfq__ServerMessage *m;
   int64_t deadline;
@@ -429,12 +359,12 @@ TEST(hostile, busy_replica_is_not_lost) {
   args[4] = NULL;
   mlfq_test_server_start(&router, STALL_ROUTER, args);
   c = tc_open(&router, 1);
-  stall_wait_replica(c, 0, 1, TC_WAIT_MS);
-  stall_submit(c, 1, 256, 400);
+  tc_wait_replica(c, 0, 1, TC_WAIT_MS);
+  tc_submit_burst(c, 1, 256, 4, 400);
   deadline = tc_now_ms() + 6 * TC_WAIT_MS;
   for (id = 1; id <= 256; id++)
     while (s->ends[id] == 0)
-      stall_take(c, s, deadline);
+      tc_take(c, s, deadline);
   for (id = 1; id <= 256; id++) {
     if (s->code[id] != 0)
       MLFQ_TEST_FAIL("request %llu ended with %s", (unsigned long long)id,

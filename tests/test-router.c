@@ -52,26 +52,6 @@ static int count_up(tc_client_t *c, Mlfq__ServerMessage **m) {
   return up;
 }
 
-/* Polls the router's Stats on c until replica i (0-based) is up (want 1)
- * or down (want 0). */
-static void wait_replica(tc_client_t *c, size_t i, int want) {
-  int64_t deadline = tc_now_ms() + TC_WAIT_MS;
-  Mlfq__ServerMessage *m;
-  int up;
-
-  for (;;) {
-    m = tc_stats(c);
-    ASSERT_LT(i, m->stats->n_replicas);
-    up = m->stats->replicas[i]->up;
-    mlfq__server_message__free_unpacked(m, NULL);
-    if (up == want)
-      return;
-    if (tc_now_ms() > deadline)
-      MLFQ_TEST_FAIL("replica %zu still %s after %d ms", i + 1,
-                     up ? "up" : "down", TC_WAIT_MS);
-  }
-}
-
 /* Starts n replicas with rargs and a router over them with args, and
  * waits until the router has every replica up. */
 static void rig_start(rig_t *g, int n, const char *const *rargs,
@@ -116,68 +96,20 @@ static void rig_stop(rig_t *g) {
       ASSERT_EQ(mlfq_test_daemon_stop(&g->rep[i], SIGTERM, 10), 0);
 }
 
-/* How each request ended, as a client sees it through the router. */
-typedef struct {
-  int replica[TC_MAXID]; /* Done.replica */
-  int lost[TC_MAXID];    /* REPLICA_LOST errors */
-  int ends[TC_MAXID];    /* Done or a request Error */
-  int after[TC_MAXID];   /* messages about it after it ended */
-  int code[TC_MAXID];    /* the Error's code */
-  char lost_addr[160];   /* what a REPLICA_LOST message must name */
-} seen_t;
-
-/* Receives one message on c and records it in s. */
-static void take(tc_client_t *c, seen_t *s, int timeout_ms) {
-  Mlfq__ServerMessage *m = tc_recv(c, timeout_ms);
-  uint64_t id = tc_msg_id(m);
-
-  if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR)
-    ASSERT_NE(id, 0); /* no connection error is expected here */
-  if (id < TC_MAXID) {
-    s->after[id] += s->ends[id] > 0;
-    if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_DONE) {
-      s->replica[id] = (int)m->done->replica;
-      s->ends[id]++;
-    } else if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR) {
-      s->code[id] = m->error->code;
-      s->ends[id]++;
-      if (m->error->code == MLFQ__ERROR_CODE__REPLICA_LOST) {
-        s->lost[id]++;
-        ASSERT_CONTAINS(m->error->message, s->lost_addr);
-      }
-    }
-  }
-  mlfq__server_message__free_unpacked(m, NULL);
-}
-
 /* Receives until requests first..last have all ended. */
-static void wait_ended(tc_client_t *c, seen_t *s, uint64_t first,
+static void wait_ended(tc_client_t *c, tc_seen_t *s, uint64_t first,
                        uint64_t last) {
   int64_t deadline = tc_now_ms() + 2 * TC_WAIT_MS;
   uint64_t id;
 
   for (id = first; id <= last; id++)
     while (s->ends[id] == 0)
-      take(c, s, tc_left_ms(deadline));
-}
-
-/* Sends Submits for ids first..last (in input tokens, out output tokens
- * each) in one write. */
-static void submit_burst(tc_client_t *c, uint64_t first, uint64_t last,
-                         uint32_t in, uint32_t out) {
-  mlfq_buf_t b;
-  uint64_t id;
-
-  mlfq_buf_init(&b, 1 << 20);
-  for (id = first; id <= last; id++)
-    tc_put_submit(&b, id, in, out);
-  ASSERT_OK(mlfq_peer_send_raw(&c->p, b.data, b.len));
-  mlfq_buf_free(&b);
+      tc_take(c, s, deadline);
 }
 
 /* Every request first..last ended once, with Done and out Tokens from a
  * replica in 1..n, and nothing came after its end. */
-static void assert_all_done(tc_client_t *c, const seen_t *s, uint64_t first,
+static void assert_all_done(tc_client_t *c, const tc_seen_t *s, uint64_t first,
                             uint64_t last, uint32_t out, int n) {
   uint64_t id;
 
@@ -211,7 +143,7 @@ static void wait_accepted(tc_client_t *c, uint64_t first, uint64_t last) {
 TEST(router, ids_remapped) {
   const char *rargs[] = {FAST, "--max-batch", "16", NULL};
   const char *args[] = {"--policy", "round-robin", NULL};
-  seen_t *sa = calloc(1, sizeof(*sa)), *sb = calloc(1, sizeof(*sb));
+  tc_seen_t *sa = calloc(1, sizeof(*sa)), *sb = calloc(1, sizeof(*sb));
   tc_client_t *a, *b;
   uint64_t id;
   rig_t g;
@@ -473,11 +405,11 @@ TEST(router, slow_reader) {
 
 /* Runs the requests first..last (in, out tokens) as one burst on c and
  * counts where they ran: count[r] for replica r (1-based). */
-static void spread(tc_client_t *c, seen_t *s, uint64_t first, uint64_t last,
+static void spread(tc_client_t *c, tc_seen_t *s, uint64_t first, uint64_t last,
                    uint32_t in, uint32_t out, int count[MAXREP + 1]) {
   uint64_t id;
 
-  submit_burst(c, first, last, in, out);
+  tc_submit_burst(c, first, last, in, out);
   wait_ended(c, s, first, last);
   assert_all_done(c, s, first, last, out, MAXREP);
   for (id = first; id <= last; id++)
@@ -486,7 +418,7 @@ static void spread(tc_client_t *c, seen_t *s, uint64_t first, uint64_t last,
 
 /* The router's picks replayed on a balancer of the same policy and seed:
  * with no Token back during the burst, they must be the same. */
-static void assert_replayed(const seen_t *s, mlfq_balance_policy_t p,
+static void assert_replayed(const tc_seen_t *s, mlfq_balance_policy_t p,
                             uint64_t seed, uint64_t n, uint32_t in,
                             uint32_t out) {
   mlfq_balance_load_t *l = calloc(n + 1, sizeof(*l));
@@ -513,7 +445,7 @@ static void assert_replayed(const seen_t *s, mlfq_balance_policy_t p,
 /* Runs one burst of n requests through a router of policy p over three
  * replicas; returns the count per replica in count. */
 static void policy_run(const char *p, uint64_t n, uint32_t in, uint32_t out,
-                       seen_t *s, int count[MAXREP + 1]) {
+                       tc_seen_t *s, int count[MAXREP + 1]) {
   const char *rargs[] = {SLOW_PREFILL, NULL};
   const char *args[] = {"--policy", p, "--seed", "7", NULL};
   tc_client_t *c;
@@ -527,7 +459,7 @@ static void policy_run(const char *p, uint64_t n, uint32_t in, uint32_t out,
 }
 
 TEST(router, policy_round_robin) {
-  seen_t *s = calloc(1, sizeof(*s));
+  tc_seen_t *s = calloc(1, sizeof(*s));
   int count[MAXREP + 1] = {0};
   uint64_t id;
 
@@ -540,7 +472,7 @@ TEST(router, policy_round_robin) {
 
 /* 30 requests in one burst: loads count at dispatch, so 10 each. */
 TEST(router, policy_least_requests) {
-  seen_t *s = calloc(1, sizeof(*s));
+  tc_seen_t *s = calloc(1, sizeof(*s));
   int count[MAXREP + 1] = {0};
 
   ASSERT(s != NULL);
@@ -558,7 +490,7 @@ TEST(router, policy_least_requests) {
 TEST(router, policy_least_tokens) {
   const char *rargs[] = {SLOW_PREFILL, NULL};
   const char *args[] = {"--policy", "least-tokens", NULL};
-  seen_t *s = calloc(1, sizeof(*s));
+  tc_seen_t *s = calloc(1, sizeof(*s));
   int count[MAXREP + 1] = {0};
   mlfq_buf_t b;
   tc_client_t *c;
@@ -592,7 +524,7 @@ TEST(router, policy_least_tokens) {
  * balancer's own for the seed, and each replica gets at least min_each. */
 static void seeded_policy(const char *name, mlfq_balance_policy_t p,
                           int min_each) {
-  seen_t *s = calloc(1, sizeof(*s));
+  tc_seen_t *s = calloc(1, sizeof(*s));
   int count[MAXREP + 1] = {0}, i;
 
   ASSERT(s != NULL);
@@ -786,34 +718,22 @@ TEST(router, mlfqctl) {
 
 /* Waits for every request first..last to have a Token (all are running),
  * recording what comes in s. */
-static void wait_running(tc_client_t *c, seen_t *s, uint64_t first,
+static void wait_running(tc_client_t *c, tc_seen_t *s, uint64_t first,
                          uint64_t last) {
   int64_t deadline = tc_now_ms() + TC_WAIT_MS;
   uint64_t id;
 
   for (id = first; id <= last; id++)
     while (c->tokens[id] == 0 && s->ends[id] == 0)
-      take(c, s, tc_left_ms(deadline));
+      tc_take(c, s, deadline);
 }
 
 /* Output tokens of a request on a replica that the test kills: 200 s at
  * 2 ms a token, so that it is still running when the kill comes, however
- * late (the test's own timeout is shorter). */
+ * late (the test's own timeout is shorter). Submitted round-robin over
+ * three replicas with tc_submit_cycle from id 1, the requests of replica 2
+ * ((id - 1) % 3 == 1) ask for it. */
 #define DOOMED_OUT 100000
-
-/* submit_burst for ids first..last routed round-robin over three replicas,
- * where those of replica 2 ((id - 1) % 3 == 1) ask for DOOMED_OUT tokens. */
-static void submit_burst_doomed_2(tc_client_t *c, uint64_t first, uint64_t last,
-                                  uint32_t in, uint32_t out) {
-  mlfq_buf_t b;
-  uint64_t id;
-
-  mlfq_buf_init(&b, 1 << 20);
-  for (id = first; id <= last; id++)
-    tc_put_submit(&b, id, in, (id - 1) % 3 == 1 ? DOOMED_OUT : out);
-  ASSERT_OK(mlfq_peer_send_raw(&c->p, b.data, b.len));
-  mlfq_buf_free(&b);
-}
 
 /* Kills replica i with SIGKILL and reaps it. */
 static void kill_replica(rig_t *g, int i) {
@@ -832,7 +752,8 @@ TEST(router, replica_killed_mid_run) {
                          "0.01",        "--max-batch", "32",
                          NULL};
   const char *args[] = {"--policy", "round-robin", NULL};
-  seen_t *s = calloc(1, sizeof(*s));
+  const uint32_t out[3] = {200, DOOMED_OUT, 200};
+  tc_seen_t *s = calloc(1, sizeof(*s));
   Mlfq__ServerMessage *m;
   tc_client_t *c;
   uint64_t id;
@@ -840,9 +761,9 @@ TEST(router, replica_killed_mid_run) {
 
   ASSERT(s != NULL);
   rig_start(&g, 3, rargs, args);
-  snprintf(s->lost_addr, sizeof(s->lost_addr), "replica 2 (%s)", g.rep[1].addr);
+  snprintf(s->lost_name, sizeof(s->lost_name), "replica 2 (%s)", g.rep[1].addr);
   c = tc_open(&g.router, 1);
-  submit_burst_doomed_2(c, 1, 45, 4, 200); /* 400 ms, or 200 s on 2 */
+  tc_submit_cycle(c, 1, 45, 4, out, 3); /* 400 ms, or 200 s on 2 */
   wait_running(c, s, 1, 45);
   kill_replica(&g, 1);
   wait_ended(c, s, 1, 45);
@@ -860,7 +781,7 @@ TEST(router, replica_killed_mid_run) {
       ASSERT_EQ(s->replica[id], (int)((id - 1) % 3) + 1);
     }
   }
-  submit_burst(c, 101, 110, 4, 5);
+  tc_submit_burst(c, 101, 110, 4, 5);
   wait_ended(c, s, 101, 110);
   assert_all_done(c, s, 101, 110, 5, 3);
   for (id = 101; id <= 110; id++)
@@ -894,7 +815,8 @@ TEST(router, replica_restarted) {
   const char *again[] = {
       "--listen", addr, "--decode-ms", "2", "--prefill-ms-per-token",
       "0.01",     NULL};
-  seen_t *s = calloc(1, sizeof(*s));
+  const uint32_t out[3] = {100, DOOMED_OUT, 100};
+  tc_seen_t *s = calloc(1, sizeof(*s));
   int count[MAXREP + 1] = {0};
   Mlfq__ServerMessage *m;
   tc_client_t *c, *ctl;
@@ -904,14 +826,14 @@ TEST(router, replica_restarted) {
   ASSERT(s != NULL);
   rig_start(&g, 3, rargs, args);
   snprintf(addr, sizeof(addr), "%s", g.rep[1].addr);
-  snprintf(s->lost_addr, sizeof(s->lost_addr), "%s", addr);
+  snprintf(s->lost_name, sizeof(s->lost_name), "%s", addr);
   c = tc_open(&g.router, 1);
   ctl = tc_open(&g.router, 1);
-  submit_burst_doomed_2(c, 1, 30, 4, 100);
+  tc_submit_cycle(c, 1, 30, 4, out, 3);
   wait_running(c, s, 1, 30);
   kill_replica(&g, 1);
-  wait_replica(ctl, 1, 0);
-  submit_burst(c, 31, 39, 4, 5);
+  tc_wait_replica(ctl, 1, 0, TC_WAIT_MS);
+  tc_submit_burst(c, 31, 39, 4, 5);
   wait_ended(c, s, 1, 39);
   for (id = 1; id <= 30; id++) {
     ASSERT_EQ(s->ends[id], 1);
@@ -927,8 +849,8 @@ TEST(router, replica_restarted) {
   mlfq_test_daemon_start(&g.rep[1], again);
   g.running[1] = 1;
   ASSERT_STR_EQ(g.rep[1].addr, addr);
-  wait_replica(ctl, 1, 1);
-  submit_burst(c, 40, 48, 4, 5);
+  tc_wait_replica(ctl, 1, 1, TC_WAIT_MS);
+  tc_submit_burst(c, 40, 48, 4, 5);
   wait_ended(c, s, 40, 48);
   assert_all_done(c, s, 40, 48, 5, 3);
   for (id = 40; id <= 48; id++)
@@ -961,7 +883,7 @@ TEST(router, no_replica) {
   c = tc_open(&g.router, 1);
   ASSERT_EQ(mlfq_test_daemon_stop(&g.rep[0], SIGTERM, 10), 0);
   g.running[0] = 0;
-  wait_replica(c, 0, 0);
+  tc_wait_replica(c, 0, 0, TC_WAIT_MS);
   tc_submit(c, 1, 4, 3);
   tc_expect_error(c, 1, MLFQ__ERROR_CODE__NO_REPLICA);
   m = tc_stats(c);
