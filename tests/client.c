@@ -1,6 +1,7 @@
 /* The tests' protocol client (client.h). */
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "wire.h"
 
@@ -377,4 +378,20 @@ void tc_wait_replica(tc_client_t *c, size_t i, int want, int timeout_ms) {
       MLFQ_TEST_FAIL("replica %zu still %s after %d ms", i + 1,
                      up ? "up" : "down", timeout_ms);
   }
+}
+
+void tc_tmpdir(char *dir, size_t len, const char *name) {
+  ASSERT_LT(snprintf(dir, len, "/tmp/%s-XXXXXX", name), (int64_t)len);
+  if (mkdtemp(dir) == NULL)
+    MLFQ_TEST_FAIL("mkdtemp %s: %s", dir, strerror(errno));
+}
+
+void tc_rmtree(const char *dir, const char *const *names) {
+  char path[512];
+
+  for (; *names != NULL; names++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, *names);
+    unlink(path);
+  }
+  rmdir(dir);
 }

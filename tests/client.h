@@ -143,6 +143,14 @@ void tc_submit_cycle(tc_client_t *c, uint64_t first, uint64_t last, uint32_t in,
  * or down (want 0), within timeout_ms. */
 void tc_wait_replica(tc_client_t *c, size_t i, int want, int timeout_ms);
 
+/* Makes a fresh directory /tmp/NAME-XXXXXX for a test's files and puts
+ * its path in dir (len bytes). */
+void tc_tmpdir(char *dir, size_t len, const char *name);
+
+/* Removes the files names (NULL-terminated, relative to dir) and then the
+ * directory dir, ignoring what is not there. */
+void tc_rmtree(const char *dir, const char *const *names);
+
 /* Append the frame of a Hello speaking protocol version, for tests
  * that write several frames, or parts of one, at once. */
 void tc_put_hello(mlfq_buf_t *b, uint32_t version);

@@ -42,23 +42,6 @@ static int exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-/* A fresh directory for a test's files. */
-static void tmpdir(char *dir, size_t len) {
-  snprintf(dir, len, "/tmp/mlfqd-life-XXXXXX");
-  if (mkdtemp(dir) == NULL)
-    MLFQ_TEST_FAIL("mkdtemp: %s", strerror(errno));
-}
-
-static void rmtree(const char *dir, const char *const *names) {
-  char path[512];
-
-  for (; *names != NULL; names++) {
-    snprintf(path, sizeof(path), "%s/%s", dir, *names);
-    unlink(path);
-  }
-  rmdir(dir);
-}
-
 /* The first SIGTERM lets the requests in flight finish (a Done for each)
  * while new connections are refused and new Submits get SHUTTING_DOWN;
  * then the daemon closes the connection and exits 0. A fourth request,
@@ -243,7 +226,7 @@ TEST(lifecycle, second_signal) {
   uint64_t id;
   int status;
 
-  tmpdir(dir, sizeof(dir));
+  tc_tmpdir(dir, sizeof(dir), "mlfqd-life");
   snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
   mlfq_test_daemon_start(&d, args);
   ASSERT(exists(pidfile));
@@ -260,7 +243,7 @@ TEST(lifecycle, second_signal) {
   ASSERT_LT(tc_now_ms() - signalled, 2000);
   ASSERT(!exists(pidfile));
   tc_close(c);
-  rmtree(dir, names);
+  tc_rmtree(dir, names);
 }
 
 /* Runs MLFQ_BIN_DIR/mlfqd with args, stdin from /dev/null, stdout to a
@@ -364,7 +347,7 @@ TEST(lifecycle, daemon_mode) {
   /* The detached server becomes this process's child when its parent
    * exits, so that its exit status can be read. */
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL), 0);
-  tmpdir(dir, sizeof(dir));
+  tc_tmpdir(dir, sizeof(dir), "mlfqd-life");
   snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
   snprintf(portfile, sizeof(portfile), "%s/port", dir);
   snprintf(logfile, sizeof(logfile), "%s/log", dir);
@@ -407,7 +390,7 @@ TEST(lifecycle, daemon_mode) {
   ASSERT_CONTAINS(log, "listening on");
   ASSERT_CONTAINS(log, "stopped");
   free(log);
-  rmtree(dir, names);
+  tc_rmtree(dir, names);
 }
 
 /* A daemon keeps nothing of its caller: once `mlfqd --daemon` has
@@ -424,7 +407,7 @@ TEST(lifecycle, daemon_detaches_stderr) {
   long dpid;
 
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL), 0);
-  tmpdir(dir, sizeof(dir));
+  tc_tmpdir(dir, sizeof(dir), "mlfqd-life");
   snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
   snprintf(logfile, sizeof(logfile), "%s/log", dir);
   ASSERT_EQ(pipe2(errp, O_CLOEXEC), 0);
@@ -445,7 +428,7 @@ TEST(lifecycle, daemon_detaches_stderr) {
   status = wait_exit((pid_t)dpid, TC_WAIT_MS);
   mlfq_test_untrack((int)dpid);
   ASSERT_EQ(status, 0);
-  rmtree(dir, names);
+  tc_rmtree(dir, names);
   if (stderr_open)
     MLFQ_TEST_FAIL("the detached daemon (pid %ld) kept the caller's stderr "
                    "open 2 s after `mlfqd --daemon` returned",
@@ -461,7 +444,7 @@ TEST(lifecycle, pidfile_live) {
                   "--pidfile",           pidfile,    NULL};
   char *out, *err, *after;
 
-  tmpdir(dir, sizeof(dir));
+  tc_tmpdir(dir, sizeof(dir), "mlfqd-life");
   snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
   snprintf(num, sizeof(num), "%ld", (long)getpid());
   snprintf(text, sizeof(text), "%s\n", num);
@@ -476,7 +459,7 @@ TEST(lifecycle, pidfile_live) {
   free(after);
   free(out);
   free(err);
-  rmtree(dir, names);
+  tc_rmtree(dir, names);
 }
 
 /* A stale pidfile (its process is gone) is overwritten with the new pid
@@ -489,7 +472,7 @@ TEST(lifecycle, pidfile_stale) {
   pid_t gone;
   int status;
 
-  tmpdir(dir, sizeof(dir));
+  tc_tmpdir(dir, sizeof(dir), "mlfqd-life");
   snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
   gone = fork();
   ASSERT_GE(gone, 0);
@@ -502,7 +485,7 @@ TEST(lifecycle, pidfile_stale) {
   ASSERT_EQ(read_pid(pidfile), d.pid);
   ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 5), 0);
   ASSERT(!exists(pidfile));
-  rmtree(dir, names);
+  tc_rmtree(dir, names);
 }
 
 /* mlfqd with args exits 2 with one line on stderr and nothing on stdout. */
