@@ -461,32 +461,54 @@ static void mono_lockout(const mlfq_test_daemon_t *d) {
   tc_close(b);
 }
 
+/* Runs check against mlfqd started with MONO_FAST and limits or, if
+ * through_router, against mlfq-router started with limits over one such
+ * replica; then each must exit 0 at SIGTERM. */
+static void mono_on(int through_router, const char *const *limits,
+                    void (*check)(const mlfq_test_daemon_t *d)) {
+  const char *fast[] = {MONO_FAST, NULL};
+  const char *argv[16];
+  mlfq_test_daemon_t rep, d;
+  int n = 0;
+
+  if (through_router) {
+    mlfq_test_daemon_start(&rep, fast);
+    argv[n++] = "--replica";
+    argv[n++] = rep.addr;
+  } else {
+    for (; fast[n] != NULL; n++)
+      argv[n] = fast[n];
+  }
+  for (; *limits != NULL; limits++) {
+    ASSERT_LT(n, 15);
+    argv[n++] = *limits;
+  }
+  argv[n] = NULL;
+  if (through_router)
+    mlfq_test_server_start(&d, MONO_ROUTER, argv);
+  else
+    mlfq_test_daemon_start(&d, argv);
+  check(&d);
+  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  if (through_router)
+    ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+}
+
+static const char *const mono_pending_1000[] = {"--max-pending", "1000", NULL};
+
 /* One connection (or a few) could take every slot of --max-pending, and
  * every other client got OVERLOADED. */
 TEST(hostile, one_connection_cannot_lock_others_out) {
-  const char *args[] = {MONO_FAST, "--max-pending", "1000", NULL};
-  mlfq_test_daemon_t d;
-
-  mlfq_test_daemon_start(&d, args);
-  mono_lockout(&d);
-  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  mono_on(0, mono_pending_1000, mono_lockout);
 }
 
 TEST(hostile, one_connection_cannot_lock_others_out_through_router) {
-  const char *rargs[] = {MONO_FAST, NULL};
-  const char *args[] = {"--replica", NULL, "--max-pending", "1000", NULL};
-  mlfq_test_daemon_t rep, rt;
-
-  mlfq_test_daemon_start(&rep, rargs);
-  args[1] = rep.addr;
-  mlfq_test_server_start(&rt, MONO_ROUTER, args);
-  mono_lockout(&rt);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+  mono_on(1, mono_pending_1000, mono_lockout);
 }
 
 /* --max-pending-per-conn 10: the eleventh request of a connection gets
- * OVERLOADED naming the limit; another connection has its own ten. */
+ * OVERLOADED naming the limit; another connection has its own ten; once
+ * both have left, nothing of theirs is in flight. */
 static void mono_per_conn(const mlfq_test_daemon_t *d) {
   tc_client_t *a, *b;
   char why[256];
@@ -498,45 +520,33 @@ static void mono_per_conn(const mlfq_test_daemon_t *d) {
   ASSERT_EQ_U64(mono_flood(b, 20, NULL, 0), 10);
   tc_close(a);
   tc_close(b);
-}
-
-TEST(hostile, max_pending_per_conn_refuses_at_the_limit) {
-  const char *args[] = {
-      MONO_FAST, "--max-pending", "1000", "--max-pending-per-conn", "10", NULL};
-  const char *half[] = {MONO_FAST, "--max-pending", "10", NULL};
-  mlfq_test_daemon_t d;
-  tc_client_t *a;
-  char why[256];
-
-  mlfq_test_daemon_start(&d, args);
-  mono_per_conn(&d);
-  a = tc_open(&d, 1);
+  a = tc_open(d, 1);
   mlfq__server_message__free_unpacked(tc_wait_idle(a, 1, 2 * TC_WAIT_MS), NULL);
   tc_close(a);
-  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+}
 
-  /* By default a connection may hold half of max-pending. */
-  mlfq_test_daemon_start(&d, half);
-  a = tc_open(&d, 1);
+/* With --max-pending 10 alone, a connection may hold half of it. */
+static void mono_default_half(const mlfq_test_daemon_t *d) {
+  tc_client_t *a = tc_open(d, 1);
+  char why[256];
+
   ASSERT_EQ_U64(mono_flood(a, 10, why, sizeof(why)), 5);
   ASSERT_CONTAINS(why, "max-pending-per-conn");
   tc_close(a);
-  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+}
+
+static const char *const mono_per_conn_10[] = {
+    "--max-pending", "1000", "--max-pending-per-conn", "10", NULL};
+
+TEST(hostile, max_pending_per_conn_refuses_at_the_limit) {
+  static const char *const half[] = {"--max-pending", "10", NULL};
+
+  mono_on(0, mono_per_conn_10, mono_per_conn);
+  mono_on(0, half, mono_default_half);
 }
 
 TEST(hostile, max_pending_per_conn_through_router) {
-  const char *rargs[] = {MONO_FAST, NULL};
-  const char *args[] = {
-      "--replica", NULL, "--max-pending", "1000", "--max-pending-per-conn",
-      "10",        NULL};
-  mlfq_test_daemon_t rep, rt;
-
-  mlfq_test_daemon_start(&rep, rargs);
-  args[1] = rep.addr;
-  mlfq_test_server_start(&rt, MONO_ROUTER, args);
-  mono_per_conn(&rt);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+  mono_on(1, mono_per_conn_10, mono_per_conn);
 }
 
 /* A Submit or a Cancel with id 0 is a connection error (BAD_MESSAGE, id
@@ -555,26 +565,14 @@ static void mono_id0(const mlfq_test_daemon_t *d) {
   mlfq_buf_free(&b);
 }
 
-TEST(hostile, request_id_0_is_a_connection_error) {
-  const char *args[] = {MONO_FAST, NULL};
-  mlfq_test_daemon_t d;
+static const char *const mono_no_limits[] = {NULL};
 
-  mlfq_test_daemon_start(&d, args);
-  mono_id0(&d);
-  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+TEST(hostile, request_id_0_is_a_connection_error) {
+  mono_on(0, mono_no_limits, mono_id0);
 }
 
 TEST(hostile, request_id_0_is_a_connection_error_through_router) {
-  const char *rargs[] = {MONO_FAST, NULL};
-  const char *args[] = {"--replica", NULL, NULL};
-  mlfq_test_daemon_t rep, rt;
-
-  mlfq_test_daemon_start(&rep, rargs);
-  args[1] = rep.addr;
-  mlfq_test_server_start(&rt, MONO_ROUTER, args);
-  mono_id0(&rt);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rt, SIGTERM, 10), 0);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rep, SIGTERM, 10), 0);
+  mono_on(1, mono_no_limits, mono_id0);
 }
 
 /* (end of monopolising client) */
