@@ -333,48 +333,70 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   ASSERT_EQ(mlfq_test_daemon_stop(&rep[1], SIGTERM, 10), 0);
 }
 
-/* A replica that is busy, not stopped, is never lost: 256 requests in one
- * batch of 256 at 1 ms a token keep its loop sending tokens (and the
- * router's forwarding them) while the router probes it every 10 ms; every
- * request completes and Stats shows it up with nothing lost. */
+#define BUSY_N 256         /* requests in one batch */
+#define BUSY_OUT 500       /* their output: 5 s at 10 ms a token */
+#define BUSY_PROBE_MS 1000 /* --probe-timeout, a fifth of that */
+
+/* A replica that is busy, not stopped, is never lost: BUSY_N requests in
+ * one batch at 10 ms a token keep its loop sending tokens (and the
+ * router's forwarding them) for at least 5 s while the router probes it
+ * every 10 ms and gives each probe BUSY_PROBE_MS. A router that took the
+ * busy replica for a stopped one (a probe answer queued behind the
+ * tokens, or not read or not counted while they come) would lose it
+ * within the busy period, five probe timeouts long; a loaded machine's
+ * stall of a loop stays well under a second. The whole output (128,000
+ * Tokens, about 3 MB) fits the router's bound of a client's unread
+ * output (8 MiB), so a slow test process is no slow reader. Every request
+ * completes and Stats shows the replica up with nothing lost. */
 TEST(hostile, busy_replica_is_not_lost) {
-  const char *rargs[] = {"--decode-ms", "1",           "--prefill-ms-per-token",
+  const char *rargs[] = {"--decode-ms", "10",          "--prefill-ms-per-token",
                          "0.01",        "--max-batch", "256",
                          NULL};
-  const char *args[6];
+  char timeout[16];
+  const char *args[] = {"--probe-interval",
+                        "10",
+                        "--probe-timeout",
+                        timeout,
+                        "--replica",
+                        NULL,
+                        NULL};
   tc_seen_t *s = calloc(1, sizeof(*s));
   mlfq_test_daemon_t rep, router;
+  int64_t t0, deadline, busy;
   Mlfq__ServerMessage *m;
-  int64_t deadline;
   tc_client_t *c;
   uint64_t id;
   char *log;
 
   ASSERT(s != NULL);
   mlfq_test_daemon_start(&rep, rargs);
-  args[0] = "--probe-interval";
-  args[1] = "10";
-  args[2] = "--replica";
-  args[3] = rep.addr;
-  args[4] = NULL;
+  snprintf(timeout, sizeof(timeout), "%d", BUSY_PROBE_MS);
+  args[5] = rep.addr;
   mlfq_test_server_start(&router, STALL_ROUTER, args);
   c = tc_open(&router, 1);
   tc_wait_replica(c, 0, 1, TC_WAIT_MS);
-  tc_submit_burst(c, 1, 256, 4, 400);
-  deadline = tc_now_ms() + 6 * TC_WAIT_MS;
-  for (id = 1; id <= 256; id++)
+  t0 = tc_now_ms();
+  tc_submit_burst(c, 1, BUSY_N, 4, BUSY_OUT);
+  deadline = t0 + 12 * TC_WAIT_MS;
+  for (id = 1; id <= BUSY_N; id++)
     while (s->ends[id] == 0)
       tc_take(c, s, deadline);
-  for (id = 1; id <= 256; id++) {
+  busy = tc_now_ms() - t0;
+  fprintf(stderr,
+          "busy replica: %d streams of %d tokens in %" PRId64
+          " ms, probe timeout %d ms\n",
+          BUSY_N, BUSY_OUT, busy, BUSY_PROBE_MS);
+  for (id = 1; id <= BUSY_N; id++) {
     if (s->code[id] != 0)
       MLFQ_TEST_FAIL("request %llu ended with %s", (unsigned long long)id,
                      mlfq_wire_error_name(s->code[id]));
-    ASSERT_EQ(c->tokens[id], 400);
+    ASSERT_EQ(c->tokens[id], BUSY_OUT);
   }
+  ASSERT_GE(busy, 5 * BUSY_PROBE_MS); /* the test could fail */
   m = tc_stats(c);
   ASSERT_EQ(m->stats->replicas[0]->up, 1);
   ASSERT_EQ_U64(m->stats->replicas[0]->lost, 0);
-  ASSERT_EQ_U64(m->stats->completed, 256);
+  ASSERT_EQ_U64(m->stats->completed, BUSY_N);
   mlfq__server_message__free_unpacked(m, NULL);
   tc_close(c);
   free(s);
