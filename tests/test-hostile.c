@@ -22,8 +22,14 @@
 
 #define IDS_N 100000 /* adversarial ids, all pending at the end */
 #define IDS_ROUNDS 20
-#define IDS_MEDIAN_MS 50  /* the victim's Stats round trips, */
-#define IDS_MAX_MS 200    /* times ids_scale */
+/* The victim's Stats round trips, times ids_scale. Their median is the
+ * test: a slow round or two on a loaded machine is no failure, while the
+ * old hash slows every round after the first few, more with each. At load
+ * averages of 1.5 to 3 its medians were 557-703 ms in mlfqd and 522-902
+ * ms through the router, the keyed hash's 6-7 and 9-12 ms. The largest
+ * is only a guard against a hang. */
+#define IDS_MEDIAN_MS 100
+#define IDS_MAX_MS 3000
 #define IDS_WAIT_MS 60000 /* bound of each wait (the stalled server) */
 
 /* Reads and drops what fd has to read, without blocking. */
@@ -50,24 +56,38 @@ static int ids_cmp_ms(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* What the bounds are multiplied by, from runs on a 2-core machine with
- * a load average of 10 to 16. A round trip through the router is two in
- * a row (its Stats request to the replica goes behind the Submits it
- * forwarded), and both processes take every Submit and grow their maps,
- * the router two at once: its medians were 2 times mlfqd's, its maxima
- * up to 380 ms. Under ASan+UBSan mlfqd's medians were 41-70 ms and its
- * maxima 108-220 ms, with one of 1,051 ms in 9 runs. */
+/* TSan slows a loop more than ASan does. */
+#if defined(__SANITIZE_THREAD__)
+#define IDS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IDS_TSAN 1
+#endif
+#endif
+#ifndef IDS_TSAN
+#define IDS_TSAN 0
+#endif
+
+/* What the bounds are multiplied by. A round trip through the router is
+ * two in a row (its Stats request to the replica goes behind the Submits
+ * it forwarded), and the router keeps the client's ids in a map as mlfqd
+ * does: its medians were 1.5 to 2 times mlfqd's with the keyed hash (and
+ * about the same with the old one). A sanitizer slows both hashes: with
+ * ASan+UBSan, medians of 14-22 ms in mlfqd (41-70 ms in earlier runs at a
+ * load average of 10 to 16) and 20-47 ms through the router, against the
+ * old hash's 1,026-1,666 and 1,281-2,070 ms; with TSan, 40-66 and
+ * 61-116 ms (the old hash's, in mlfqd: 7,885 ms). */
 static int64_t ids_scale(int router) {
-  return (MLFQ_TEST_SANITIZED ? 6 : 1) * (router ? 3 : 1);
+  return (IDS_TSAN ? 6 : MLFQ_TEST_SANITIZED ? 3 : 1) * (router ? 2 : 1);
 }
 
 /* Sends IDS_N Submits on flood whose ids all had one home slot under the
  * old hash (oldhash.h) in every table up to 2^24 slots, each of a million
- * tokens, so that they stay pending. They go in IDS_ROUNDS equal parts;
- * right after each part, victim sends a StatsRequest and times the reply,
- * while the flood's replies are read and dropped. Asserts that no round
- * trip passes IDS_MAX_MS and that their median is under IDS_MEDIAN_MS,
- * both times scale. */
+ * output tokens, so that they stay pending. They go in IDS_ROUNDS equal
+ * parts; right after each part, victim sends a StatsRequest and times the
+ * reply, while the flood's replies are read and dropped. Prints each round
+ * trip, their median and the largest; asserts that the median is under
+ * IDS_MEDIAN_MS and that none passes IDS_MAX_MS, both times scale. */
 static void ids_flood(tc_client_t *flood, tc_client_t *victim, const char *what,
                       int64_t scale) {
   int64_t ms[IDS_ROUNDS], t0, deadline, median;
@@ -123,7 +143,6 @@ static void ids_flood(tc_client_t *flood, tc_client_t *victim, const char *what,
     mlfq__server_message__free_unpacked(m, NULL);
     fprintf(stderr, "%s: %d ids in, Stats round trip %" PRId64 " ms\n", what,
             IDS_N / IDS_ROUNDS * (k + 1), ms[k]);
-    ASSERT_LT(ms[k], IDS_MAX_MS * scale);
   }
   qsort(ms, IDS_ROUNDS, sizeof(ms[0]), ids_cmp_ms);
   median = (ms[IDS_ROUNDS / 2 - 1] + ms[IDS_ROUNDS / 2]) / 2;
@@ -131,6 +150,7 @@ static void ids_flood(tc_client_t *flood, tc_client_t *victim, const char *what,
           "%s: Stats round trips: median %" PRId64 " ms, max %" PRId64 " ms\n",
           what, median, ms[IDS_ROUNDS - 1]);
   ASSERT_LT(median, IDS_MEDIAN_MS * scale);
+  ASSERT_LT(ms[IDS_ROUNDS - 1], IDS_MAX_MS * scale);
   mlfq_buf_free(&b);
   mlfq_buf_free(&st);
 }
@@ -179,9 +199,17 @@ TEST(hostile, colliding_ids_do_not_stall_the_router) {
    * upstream ids (which it numbers) in another. */
   const char *rargs[] = {"--max-pending", "200000", "--max-pending-per-conn",
                          "200000", NULL};
-  const char *argv[] = {
-      "--replica", NULL, "--max-pending", "200000", "--max-pending-per-conn",
-      "200000",    NULL};
+  /* A replica busy with the flood must not be lost to a slow probe
+   * answer: this test is not about liveness. */
+  const char *argv[] = {"--replica",
+                        NULL,
+                        "--max-pending",
+                        "200000",
+                        "--max-pending-per-conn",
+                        "200000",
+                        "--probe-timeout",
+                        "60000",
+                        NULL};
   mlfq_test_daemon_t rep, rt;
   tc_client_t *flood, *victim;
   Mlfq__ServerMessage *m;
