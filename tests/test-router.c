@@ -366,7 +366,9 @@ TEST(router, slow_reader) {
   const char *rargs[] = {"--decode-ms", "0.01",     "--prefill-ms-per-token",
                          "0.0001",      "--policy", "fcfs",
                          "--max-batch", "256",      NULL};
-  const char *args[] = {"--max-queued-bytes", "65536", NULL};
+  /* its probe answers wait behind a flood of Tokens: not a lost replica */
+  const char *args[] = {"--max-queued-bytes", "65536", "--probe-timeout",
+                        "60000", NULL};
   Mlfq__ServerMessage *m;
   tc_client_t *s, *b;
   mlfq_buf_t buf;
