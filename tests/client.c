@@ -23,13 +23,10 @@ int tc_left_ms(int64_t deadline) {
 uint64_t tc_msg_id(const Mlfq__ServerMessage *m) {
   switch (m->msg_case) {
   case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    return m->accepted->id;
   case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    return m->token->id;
   case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    return m->done->id;
   case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    return m->error->id;
+    return mlfq_wire_msg_id(m);
   default:
     return TC_ANY_ID;
   }
