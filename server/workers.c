@@ -133,6 +133,7 @@ static void on_close(uv_handle_t *h) { free_workers((mlfq_workers_t *)h); }
 mlfq_workers_t *mlfq_workers_start(uv_loop_t *loop, unsigned n,
                                    mlfq_workers_cb cb, void *ud, int *err) {
   struct sigaction sa;
+  sigset_t mask, old;
   mlfq_workers_t *w;
   unsigned i;
   int rc;
@@ -173,15 +174,27 @@ mlfq_workers_t *mlfq_workers_start(uv_loop_t *loop, unsigned n,
     *err = rc;
     return NULL;
   }
+  /* The threads take only the stop signal: the others (SIGTERM, SIGINT)
+   * are the loop thread's, whose libuv handles wake the loop. */
+  sigfillset(&mask);
+  sigdelset(&mask, SIGRTMIN);
+  sigdelset(&mask, SIGSEGV);
+  sigdelset(&mask, SIGBUS);
+  sigdelset(&mask, SIGFPE);
+  sigdelset(&mask, SIGILL);
+  pthread_sigmask(SIG_SETMASK, &mask, &old);
   for (i = 0; i < n; i++) {
     rc = pthread_create(&w->engines[i].thread, NULL, engine_main,
                         &w->engines[i]);
-    if (rc) {
-      *err = -rc;
-      mlfq_workers_stop(w);
-      return NULL;
-    }
+    if (rc)
+      break;
     w->started++;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc) {
+    *err = -rc;
+    mlfq_workers_stop(w);
+    return NULL;
   }
   return w;
 }

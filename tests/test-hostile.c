@@ -814,10 +814,6 @@ TEST(hostile, planted_symlinks_are_not_followed) {
   files_rmtree(dir, names);
 }
 
-/* --log-file was opened with fopen(.., "a"), following a symbolic link
- * planted at its path: mlfqd and mlfq-router appended their log to the
- * file it named. Now they refuse it as a bad option (exit 2, one line
- * naming the path), and the file is untouched. */
 /* Starts mlfqd and mlfq-router with --log-file logfile and asserts each
  * refuses it as a bad option: exit 2, nothing on stdout, one line on
  * stderr naming the path and saying why. */
@@ -850,6 +846,10 @@ static void files_log_file_refused(const char *logfile, const char *why) {
   }
 }
 
+/* --log-file was opened with fopen(.., "a"), following a symbolic link
+ * planted at its path: mlfqd and mlfq-router appended their log to the
+ * file it named. Now they refuse it as a bad option (exit 2, one line
+ * naming the path), and the file is untouched. */
 TEST(hostile, log_file_symlink_refused) {
   static const char *const names[] = {"victim", "log", NULL};
   char dir[64], victim[128], logfile[128];
