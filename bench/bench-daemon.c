@@ -19,11 +19,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "error.h"
-#include "frame.h"
-#include "peer.h"
-#include "wire.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "wire/frame.h"
+#include "net/peer.h"
+#include "wire/wire.h"
 
 typedef struct {
   const char *mode;

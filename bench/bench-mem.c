@@ -23,10 +23,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "cost.h"
-#include "policy.h"
-#include "sched.h"
+#include "base/cli.h"
+#include "core/cost.h"
+#include "core/policy.h"
+#include "core/sched.h"
 
 typedef struct {
   const char *policy;

@@ -31,12 +31,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "buf.h"
-#include "error.h"
-#include "frame.h"
-#include "hist.h"
-#include "peer.h"
-#include "wire.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "wire/frame.h"
+#include "base/hist.h"
+#include "net/peer.h"
+#include "wire/wire.h"
 
 typedef struct {
   char direct[128];

@@ -22,11 +22,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "cost.h"
-#include "error.h"
-#include "policy.h"
-#include "sched.h"
+#include "base/cli.h"
+#include "core/cost.h"
+#include "base/error.h"
+#include "core/policy.h"
+#include "core/sched.h"
 
 typedef struct {
   const char *policy;

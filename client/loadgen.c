@@ -8,18 +8,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "error.h"
-#include "hist.h"
-#include "options.h"
-#include "peer.h"
-#include "report.h"
+#include "base/cli.h"
+#include "base/error.h"
+#include "base/hist.h"
+#include "load/options.h"
+#include "net/peer.h"
+#include "load/report.h"
 #include "run.h"
-#include "sim.h"
-#include "summary.h"
-#include "units.h"
-#include "version.h"
-#include "wire.h"
+#include "load/sim.h"
+#include "load/summary.h"
+#include "base/units.h"
+#include "base/version.h"
+#include "wire/wire.h"
 
 typedef struct {
   mlfq_cli_list_t servers;

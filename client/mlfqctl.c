@@ -5,7 +5,7 @@
  * answered, 1 when it could not be reached, closed, refused, is not mlfqd
  * protocol or did not answer within --timeout, 2 for bad usage.
  *
- * One blocking connection (common/peer.h) and one deadline: --timeout
+ * One blocking connection (common/net/peer.h) and one deadline: --timeout
  * bounds the whole exchange, connecting included, not each wait. */
 #include <errno.h>
 #include <math.h>
@@ -18,12 +18,12 @@
 
 #include <cJSON.h>
 
-#include "cli.h"
-#include "error.h"
-#include "peer.h"
-#include "units.h"
-#include "version.h"
-#include "wire.h"
+#include "base/cli.h"
+#include "base/error.h"
+#include "net/peer.h"
+#include "base/units.h"
+#include "base/version.h"
+#include "wire/wire.h"
 
 typedef struct {
   const char *server;

@@ -22,14 +22,14 @@
 
 #include <uv.h>
 
-#include "buf.h"
-#include "error.h"
-#include "frame.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "wire/frame.h"
 #include "run.h"
-#include "summary.h"
-#include "tcp.h"
-#include "units.h"
-#include "wire.h"
+#include "load/summary.h"
+#include "net/tcp.h"
+#include "base/units.h"
+#include "wire/wire.h"
 
 #define START_LEAD_NS 20000000u /* first send 20 ms after all are ready */
 /* The timer fires this much before a deadline and the loop spins the rest,

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "list.h"
-#include "mlfq.pb-c.h"
-#include "workload.h"
+#include "base/list.h"
+#include "wire/mlfq.pb-c.h"
+#include "load/workload.h"
 
 /* Request states and the client-side failure codes (server failures use
  * their positive ErrorCode, known to this build or not). */

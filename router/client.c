@@ -4,7 +4,7 @@
  * mlfqd (docs/PROTOCOL.md): Hello first and the version check, BAD_FRAME
  * and BAD_MESSAGE close the connection, DUPLICATE_ID, UNKNOWN_ID and
  * INVALID_REQUEST end a request, Cancel answers CANCELLED, --max-pending,
- * --max-pending-per-conn and the fair share (common/admit.h) answer
+ * --max-pending-per-conn and the fair share (common/net/admit.h) answer
  * OVERLOADED, and --max-connections TOO_MANY_CONNECTIONS. What it
  * adds: NO_REPLICA when no replica is up, and REPLICA_LOST (router.c and
  * replica.c) when the replica running a request goes away.
@@ -28,12 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admit.h"
-#include "error.h"
-#include "log.h"
+#include "net/admit.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "router.h"
-#include "version.h"
-#include "wire.h"
+#include "base/version.h"
+#include "wire/wire.h"
 
 #define CLIENT_OF(st) MLFQ_CONTAINER_OF(st, client_t, s)
 

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "daemon.h"
-#include "log.h"
-#include "peer.h"
+#include "base/cli.h"
+#include "net/daemon.h"
+#include "base/log.h"
+#include "net/peer.h"
 #include "router.h"
-#include "signals.h"
+#include "net/signals.h"
 
 typedef struct {
   mlfq_cli_list_t replicas;

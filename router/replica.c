@@ -50,12 +50,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "frame.h"
-#include "log.h"
-#include "peer.h"
+#include "base/error.h"
+#include "wire/frame.h"
+#include "base/log.h"
+#include "net/peer.h"
 #include "router.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000

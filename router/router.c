@@ -2,7 +2,7 @@
  *
  * The router: a libuv proxy between clients and N mlfqd replicas. It owns
  * the listener, the table of requests in flight (routes), the balancer
- * (common/balance.h) and the drain. One loop thread touches everything;
+ * (common/core/balance.h) and the drain. One loop thread touches everything;
  * there are no other threads.
  *
  * Routes. Every client's requests share one connection per replica, so
@@ -32,11 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "router.h"
-#include "secret.h"
-#include "tcp.h"
+#include "base/secret.h"
+#include "net/tcp.h"
 
 /* For the trim timer: requests in flight, and a count that grows with
  * every client connection opened or closed and every request routed or

@@ -11,15 +11,15 @@
 
 #include <uv.h>
 
-#include "balance.h"
-#include "buf.h"
-#include "daemon.h"
-#include "deadline.h"
-#include "flow.h"
-#include "idmap.h"
-#include "list.h"
-#include "mlfq.pb-c.h"
-#include "trim.h"
+#include "core/balance.h"
+#include "base/buf.h"
+#include "net/daemon.h"
+#include "net/deadline.h"
+#include "net/flow.h"
+#include "base/idmap.h"
+#include "base/list.h"
+#include "wire/mlfq.pb-c.h"
+#include "net/trim.h"
 
 typedef struct router_s router_t;
 typedef struct stream_s stream_t;

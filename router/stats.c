@@ -42,9 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "frame.h"
-#include "log.h"
+#include "base/error.h"
+#include "wire/frame.h"
+#include "base/log.h"
 #include "router.h"
 
 typedef struct stats_job_s stats_job_t;

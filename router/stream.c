@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "frame.h"
+#include "base/error.h"
+#include "wire/frame.h"
 #include "router.h"
-#include "tcp.h"
-#include "wire.h"
+#include "net/tcp.h"
+#include "wire/wire.h"
 
 #define READ_CHUNK 65536
 

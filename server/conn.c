@@ -9,7 +9,7 @@
  * bytes. A connection whose unwritten output passes a quarter of
  * max_queued_bytes stops being read until half of that is written; one
  * that passes max_queued_bytes is disconnected (the rules are
- * common/flow.c's, shared with HTTP and the router's client connections).
+ * common/net/flow.c's, shared with HTTP and the router's client connections).
  *
  * Closing is one idempotent path, conn_close: its requests leave the
  * scheduler and are freed at once, and the memory of the connection goes
@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "frame.h"
-#include "log.h"
+#include "base/error.h"
+#include "wire/frame.h"
+#include "base/log.h"
 #include "server.h"
-#include "tcp.h"
-#include "version.h"
+#include "net/tcp.h"
+#include "base/version.h"
 
 #define READ_CHUNK 65536
 

@@ -2,7 +2,7 @@
  *
  * mlfqd's HTTP front door (docs/HTTP.md), on the server's loop thread:
  * GET /health, /metrics and /v1/models; POST /v1/completions and
- * /v1/chat/completions in OpenAI's shape (common/openai.c). Requests are
+ * /v1/chat/completions in OpenAI's shape (common/http/openai.c). Requests are
  * parsed by http-parser (Debian's libhttp-parser). A connection carries
  * one request: every response says "Connection: close", so the parser
  * never has to hold a second request while the first is streaming.
@@ -16,7 +16,7 @@
  * After its request the connection is still read, only to see the client
  * go: one that disconnects cancels its jobs.
  * A client that has not sent its whole request within http_read_timeout_s
- * of connecting gets 408 and loses the connection (common/deadline.c:
+ * of connecting gets 408 and loses the connection (common/net/deadline.c:
  * one timer for them all).
  *
  * Output is appended to `out` during a pump and written at its end, one
@@ -34,11 +34,11 @@
 
 #include <http_parser.h>
 
-#include "error.h"
-#include "log.h"
-#include "openai.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "http/openai.h"
 #include "server.h"
-#include "tcp.h"
+#include "net/tcp.h"
 
 #define URL_MAX 8192
 #define HEADER_MAX 8192

@@ -1,4 +1,4 @@
-/* DESIGN: GET /metrics in Prometheus' text format (common/prom.c), built
+/* DESIGN: GET /metrics in Prometheus' text format (common/http/prom.c), built
  * from the same figures as a StatsReply, when it is scraped. vLLM's names
  * where one exists (vllm:num_requests_running, vllm:num_requests_waiting,
  * the latency histograms, the token counters), so that dashboards made for
@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
-#include "prom.h"
+#include "base/error.h"
+#include "http/prom.h"
 #include "server.h"
-#include "version.h"
+#include "base/version.h"
 
 /* Most bytes of one label set (the model name is at most
  * SERVER_MODEL_NAME_MAX bytes, escaped at most twice as long). */

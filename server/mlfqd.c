@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "daemon.h"
-#include "error.h"
-#include "log.h"
-#include "options.h"
-#include "policy.h"
+#include "base/cli.h"
+#include "net/daemon.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "load/options.h"
+#include "core/policy.h"
 #include "server.h"
-#include "signals.h"
-#include "units.h"
+#include "net/signals.h"
+#include "base/units.h"
 
 typedef struct {
   mlfq_daemon_opts_t s; /* what every server has */

@@ -33,15 +33,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admit.h"
-#include "error.h"
-#include "frame.h"
-#include "log.h"
-#include "secret.h"
+#include "net/admit.h"
+#include "base/error.h"
+#include "wire/frame.h"
+#include "base/log.h"
+#include "base/secret.h"
 #include "server.h"
-#include "tcp.h"
-#include "units.h"
-#include "version.h"
+#include "net/tcp.h"
+#include "base/units.h"
+#include "base/version.h"
 
 #define REQ_OF_PLINK(l) MLFQ_CONTAINER_OF(l, request_t, plink)
 

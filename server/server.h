@@ -10,17 +10,17 @@
 
 #include <uv.h>
 
-#include "buf.h"
-#include "deadline.h"
-#include "flow.h"
-#include "hist.h"
-#include "idmap.h"
-#include "job.h"
-#include "list.h"
-#include "prom.h"
-#include "sched.h"
-#include "trim.h"
-#include "wire.h"
+#include "base/buf.h"
+#include "net/deadline.h"
+#include "net/flow.h"
+#include "base/hist.h"
+#include "base/idmap.h"
+#include "core/job.h"
+#include "base/list.h"
+#include "http/prom.h"
+#include "core/sched.h"
+#include "net/trim.h"
+#include "wire/wire.h"
 #include "workers.h"
 
 typedef struct server_s server_t;
@@ -201,7 +201,7 @@ uint64_t server_model_now(server_t *sv);
 int server_kv_fits(const server_t *sv, uint64_t in, uint64_t out,
                    const char *lengths, char *err, size_t errlen);
 /* Whether n more requests of a connection holding own in flight may come
- * in (common/admit.h: max_pending, max_pending_per_conn, the fair share);
+ * in (common/net/admit.h: max_pending, max_pending_per_conn, the fair share);
  * if not, they are counted as rejected and err says why. */
 int server_has_room(server_t *sv, size_t own, size_t n, char *err,
                     size_t errlen);

@@ -8,16 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "balance.h"
-#include "cli.h"
-#include "error.h"
-#include "options.h"
-#include "policy.h"
-#include "report.h"
-#include "sim.h"
-#include "summary.h"
-#include "units.h"
-#include "version.h"
+#include "core/balance.h"
+#include "base/cli.h"
+#include "base/error.h"
+#include "load/options.h"
+#include "core/policy.h"
+#include "load/report.h"
+#include "load/sim.h"
+#include "load/summary.h"
+#include "base/units.h"
+#include "base/version.h"
 
 #define MAX_RUNS 16
 

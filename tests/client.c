@@ -3,7 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wire.h"
+#include "wire/wire.h"
 
 #include "client.h"
 

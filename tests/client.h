@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "buf.h"
-#include "peer.h"
+#include "base/buf.h"
+#include "net/peer.h"
 #include "task.h"
 
 #define TC_MAXID 512         /* ids recorded: 0 .. TC_MAXID - 1 */

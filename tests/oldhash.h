@@ -1,6 +1,6 @@
 /* The fixed hash the id maps once placed request ids by (the splitmix64
  * finaliser, unkeyed) and its inverse, from which the tests craft ids that
- * all collided under it. The maps no longer use it (common/idmap.c): these
+ * all collided under it. The maps no longer use it (common/base/idmap.c): these
  * ids must spread under the keyed hash. */
 #ifndef MLFQ_TEST_OLDHASH_H
 #define MLFQ_TEST_OLDHASH_H

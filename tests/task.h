@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define TEST(area, name)                                                       \
   void test_##area##_##name(void);                                             \

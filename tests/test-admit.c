@@ -1,7 +1,7 @@
-/* common/admit.c: who may add requests to a server, against the rules of
+/* common/net/admit.c: who may add requests to a server, against the rules of
  * docs/PROTOCOL.md ("Fair share"): max-pending, max-pending-per-conn, and
  * while others have requests in flight, no more than the free slots. */
-#include "admit.h"
+#include "net/admit.h"
 #include "task.h"
 
 TEST(admit, limits) {

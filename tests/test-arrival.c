@@ -1,6 +1,6 @@
 /* Arrival processes (SPEC 5): gap statistics, exact uniform spacing, the
  * all-at-once rates, seeding and configuration checks. */
-#include "arrival.h"
+#include "load/arrival.h"
 #include "task.h"
 
 typedef struct {

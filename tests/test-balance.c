@@ -1,7 +1,7 @@
-/* The routing policies of common/balance.h: each policy's choices, down
+/* The routing policies of common/core/balance.h: each policy's choices, down
  * replicas, the token accounting of a request's life, and bursts of picks
  * with no reply in between (loads change at dispatch). */
-#include "balance.h"
+#include "core/balance.h"
 
 #include "task.h"
 

@@ -1,5 +1,5 @@
 /* The bounded byte buffer: growth, the maximum, reserve/commit, consume. */
-#include "buf.h"
+#include "base/buf.h"
 #include "task.h"
 
 TEST(buf, init_allocates_nothing) {

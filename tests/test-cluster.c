@@ -1,12 +1,12 @@
 /* The simulator's cluster runs: several replicas behind the router's
  * balancer, in virtual time. */
-#include "balance.h"
-#include "cost.h"
-#include "rng.h"
-#include "sched.h"
-#include "sim.h"
-#include "units.h"
-#include "workload.h"
+#include "core/balance.h"
+#include "core/cost.h"
+#include "base/rng.h"
+#include "core/sched.h"
+#include "load/sim.h"
+#include "base/units.h"
+#include "load/workload.h"
 
 #include "task.h"
 

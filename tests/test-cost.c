@@ -1,7 +1,7 @@
-/* The cost model (common/cost.h, SPEC 1). */
+/* The cost model (common/core/cost.h, SPEC 1). */
 #include <errno.h>
 
-#include "cost.h"
+#include "core/cost.h"
 #include "task.h"
 
 #define HEADER "input_length,prefill_ms,decode_ms\n"

@@ -3,9 +3,9 @@
 #include <signal.h>
 #include <time.h>
 
-#include "sim.h"
-#include "units.h"
-#include "wire.h"
+#include "load/sim.h"
+#include "base/units.h"
+#include "wire/wire.h"
 
 #include "client.h"
 

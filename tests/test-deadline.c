@@ -1,10 +1,10 @@
-/* common/deadline.c on a real libuv loop: deadlines fall due in the order
+/* common/net/deadline.c on a real libuv loop: deadlines fall due in the order
  * they were set, not before their time; a cancelled one never falls due,
  * nor does one still set when the set is closed; the timer does not keep
  * the loop alive. */
 #include <uv.h>
 
-#include "deadline.h"
+#include "net/deadline.h"
 #include "task.h"
 
 typedef struct {

@@ -1,9 +1,9 @@
-/* common/flow.c: the flow control of one peer's output, step by step as a
+/* common/net/flow.c: the flow control of one peer's output, step by step as a
  * connection drives it (flush, writes ending), against the rules of
  * docs/PROTOCOL.md: reading stops above a quarter of the bound and starts
  * again at half of that, the bound drops the peer, and a lingering
  * connection closes once everything is written. */
-#include "flow.h"
+#include "net/flow.h"
 #include "task.h"
 
 TEST(flow, pause_then_resume_at_half) {

@@ -1,6 +1,6 @@
 /* The frame decoder: truncation, splits, limits, byte order and garbage. */
-#include "frame.h"
-#include "rng.h"
+#include "wire/frame.h"
+#include "base/rng.h"
 #include "task.h"
 
 /* Writes a frame of n payload bytes (payload[i] = seed + i) at out and

@@ -2,9 +2,9 @@
  * replaying the crashing input's bytes through the code that failed. The
  * whole inputs are kept in tests/fuzz/regressions/NAME/ and replayed end
  * to end by ctest's fuzz/replay_NAME. */
-#include "mlfq.pb-c.h"
+#include "wire/mlfq.pb-c.h"
 #include "task.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 /* Inside Token{id 1, index 1}: a field 0 tag written in two bytes (80 00)
  * with the varint 2. protobuf-c unpacks it as an unknown field and packs

@@ -1,9 +1,9 @@
 /* SPEC 3: FastServe's Figure 6, every policy, both preempt modes. */
-#include "cost.h"
-#include "sched.h"
-#include "sim.h"
-#include "units.h"
-#include "workload.h"
+#include "core/cost.h"
+#include "core/sched.h"
+#include "load/sim.h"
+#include "base/units.h"
+#include "load/workload.h"
 
 #include "task.h"
 

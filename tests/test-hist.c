@@ -1,6 +1,6 @@
 /* The log-linear histogram against sorted-array references. */
-#include "hist.h"
-#include "rng.h"
+#include "base/hist.h"
+#include "base/rng.h"
 #include "task.h"
 
 static int cmp_u64(const void *a, const void *b) {

@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "wire.h"
+#include "wire/wire.h"
 
 #include "client.h"
 
@@ -639,7 +639,7 @@ TEST(hostile, request_id_0_is_a_connection_error_through_router) {
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 /* A fresh directory for a test's files, and its removal (names, then the
  * directory). */

@@ -1,6 +1,6 @@
 /* The id map against a reference array, with hostile key patterns. */
-#include "idmap.h"
-#include "rng.h"
+#include "base/idmap.h"
+#include "base/rng.h"
 
 #include "oldhash.h"
 #include "task.h"

@@ -1,12 +1,12 @@
 /* Invariants of the scheduler core over randomized workloads: every policy,
  * both preempt modes, arrivals at once and spread out, max_batch 1 and
  * more, one engine and several, starvation prevention on and off. */
-#include "cost.h"
-#include "policy.h"
-#include "rng.h"
-#include "sched.h"
-#include "sim.h"
-#include "workload.h"
+#include "core/cost.h"
+#include "core/policy.h"
+#include "base/rng.h"
+#include "core/sched.h"
+#include "load/sim.h"
+#include "load/workload.h"
 
 #include "task.h"
 

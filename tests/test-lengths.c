@@ -1,6 +1,6 @@
 /* Length distributions: strict spec parsing, the range and shape of each
  * distribution, canonical formatting. */
-#include "lengths.h"
+#include "load/lengths.h"
 #include "task.h"
 
 TEST(lengths, parse_every_form) {

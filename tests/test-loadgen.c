@@ -10,10 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cost.h"
-#include "frame.h"
-#include "sched.h"
-#include "wire.h"
+#include "core/cost.h"
+#include "wire/frame.h"
+#include "core/sched.h"
+#include "wire/wire.h"
 
 #include "client.h"
 

@@ -1,4 +1,4 @@
-/* common/log.c: the token bucket of lines about peers, the writer thread
+/* common/base/log.c: the token bucket of lines about peers, the writer thread
  * that keeps a blocked output from blocking the logging thread, its drop
  * count, and its bounded stop. Each test runs in its own process, so the
  * log's process-wide state is its own. */
@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 #include "client.h"
 

@@ -5,13 +5,13 @@
  * Done, Stats and refusal of a request that can never fit. */
 #include <signal.h>
 
-#include "cost.h"
-#include "policy.h"
-#include "rng.h"
-#include "sched.h"
-#include "sim.h"
-#include "units.h"
-#include "wire.h"
+#include "core/cost.h"
+#include "core/policy.h"
+#include "base/rng.h"
+#include "core/sched.h"
+#include "load/sim.h"
+#include "base/units.h"
+#include "wire/wire.h"
 
 #include "client.h"
 

@@ -1,7 +1,7 @@
 /* The mlfqsim program, run as a user runs it. */
 #include <unistd.h>
 
-#include "options.h"
+#include "load/options.h"
 
 #include "task.h"
 

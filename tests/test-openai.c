@@ -1,11 +1,11 @@
-/* common/openai.c: a stream's chunks, made from a template without an
+/* common/http/openai.c: a stream's chunks, made from a template without an
  * allocation per token, are byte for byte the chunks cJSON builds, for
  * both endpoints, every first/last combination, indexes of one and two
  * digits, and ids and model names that JSON must escape. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "openai.h"
+#include "http/openai.h"
 #include "task.h"
 
 static void check(int chat, const char *model, const char *id, long created) {

@@ -1,10 +1,10 @@
-/* common/prom.c: label values escaped whole (every escape, no cut however
+/* common/http/prom.c: label values escaped whole (every escape, no cut however
  * long), lines with no length limit but the buffer's, a histogram's lines,
  * and a full buffer reported, not written in part. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "prom.h"
+#include "http/prom.h"
 #include "task.h"
 
 /* b's bytes as a string (freed by the caller). */

@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "wire.h"
+#include "wire/wire.h"
 
 #include "client.h"
 

@@ -1,6 +1,6 @@
 /* The seeded generator: determinism, stream independence and the moments of
  * every distribution. Every test uses fixed seeds, so a pass is a pass. */
-#include "rng.h"
+#include "base/rng.h"
 #include "task.h"
 
 #define N_DRAWS 1000000

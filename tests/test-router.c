@@ -17,8 +17,8 @@
 
 #include <cJSON.h>
 
-#include "balance.h"
-#include "wire.h"
+#include "core/balance.h"
+#include "wire/wire.h"
 
 #include "client.h"
 

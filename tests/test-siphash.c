@@ -3,10 +3,10 @@
  * one, and keys
  * drawn from the secret that differ from call to call and from map to map,
  * so that the same ids land in different places. */
-#include "idmap.h"
-#include "rng.h"
-#include "secret.h"
-#include "siphash.h"
+#include "base/idmap.h"
+#include "base/rng.h"
+#include "base/secret.h"
+#include "base/siphash.h"
 #include "task.h"
 
 /* The paper's key, 00 01 .. 0f. */

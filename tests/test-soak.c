@@ -45,9 +45,9 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 
-#include "frame.h"
-#include "rng.h"
-#include "wire.h"
+#include "wire/frame.h"
+#include "base/rng.h"
+#include "wire/wire.h"
 
 #include "client.h"
 
@@ -630,7 +630,7 @@ static void run_round(soak_t *s, double seconds) {
 }
 
 /* Waits until the server at target is idle with only st connected, and
- * has then given its freed heap back to the system (common/trim.c): a
+ * has then given its freed heap back to the system (common/net/trim.c): a
  * probe connection opened and closed after the idle reply is activity
  * the server's next idle tick must trim after. Returns the idle reply. */
 static Mlfq__ServerMessage *wait_trimmed(tc_client_t *st,

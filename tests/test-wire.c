@@ -1,10 +1,10 @@
-/* common/wire.c: the checks of what a server sends (Welcome and its
+/* common/wire/wire.c: the checks of what a server sends (Welcome and its
  * Config) and how bytes that are not the protocol are shown. */
 #include <math.h>
 
 #include "task.h"
-#include "units.h"
-#include "wire.h"
+#include "base/units.h"
+#include "wire/wire.h"
 
 /* A Config as mlfqd sends it: linear cost, mlfq, time_scale 1. */
 typedef struct {

@@ -1,9 +1,9 @@
-/* Workload files and synthetic workloads (common/workload.h, SPEC 4). */
+/* Workload files and synthetic workloads (common/load/workload.h, SPEC 4). */
 #include <errno.h>
 
-#include "csv.h"
+#include "base/csv.h"
 #include "task.h"
-#include "workload.h"
+#include "load/workload.h"
 
 #define FIG6 MLFQ_DATA_DIR "/figure6.csv"
 

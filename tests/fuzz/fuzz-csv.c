@@ -1,11 +1,11 @@
-/* Fuzzes the workload CSV parser (common/workload.c over common/csv.c):
+/* Fuzzes the workload CSV parser (common/load/workload.c over common/base/csv.c):
  * any bytes either parse into rows that obey the documented bounds, or
  * fail with a message, and nothing leaks. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
-#include "workload.h"
+#include "load/workload.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mlfq_workload_t w;

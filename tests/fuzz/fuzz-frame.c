@@ -1,4 +1,4 @@
-/* Fuzzes the frame decoder (common/frame.c) the way the daemon uses it:
+/* Fuzzes the frame decoder (common/wire/frame.c) the way the daemon uses it:
  * the input after two control bytes is a byte stream delivered in chunks
  * whose sizes the control bytes choose, appended to a buffer and decoded
  * frame by frame as conn.c's on_read does. The frames found must be the
@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "frame.h"
+#include "base/error.h"
+#include "wire/frame.h"
 #include "harness.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 #define MAX_FRAMES 4096
 

@@ -1,5 +1,5 @@
 /* Fuzzes the daemon's HTTP front door end to end, in process: two real
- * servers (server/server.c, http.c, common/openai.c; fzserver.c) listening
+ * servers (server/server.c, http.c, common/http/openai.c; fzserver.c) listening
  * for HTTP on 127.0.0.1, on one libuv loop, started once. Each input is one
  * HTTP client connection.
  *

@@ -1,4 +1,4 @@
-/* Fuzzes the OpenAI request parser (mlfq_openai_parse, common/openai.c):
+/* Fuzzes the OpenAI request parser (mlfq_openai_parse, common/http/openai.c):
  * each input is a request body, read as a completion and as a chat
  * completion under three sets of limits (the fuzz server's, a tiny one and
  * the widest).
@@ -17,7 +17,7 @@
 #include <cJSON.h>
 
 #include "harness.h"
-#include "openai.h"
+#include "http/openai.h"
 
 /* Parses s (which it frees) as JSON and returns its number of choices (-1:
  * none). Aborts unless it is valid JSON. */

@@ -1,12 +1,12 @@
 /* Fuzzes the cost profile parser (mlfq_cost_parse_profile over
- * common/csv.c) and then evaluates the model it built: rows strictly
+ * common/base/csv.c) and then evaluates the model it built: rows strictly
  * increasing and finite, every evaluation defined (UBSan checks the
  * conversions), nothing leaked. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cost.h"
+#include "core/cost.h"
 #include "harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

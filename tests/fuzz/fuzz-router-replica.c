@@ -23,11 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cost.h"
-#include "frame.h"
+#include "core/cost.h"
+#include "wire/frame.h"
 #include "fzrouter.h"
 #include "harness.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 static struct {
   int ready;

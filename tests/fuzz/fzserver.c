@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cost.h"
+#include "core/cost.h"
 #include "fzserver.h"
 #include "harness.h"
 

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cost.h"
+#include "core/cost.h"
 #include "harness.h"
-#include "sched.h"
-#include "wire.h"
+#include "core/sched.h"
+#include "wire/wire.h"
 
 static const char *dir;
 

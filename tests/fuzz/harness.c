@@ -14,10 +14,10 @@
 #include <fcntl.h>
 #include <arpa/inet.h>
 
-#include "frame.h"
+#include "wire/frame.h"
 #include "harness.h"
-#include "log.h"
-#include "wire.h"
+#include "base/log.h"
+#include "wire/wire.h"
 
 #define FZ_MAX_READ (64u << 20)
 

@@ -14,8 +14,8 @@
 
 #include <uv.h>
 
-#include "buf.h"
-#include "mlfq.pb-c.h"
+#include "base/buf.h"
+#include "wire/mlfq.pb-c.h"
 
 /* How long one input may take before the harness calls it a hang. */
 #define FZ_DEADLINE_MS 10000

@@ -1,0 +1,408 @@
+/* DESIGN: the OpenAI completion and chat completion APIs as far as a mock
+ * backend needs them. A request's prompts become jobs: the input length
+ * of each is counted in whitespace-separated words (a documented
+ * approximation of a tokenizer; an array of token ids counts exactly, and
+ * "mlfq_input_length" overrides both), the output length is max_tokens.
+ * Token text is filler (MLFQ_OPENAI_TOKEN_TEXT): the timing is the point.
+ * Responses are built with cJSON and printed unformatted, one line each,
+ * as server-sent events need. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "base/error.h"
+#include "http/openai.h"
+
+static uint32_t words(const char *s) {
+  uint32_t n = 0;
+  int in = 0;
+
+  for (; *s != '\0'; s++) {
+    int space = *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' ||
+                *s == '\f' || *s == '\v';
+    if (!space && !in && n < UINT32_MAX)
+      n++;
+    in = !space;
+  }
+  return n;
+}
+
+/* A whole number in [lo, hi] from item, into *v. Returns 0 or -1. */
+static int whole(const cJSON *item, double lo, double hi, uint32_t *v) {
+  double d;
+
+  if (!cJSON_IsNumber(item))
+    return -1;
+  d = item->valuedouble;
+  if (!(d >= lo && d <= hi) || floor(d) != d)
+    return -1;
+  *v = (uint32_t)d;
+  return 0;
+}
+
+/* The length of one completion prompt: a string, or an array of token
+ * ids. Returns 0 or -1. */
+static int prompt_len(const cJSON *p, uint32_t *len) {
+  const cJSON *t;
+  uint32_t id, n = 0;
+
+  if (cJSON_IsString(p)) {
+    n = words(p->valuestring);
+  } else if (cJSON_IsArray(p)) {
+    cJSON_ArrayForEach(t, p) {
+      if (whole(t, 0, 4294967295.0, &id) != 0)
+        return -1;
+      if (n < UINT32_MAX)
+        n++;
+    }
+  } else {
+    return -1;
+  }
+  *len = n > 0 ? n : 1;
+  return 0;
+}
+
+static int prompts(const cJSON *o, mlfq_openai_req_t *q, char *err,
+                   size_t errlen) {
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt"), *e;
+  const char *what =
+      "'prompt' must be a string, an array of token ids, or an array of "
+      "either";
+
+  if (p == NULL)
+    return mlfq_fail(err, errlen, 400, "'prompt' is required");
+  /* One prompt: a string, or an array of numbers. */
+  if (cJSON_IsString(p) ||
+      (cJSON_IsArray(p) && (cJSON_GetArraySize(p) == 0 ||
+                            cJSON_IsNumber(cJSON_GetArrayItem(p, 0))))) {
+    q->n = 1;
+    return prompt_len(p, &q->input_len[0]) == 0
+               ? 0
+               : mlfq_fail(err, errlen, 400, "%s", what);
+  }
+  if (!cJSON_IsArray(p))
+    return mlfq_fail(err, errlen, 400, "%s", what);
+  q->n = 0;
+  cJSON_ArrayForEach(e, p) {
+    if (q->n == MLFQ_OPENAI_MAX_PROMPTS)
+      return mlfq_fail(err, errlen, 400, "at most %d prompts in one request",
+                       MLFQ_OPENAI_MAX_PROMPTS);
+    if (!cJSON_IsString(e) && !cJSON_IsArray(e))
+      return mlfq_fail(err, errlen, 400, "%s", what);
+    if (prompt_len(e, &q->input_len[q->n]) != 0)
+      return mlfq_fail(err, errlen, 400, "%s", what);
+    q->n++;
+  }
+  return q->n > 0 ? 0 : mlfq_fail(err, errlen, 400, "'prompt' is empty");
+}
+
+static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
+                    size_t errlen) {
+  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "messages"), *m, *c,
+              *part, *text;
+  uint64_t n = 0;
+
+  if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
+    return mlfq_fail(err, errlen, 400, "'messages' must be a non-empty array");
+  cJSON_ArrayForEach(m, ms) {
+    if (!cJSON_IsObject(m) ||
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "role")))
+      return mlfq_fail(err, errlen, 400,
+                       "each message must be an object with a 'role'");
+    c = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (cJSON_IsString(c)) {
+      n += words(c->valuestring);
+    } else if (cJSON_IsArray(c)) {
+      cJSON_ArrayForEach(part, c) {
+        text = cJSON_GetObjectItemCaseSensitive(part, "text");
+        if (cJSON_IsString(text))
+          n += words(text->valuestring);
+      }
+    } else if (c != NULL && !cJSON_IsNull(c)) {
+      return mlfq_fail(err, errlen, 400,
+                       "a message's 'content' must be a string or an array of "
+                       "parts");
+    }
+  }
+  q->n = 1;
+  q->input_len[0] = n == 0 ? 1 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+  return 0;
+}
+
+int mlfq_openai_parse(const char *body, size_t len, int chat,
+                      const mlfq_openai_limits_t *lim, mlfq_openai_req_t *q,
+                      char *err, size_t errlen) {
+  const cJSON *v, *opts;
+  cJSON *o = cJSON_ParseWithLength(body, len);
+  uint32_t in;
+  size_t i;
+  int rc;
+
+  memset(q, 0, sizeof(*q));
+  q->chat = chat;
+  if (o == NULL)
+    return mlfq_fail(err, errlen, 400, "the body is not valid JSON");
+  if (!cJSON_IsObject(o)) {
+    rc = mlfq_fail(err, errlen, 400, "the body must be a JSON object");
+    goto done;
+  }
+  v = cJSON_GetObjectItemCaseSensitive(o, "model");
+  if (v != NULL && !cJSON_IsNull(v)) {
+    if (!cJSON_IsString(v)) {
+      rc = mlfq_fail(err, errlen, 400, "'model' must be a string");
+      goto done;
+    }
+    if (strcmp(v->valuestring, lim->model) != 0) {
+      rc = mlfq_fail(err, errlen, 404, "The model '%.100s' does not exist.",
+                     v->valuestring);
+      goto done;
+    }
+  }
+  q->model = lim->model;
+  rc = chat ? messages(o, q, err, errlen) : prompts(o, q, err, errlen);
+  if (rc)
+    goto done;
+  q->max_tokens = lim->default_tokens;
+  v = cJSON_GetObjectItemCaseSensitive(o, "max_tokens");
+  if (chat && (v == NULL || cJSON_IsNull(v)))
+    v = cJSON_GetObjectItemCaseSensitive(o, "max_completion_tokens");
+  if (v != NULL && !cJSON_IsNull(v) &&
+      whole(v, 1, lim->max_output, &q->max_tokens) != 0) {
+    rc = mlfq_fail(err, errlen, 400,
+                   "'max_tokens' must be a whole number from 1 "
+                   "to %u",
+                   (unsigned)lim->max_output);
+    goto done;
+  }
+  v = cJSON_GetObjectItemCaseSensitive(o, "mlfq_input_length");
+  if (v != NULL && !cJSON_IsNull(v)) {
+    if (whole(v, 1, lim->max_input, &in) != 0) {
+      rc = mlfq_fail(err, errlen, 400,
+                     "'mlfq_input_length' must be a whole "
+                     "number from 1 to %u",
+                     (unsigned)lim->max_input);
+      goto done;
+    }
+    for (i = 0; i < q->n; i++)
+      q->input_len[i] = in;
+  }
+  for (i = 0; i < q->n; i++)
+    if (q->input_len[i] > lim->max_input) {
+      rc =
+          mlfq_fail(err, errlen, 400, "a prompt of %u tokens is longer than %u",
+                    (unsigned)q->input_len[i], (unsigned)lim->max_input);
+      goto done;
+    }
+  v = cJSON_GetObjectItemCaseSensitive(o, "n");
+  if (v != NULL && !cJSON_IsNull(v) &&
+      !(cJSON_IsNumber(v) && v->valuedouble == 1)) {
+    rc = mlfq_fail(err, errlen, 400, "only 'n': 1 is supported");
+    goto done;
+  }
+  v = cJSON_GetObjectItemCaseSensitive(o, "stream");
+  if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v)) {
+    rc = mlfq_fail(err, errlen, 400, "'stream' must be true or false");
+    goto done;
+  }
+  q->stream = cJSON_IsTrue(v);
+  opts = cJSON_GetObjectItemCaseSensitive(o, "stream_options");
+  q->include_usage =
+      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
+  rc = 0;
+done:
+  cJSON_Delete(o);
+  return rc;
+}
+
+/* The fields every response object starts with. */
+static cJSON *head(const mlfq_openai_req_t *q, const char *id, long created,
+                   const char *object) {
+  cJSON *o = cJSON_CreateObject();
+
+  if (o == NULL)
+    return NULL;
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "object", object);
+  cJSON_AddNumberToObject(o, "created", (double)created);
+  cJSON_AddStringToObject(o, "model", q->model);
+  return o;
+}
+
+static void add_usage(cJSON *o, const mlfq_openai_req_t *q) {
+  cJSON *u = cJSON_AddObjectToObject(o, "usage");
+  double in = 0;
+  size_t i;
+
+  for (i = 0; i < q->n; i++)
+    in += q->input_len[i];
+  cJSON_AddNumberToObject(u, "prompt_tokens", in);
+  cJSON_AddNumberToObject(u, "completion_tokens", (double)q->n * q->max_tokens);
+  cJSON_AddNumberToObject(u, "total_tokens", in + (double)q->n * q->max_tokens);
+}
+
+/* Prints and frees o. */
+static char *print(cJSON *o) {
+  char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+
+  cJSON_Delete(o);
+  return s;
+}
+
+char *mlfq_openai_chunk(const mlfq_openai_req_t *q, const char *id,
+                        long created, size_t index, int first, int last) {
+  cJSON *o = head(q, id, created,
+                  q->chat ? "chat.completion.chunk" : "text_completion");
+  cJSON *cs, *c, *d;
+
+  if (o == NULL)
+    return NULL;
+  cs = cJSON_AddArrayToObject(o, "choices");
+  c = cJSON_CreateObject();
+  cJSON_AddItemToArray(cs, c);
+  cJSON_AddNumberToObject(c, "index", (double)index);
+  if (q->chat) {
+    d = cJSON_AddObjectToObject(c, "delta");
+    if (first)
+      cJSON_AddStringToObject(d, "role", "assistant");
+    cJSON_AddStringToObject(d, "content", MLFQ_OPENAI_TOKEN_TEXT);
+  } else {
+    cJSON_AddStringToObject(c, "text", MLFQ_OPENAI_TOKEN_TEXT);
+  }
+  cJSON_AddNullToObject(c, "logprobs");
+  if (last)
+    cJSON_AddStringToObject(c, "finish_reason", "length");
+  else
+    cJSON_AddNullToObject(c, "finish_reason");
+  return print(o);
+}
+
+/* The rest of a chunk after its index: the text, logprobs and the finish
+ * reason, as cJSON prints them in mlfq_openai_chunk. */
+#define TEXT_JSON "\"" MLFQ_OPENAI_TOKEN_TEXT "\""
+#define REST_TAIL ",\"logprobs\":null,\"finish_reason\":"
+#define MAX_REST 160
+
+int mlfq_openai_stream_init(mlfq_openai_stream_t *s, const mlfq_openai_req_t *q,
+                            const char *id, long created) {
+  static const char choices[] = ",\"choices\":[{\"index\":";
+  char *h = print(head(q, id, created,
+                       q->chat ? "chat.completion.chunk" : "text_completion"));
+  size_t n;
+
+  memset(s, 0, sizeof(*s));
+  if (h == NULL)
+    return -1;
+  n = strlen(h) - 1; /* without its closing brace */
+  s->cap = n + sizeof(choices) + MAX_REST;
+  s->buf = malloc(s->cap);
+  if (s->buf == NULL) {
+    free(h);
+    return -1;
+  }
+  memcpy(s->buf, h, n);
+  memcpy(s->buf + n, choices, sizeof(choices) - 1);
+  s->head = n + sizeof(choices) - 1;
+  s->chat = q->chat;
+  free(h);
+  return 0;
+}
+
+const char *mlfq_openai_stream_chunk(mlfq_openai_stream_t *s, size_t index,
+                                     int first, int last, size_t *len) {
+  int n;
+
+  n = snprintf(s->buf + s->head, s->cap - s->head, "%zu%s%s%s%s}]}", index,
+               s->chat
+                   ? (first ? ",\"delta\":{\"role\":\"assistant\",\"content\":"
+                            : ",\"delta\":{\"content\":")
+                   : ",\"text\":",
+               s->chat ? TEXT_JSON "}" : TEXT_JSON, REST_TAIL,
+               last ? "\"length\"" : "null");
+  *len = s->head + (size_t)n; /* MAX_REST holds the longest */
+  return s->buf;
+}
+
+void mlfq_openai_stream_free(mlfq_openai_stream_t *s) {
+  free(s->buf);
+  memset(s, 0, sizeof(*s));
+}
+
+char *mlfq_openai_usage_chunk(const mlfq_openai_req_t *q, const char *id,
+                              long created) {
+  cJSON *o = head(q, id, created,
+                  q->chat ? "chat.completion.chunk" : "text_completion");
+
+  if (o == NULL)
+    return NULL;
+  cJSON_AddArrayToObject(o, "choices");
+  add_usage(o, q);
+  return print(o);
+}
+
+char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
+                           long created) {
+  size_t tl = strlen(MLFQ_OPENAI_TOKEN_TEXT), i, k;
+  cJSON *o, *cs, *c, *m;
+  char *text;
+
+  text = malloc((size_t)q->max_tokens * tl + 1);
+  o = head(q, id, created, q->chat ? "chat.completion" : "text_completion");
+  if (text == NULL || o == NULL) {
+    free(text);
+    cJSON_Delete(o);
+    return NULL;
+  }
+  for (k = 0; k < q->max_tokens; k++)
+    memcpy(text + k * tl, MLFQ_OPENAI_TOKEN_TEXT, tl);
+  text[(size_t)q->max_tokens * tl] = '\0';
+  cs = cJSON_AddArrayToObject(o, "choices");
+  for (i = 0; i < q->n; i++) {
+    c = cJSON_CreateObject();
+    cJSON_AddItemToArray(cs, c);
+    cJSON_AddNumberToObject(c, "index", (double)i);
+    if (q->chat) {
+      m = cJSON_AddObjectToObject(c, "message");
+      cJSON_AddStringToObject(m, "role", "assistant");
+      cJSON_AddStringToObject(m, "content", text);
+    } else {
+      cJSON_AddStringToObject(c, "text", text);
+    }
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddStringToObject(c, "finish_reason", "length");
+  }
+  add_usage(o, q);
+  free(text);
+  return print(o);
+}
+
+char *mlfq_openai_error(const char *message, const char *type, int code) {
+  cJSON *o = cJSON_CreateObject(), *e;
+
+  if (o == NULL)
+    return NULL;
+  e = cJSON_AddObjectToObject(o, "error");
+  cJSON_AddStringToObject(e, "message", message);
+  cJSON_AddStringToObject(e, "type", type);
+  cJSON_AddNullToObject(e, "param");
+  cJSON_AddNumberToObject(e, "code", code);
+  return print(o);
+}
+
+char *mlfq_openai_models(const char *model, long created) {
+  cJSON *o = cJSON_CreateObject(), *d, *m;
+
+  if (o == NULL)
+    return NULL;
+  cJSON_AddStringToObject(o, "object", "list");
+  d = cJSON_AddArrayToObject(o, "data");
+  m = cJSON_CreateObject();
+  cJSON_AddItemToArray(d, m);
+  cJSON_AddStringToObject(m, "id", model);
+  cJSON_AddStringToObject(m, "object", "model");
+  cJSON_AddNumberToObject(m, "created", (double)created);
+  cJSON_AddStringToObject(m, "owned_by", "mlfqd");
+  return print(o);
+}
