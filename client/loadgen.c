@@ -1,6 +1,6 @@
 /* loadgen: sends one workload to one or more servers, one after another,
- * and reports what users would feel (SPEC 6), side by side, with each
- * server's distance from the model. */
+ * and reports what users would feel (docs/MLFQSIM.md, "Output files"), side by
+ * side, with each server's distance from the model. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,14 +11,14 @@
 #include "base/cli.h"
 #include "base/error.h"
 #include "base/hist.h"
-#include "load/options.h"
-#include "net/peer.h"
-#include "load/report.h"
-#include "run.h"
-#include "load/sim.h"
-#include "load/summary.h"
 #include "base/units.h"
 #include "base/version.h"
+#include "load/options.h"
+#include "load/report.h"
+#include "load/sim.h"
+#include "load/summary.h"
+#include "net/peer.h"
+#include "run.h"
 #include "wire/wire.h"
 
 typedef struct {

@@ -1,6 +1,6 @@
 /* mlfqsim: runs the scheduler core in virtual time over a workload and
- * reports what users would feel (SPEC 6). Several policies run on the very
- * same workload and print side by side. */
+ * reports what users would feel (docs/MLFQSIM.md, "Output files"). Several
+ * policies run on the very same workload and print side by side. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -8,16 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/balance.h"
 #include "base/cli.h"
 #include "base/error.h"
-#include "load/options.h"
+#include "base/units.h"
+#include "base/version.h"
+#include "core/balance.h"
 #include "core/policy.h"
+#include "load/options.h"
 #include "load/report.h"
 #include "load/sim.h"
 #include "load/summary.h"
-#include "base/units.h"
-#include "base/version.h"
 
 #define MAX_RUNS 16
 

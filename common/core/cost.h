@@ -1,5 +1,5 @@
 /* The cost model: how long a prefill, a decode and a batch iteration take
- * (SPEC 1).
+ * (docs/MODEL.md, "Cost model").
  *
  * Either linear (prefill_base_ms + prefill_ms_per_token * L, constant
  * decode_ms) or a measured profile table (input_length, prefill_ms,

@@ -4,8 +4,8 @@
  * mlfq (FastServe, Algorithm 1). One intrusive FIFO list per level holds
  * every unfinished job of that level, running ones included, in the order
  * they joined it: a job that runs and keeps its level keeps its place (the
- * SPEC's "kept in place"), so no list ever needs a sorted insert. fcfs is
- * the one-level case whose quantum never runs out. Each push stamps the job
+ * docs/MODEL.md's "kept in place"), so no list ever needs a sorted insert. fcfs
+ * is the one-level case whose quantum never runs out. Each push stamps the job
  * with a sequence number (_lseq), so that `before` compares two jobs'
  * places in O(1): (level, _lseq) is exactly the order of next.
  *

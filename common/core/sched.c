@@ -35,10 +35,10 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/units.h"
 #include "core/kv.h"
 #include "core/policy.h"
 #include "core/sched.h"
-#include "base/units.h"
 
 typedef struct {
   mlfq_job_t **batch; /* max_batch slots, n in use, in pick order */
@@ -262,10 +262,10 @@ int mlfq_sched_cancel(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now) {
   return 0;
 }
 
-/* The batch's iteration time (SPEC 1): the prefill of every prompt token of
- * jobs without a token yet (and of the prompt and generated tokens of jobs
- * whose evicted KV is recomputed), plus the slowest decode among the others
- * and the per-sequence batch overhead. */
+/* The batch's iteration time (docs/MODEL.md, "Cost model"): the prefill of
+ * every prompt token of jobs without a token yet (and of the prompt and
+ * generated tokens of jobs whose evicted KV is recomputed), plus the slowest
+ * decode among the others and the per-sequence batch overhead. */
 static uint64_t batch_time(const mlfq_sched_t *s, const engine_t *eng) {
   uint64_t prefill_tokens = 0, max_decode = 0;
   uint32_t ndecode = 0;

@@ -1,4 +1,4 @@
-/* The engine-level scheduler core (SPEC 2).
+/* The engine-level scheduler core (docs/MODEL.md, "Scheduling points").
  *
  * A plain data structure with no I/O, no threads and no clock: its driver
  * (the simulator, or the daemon's loop thread) tells it of arrivals,

@@ -1,4 +1,5 @@
-/* Arrival processes (SPEC 5): when each request arrives, in model time.
+/* Arrival processes (docs/MODEL.md, "Arrivals"): when each request arrives, in
+ * model time.
  *
  * poisson: exponential gaps with mean 1/rate; uniform: every gap exactly
  * 1/rate; gamma: gamma gaps with mean 1/rate and coefficient of variation cv.

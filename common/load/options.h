@@ -1,6 +1,6 @@
 /* The options the simulator, the daemon and the load generator share
- * (SPEC 6), as mlfq_cli tables, and what they build: a scheduler
- * configuration, a cost model, a workload.
+ * (docs/MLFQSIM.md, "Output files"), as mlfq_cli tables, and what they build: a
+ * scheduler configuration, a cost model, a workload.
  */
 #ifndef MLFQ_OPTIONS_H
 #define MLFQ_OPTIONS_H

@@ -1,6 +1,6 @@
-/* The output formats of SPEC 6, shared by the simulator and the load
- * generator: the per-job CSV, the per-token trace CSV, the summary table
- * and the JSON summary.
+/* The output formats of docs/MLFQSIM.md, "Output files", shared by the
+ * simulator and the load generator: the per-job CSV, the per-token trace CSV,
+ * the summary table and the JSON summary.
  */
 #ifndef MLFQ_REPORT_H
 #define MLFQ_REPORT_H
@@ -13,7 +13,7 @@
 #include "core/sched.h"
 #include "load/summary.h"
 
-/* Columns of the per-job CSV beyond SPEC 6's. */
+/* Columns of the per-job CSV beyond docs/MLFQSIM.md's. */
 #define MLFQ_REPORT_STATUS 1  /* status */
 #define MLFQ_REPORT_KV 2      /* preemptions,swapped_tokens */
 #define MLFQ_REPORT_REPLICA 4 /* replica (last) */

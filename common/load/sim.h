@@ -3,8 +3,9 @@
  * A discrete-event loop over two kinds of event, arrivals and iteration
  * ends. At each event time it first submits every arrival (in arrival
  * order, ties by id), then ends the iterations of that time in engine
- * order, then lets idle engines pick in engine order (SPEC 2). The same
- * core runs in the daemon; only the clock differs.
+ * order, then lets idle engines pick in engine order (docs/MODEL.md,
+ * "Scheduling points"). The same core runs in the daemon; only the clock
+ * differs.
  *
  * A cluster run simulates several replicas behind mlfq-router: one
  * scheduler per replica, and the router's balancer (balance.h) choosing a

@@ -1,5 +1,5 @@
-/* The run summary of SPEC 6: counts, makespan, throughput, and the mean,
- * p50, p90, p99 and max of JCT, TTFT and TPOT.
+/* The run summary of docs/MLFQSIM.md, "Output files": counts, makespan,
+ * throughput, and the mean, p50, p90, p99 and max of JCT, TTFT and TPOT.
  *
  * Percentiles use the nearest-rank rule: the p-th percentile of n sorted
  * values is the value at rank ceil(p/100 * n). Times are model ms.

@@ -1,4 +1,5 @@
-/* Workloads (SPEC 4): the requests of a run, from a CSV file or synthesised.
+/* Workloads (docs/MLFQSIM.md, "Workload files"): the requests of a run, from a
+ * CSV file or synthesised.
  *
  * A workload is an array of requests in id order (id = 0-based row of the
  * file, or draw order). Every request has an arrival time once the workload

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "core/cost.h"
-#include "wire/frame.h"
 #include "core/sched.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 #include "client.h"
@@ -121,7 +121,8 @@ static void rm_dir(const char *dir, const char *const *names) {
   ASSERT_EQ(rmdir(dir), 0);
 }
 
-/* The daemon with a cost model of 20 ms per unit, like SPEC 3 x 20. */
+/* The daemon with a cost model of 20 ms per unit, like docs/MODEL.md's Figure 6
+ * x 20. */
 static void start_figure6_daemon(mlfq_test_daemon_t *d, const char *policy) {
   const char *args[] = {"--policy",     policy,        "--prefill-ms-per-token",
                         "20",           "--decode-ms", "20",
@@ -232,7 +233,8 @@ static void wait_running(const mlfq_test_daemon_t *d) {
   tc_close(c);
 }
 
-/* 1. Figure 6 through each policy: every job's JCT is SPEC 3's x 20. */
+/* 1. Figure 6 through each policy: every job's JCT is docs/MODEL.md's Figure 6
+ * x 20. */
 static void figure6(const char *policy, const int want[3]) {
   char *dir = tmpdir();
   const char *jobs = in_dir(dir, "jobs.csv");
@@ -320,7 +322,7 @@ TEST(loadgen, compare_prints_both_and_ratio) {
       sscanf(line + strlen("JCT mean / fcfs"), "%lf %lf", &r_fcfs, &r_mlfq), 2);
   ASSERT_CONTAINS(line, " 1.000 ");
   ASSERT_NEAR(r_fcfs, 1.0, 1e-9);
-  /* SPEC 3: mlfq's mean JCT is 6.67 / 8.33 of fcfs's. */
+  /* docs/MODEL.md, "Figure 6": mlfq's mean JCT is 6.67 / 8.33 of fcfs's. */
   ASSERT_NEAR(r_mlfq, 6.67 / 8.33, 0.03);
   mlfq_test_find_line(out, "fcfs: model error", line, sizeof(line));
   mlfq_test_find_line(out, "mlfq: model error", line, sizeof(line));

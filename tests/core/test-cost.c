@@ -1,4 +1,4 @@
-/* The cost model (common/core/cost.h, SPEC 1). */
+/* The cost model (common/core/cost.h, docs/MODEL.md, "Cost model"). */
 #include <errno.h>
 
 #include "core/cost.h"

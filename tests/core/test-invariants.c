@@ -1,9 +1,9 @@
 /* Invariants of the scheduler core over randomized workloads: every policy,
  * both preempt modes, arrivals at once and spread out, max_batch 1 and
  * more, one engine and several, starvation prevention on and off. */
+#include "base/rng.h"
 #include "core/cost.h"
 #include "core/policy.h"
-#include "base/rng.h"
 #include "core/sched.h"
 #include "load/sim.h"
 #include "load/workload.h"
@@ -35,8 +35,8 @@ static void on_token(void *ud, size_t id, uint32_t token, uint64_t t) {
   c->last_token_t = t;
 }
 
-/* Recomputes an iteration's duration from SPEC 1 with the test's own count
- * of each job's tokens. */
+/* Recomputes an iteration's duration from docs/MODEL.md, "Cost model" with the
+ * test's own count of each job's tokens. */
 static void on_iteration(void *ud, unsigned e, uint64_t start, uint64_t dur,
                          mlfq_job_t *const *batch, unsigned n) {
   check_t *c = ud;

@@ -1,5 +1,5 @@
-/* Arrival processes (SPEC 5): gap statistics, exact uniform spacing, the
- * all-at-once rates, seeding and configuration checks. */
+/* Arrival processes (docs/MODEL.md, "Arrivals"): gap statistics, exact uniform
+ * spacing, the all-at-once rates, seeding and configuration checks. */
 #include "load/arrival.h"
 #include "task.h"
 

@@ -1,8 +1,9 @@
-/* SPEC 3: FastServe's Figure 6, every policy, both preempt modes. */
+/* docs/MODEL.md, "Figure 6": FastServe's Figure 6, every policy, both preempt
+ * modes. */
+#include "base/units.h"
 #include "core/cost.h"
 #include "core/sched.h"
 #include "load/sim.h"
-#include "base/units.h"
 #include "load/workload.h"
 
 #include "task.h"

@@ -1,9 +1,10 @@
-/* Workload files and synthetic workloads (common/load/workload.h, SPEC 4). */
+/* Workload files and synthetic workloads (common/load/workload.h,
+ * docs/MLFQSIM.md, "Workload files"). */
 #include <errno.h>
 
 #include "base/csv.h"
-#include "task.h"
 #include "load/workload.h"
+#include "task.h"
 
 #define FIG6 MLFQ_DATA_DIR "/figure6.csv"
 

@@ -374,8 +374,8 @@ static char *read_all(int fd, int64_t **stamps, size_t *len, int timeout_ms) {
 /* Figure 6 as one completion with three prompts (J1 5 words, J2 1, J3 2;
  * 2 tokens each), so the three jobs arrive together as in the paper; the
  * linear model at 1 ms per unit and time scale 20. Each token's event
- * must come in the policy's order, at its model time (SPEC section 3)
- * times 20 ms after the request, within 15 ms. */
+ * must come in the policy's order, at its model time (docs/MODEL.md, "Figure
+ * 6") times 20 ms after the request, within 15 ms. */
 static void figure6_over_http(const char *policy, const int *order,
                               const int *times) {
   const char *args[] = {"--policy",
