@@ -21,8 +21,8 @@
 
 #include "base/buf.h"
 #include "base/error.h"
-#include "wire/frame.h"
 #include "net/peer.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 typedef struct {
@@ -246,8 +246,7 @@ static void mode_memory(const opts_t *o) {
   after = rss_kb(o->pid);
   printf("bench=daemon mode=memory requests=%ld pending=%llu rejected=%llu "
          "rss_before_kb=%ld rss_after_kb=%ld bytes_per_request=%.1f\n",
-         o->n,
-         (unsigned long long)(s->stats->running + s->stats->waiting),
+         o->n, (unsigned long long)(s->stats->running + s->stats->waiting),
          (unsigned long long)s->stats->rejected, before, after,
          (double)(after - before) * 1024.0 / (double)o->n);
   mlfq__server_message__free_unpacked(s, NULL);

@@ -33,9 +33,9 @@
 
 #include "base/buf.h"
 #include "base/error.h"
-#include "wire/frame.h"
 #include "base/hist.h"
 #include "net/peer.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 typedef struct {

@@ -23,8 +23,8 @@
 #include <time.h>
 
 #include "base/cli.h"
-#include "core/cost.h"
 #include "base/error.h"
+#include "core/cost.h"
 #include "core/policy.h"
 #include "core/sched.h"
 

@@ -20,9 +20,9 @@
 
 #include "base/cli.h"
 #include "base/error.h"
-#include "net/peer.h"
 #include "base/units.h"
 #include "base/version.h"
+#include "net/peer.h"
 #include "wire/wire.h"
 
 typedef struct {

@@ -24,11 +24,11 @@
 
 #include "base/buf.h"
 #include "base/error.h"
-#include "wire/frame.h"
-#include "run.h"
+#include "base/units.h"
 #include "load/summary.h"
 #include "net/tcp.h"
-#include "base/units.h"
+#include "run.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 #define START_LEAD_NS 20000000u /* first send 20 ms after all are ready */

@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "base/list.h"
-#include "wire/mlfq.pb-c.h"
 #include "load/workload.h"
+#include "wire/mlfq.pb-c.h"
 
 /* Request states and the client-side failure codes (server failures use
  * their positive ErrorCode, known to this build or not). */

@@ -28,11 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/admit.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "router.h"
 #include "base/version.h"
+#include "net/admit.h"
+#include "router.h"
 #include "wire/wire.h"
 
 #define CLIENT_OF(st) MLFQ_CONTAINER_OF(st, client_t, s)

@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "base/cli.h"
-#include "net/daemon.h"
 #include "base/log.h"
+#include "net/daemon.h"
 #include "net/peer.h"
-#include "router.h"
 #include "net/signals.h"
+#include "router.h"
 
 typedef struct {
   mlfq_cli_list_t replicas;

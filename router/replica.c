@@ -51,10 +51,10 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "wire/frame.h"
 #include "base/log.h"
 #include "net/peer.h"
 #include "router.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 #define BACKOFF_MIN_MS 50

@@ -34,9 +34,9 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "router.h"
 #include "base/secret.h"
 #include "net/tcp.h"
+#include "router.h"
 
 /* For the trim timer: requests in flight, and a count that grows with
  * every client connection opened or closed and every request routed or

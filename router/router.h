@@ -11,15 +11,15 @@
 
 #include <uv.h>
 
-#include "core/balance.h"
 #include "base/buf.h"
+#include "base/idmap.h"
+#include "base/list.h"
+#include "core/balance.h"
 #include "net/daemon.h"
 #include "net/deadline.h"
 #include "net/flow.h"
-#include "base/idmap.h"
-#include "base/list.h"
-#include "wire/mlfq.pb-c.h"
 #include "net/trim.h"
+#include "wire/mlfq.pb-c.h"
 
 typedef struct router_s router_t;
 typedef struct stream_s stream_t;

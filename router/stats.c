@@ -43,9 +43,9 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "wire/frame.h"
 #include "base/log.h"
 #include "router.h"
+#include "wire/frame.h"
 
 typedef struct stats_job_s stats_job_t;
 

@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "wire/frame.h"
-#include "router.h"
 #include "net/tcp.h"
+#include "router.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 #define READ_CHUNK 65536

@@ -23,11 +23,11 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "wire/frame.h"
 #include "base/log.h"
-#include "server.h"
-#include "net/tcp.h"
 #include "base/version.h"
+#include "net/tcp.h"
+#include "server.h"
+#include "wire/frame.h"
 
 #define READ_CHUNK 65536
 

@@ -37,8 +37,8 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "http/openai.h"
-#include "server.h"
 #include "net/tcp.h"
+#include "server.h"
 
 #define URL_MAX 8192
 #define HEADER_MAX 8192

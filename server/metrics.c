@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/version.h"
 #include "http/prom.h"
 #include "server.h"
-#include "base/version.h"
 
 /* Most bytes of one label set (the model name is at most
  * SERVER_MODEL_NAME_MAX bytes, escaped at most twice as long). */

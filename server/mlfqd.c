@@ -7,14 +7,14 @@
 #include <string.h>
 
 #include "base/cli.h"
-#include "net/daemon.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "load/options.h"
-#include "core/policy.h"
-#include "server.h"
-#include "net/signals.h"
 #include "base/units.h"
+#include "core/policy.h"
+#include "load/options.h"
+#include "net/daemon.h"
+#include "net/signals.h"
+#include "server.h"
 
 typedef struct {
   mlfq_daemon_opts_t s; /* what every server has */

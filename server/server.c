@@ -33,15 +33,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/admit.h"
 #include "base/error.h"
-#include "wire/frame.h"
 #include "base/log.h"
 #include "base/secret.h"
-#include "server.h"
-#include "net/tcp.h"
 #include "base/units.h"
 #include "base/version.h"
+#include "net/admit.h"
+#include "net/tcp.h"
+#include "server.h"
+#include "wire/frame.h"
 
 #define REQ_OF_PLINK(l) MLFQ_CONTAINER_OF(l, request_t, plink)
 

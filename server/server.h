@@ -11,14 +11,14 @@
 #include <uv.h>
 
 #include "base/buf.h"
-#include "net/deadline.h"
-#include "net/flow.h"
 #include "base/hist.h"
 #include "base/idmap.h"
-#include "core/job.h"
 #include "base/list.h"
-#include "http/prom.h"
+#include "core/job.h"
 #include "core/sched.h"
+#include "http/prom.h"
+#include "net/deadline.h"
+#include "net/flow.h"
 #include "net/trim.h"
 #include "wire/wire.h"
 #include "workers.h"

@@ -15,8 +15,8 @@
   X(EIO, -5005, "input/output error")                                          \
   X(EEXIST, -5006, "already exists")                                           \
   X(ENOENT, -5007, "not found")                                                \
-  X(ESTATE, -5008, "operation not valid in this state")                      \
-  X(EFRAMESIZE, -5009, "frame length over the limit")                         \
+  X(ESTATE, -5008, "operation not valid in this state")                        \
+  X(EFRAMESIZE, -5009, "frame length over the limit")                          \
   X(EFRAMEEMPTY, -5010, "empty frame")
 
 enum {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/balance.h"
 #include "base/error.h"
+#include "core/balance.h"
 
 static const char *const names[] = {"round-robin", "random", "least-requests",
                                     "least-tokens", "power-of-two"};

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cost.h"
 #include "base/csv.h"
 #include "base/error.h"
 #include "base/units.h"
+#include "core/cost.h"
 
 /* Largest profile file read, in bytes, and most columns in its header. */
 #define PROFILE_MAX_BYTES ((size_t)64 << 20)

@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#include "core/job.h"
 #include "base/list.h"
+#include "core/job.h"
 
 typedef struct mlfq_policy_s mlfq_policy_t;
 

@@ -10,9 +10,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "load/arrival.h"
 #include "base/error.h"
 #include "base/units.h"
+#include "load/arrival.h"
 
 /* Rounds a non-negative number of ns to the nearest integer (halves away
  * from zero, as llround), saturating at UINT64_MAX; NaN and negative give 0. */

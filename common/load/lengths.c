@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "load/lengths.h"
 #include "base/units.h"
+#include "load/lengths.h"
 
 #define LEN_MAX UINT32_MAX
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "load/report.h"
 #include "base/units.h"
+#include "load/report.h"
 
 static void put_ms(FILE *f, uint64_t ns) {
   char buf[MLFQ_MS_BUFSIZE];

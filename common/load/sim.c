@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "load/sim.h"
 #include "base/units.h"
+#include "load/sim.h"
 
 typedef struct {
   uint64_t t;

@@ -10,13 +10,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "base/error.h"
+#include "base/log.h"
+#include "base/version.h"
 #include "net/admit.h"
 #include "net/daemon.h"
-#include "base/error.h"
-#include "wire/frame.h"
-#include "base/log.h"
 #include "net/peer.h"
-#include "base/version.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 int mlfq_daemon_parse_listen(const char *s, char *host, size_t hostlen,

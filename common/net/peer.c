@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "base/error.h"
-#include "wire/frame.h"
-#include "net/peer.h"
 #include "base/units.h"
+#include "net/peer.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 static int64_t now_ms(void) {

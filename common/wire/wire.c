@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "wire/frame.h"
 #include "base/units.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 static int put(mlfq_buf_t *b, const ProtobufCMessage *m) {

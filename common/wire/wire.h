@@ -11,8 +11,8 @@
 
 #include "base/buf.h"
 #include "core/cost.h"
-#include "wire/mlfq.pb-c.h"
 #include "core/sched.h"
+#include "wire/mlfq.pb-c.h"
 
 /* The protocol version this build speaks (Hello and Welcome). */
 #define MLFQ_PROTOCOL_VERSION 1

@@ -1,6 +1,7 @@
-/* Exact millisecond conversions and strict number parsing (common/base/units.h). */
-#include "task.h"
+/* Exact millisecond conversions and strict number parsing
+ * (common/base/units.h). */
 #include "base/units.h"
+#include "task.h"
 
 /* Parses the NUL-terminated s with no upper bound but UINT64_MAX. */
 static int ms_parse(const char *s, uint64_t *ns) {

@@ -1,10 +1,10 @@
 /* The scheduler core through its API: cancellation, validation, starvation
  * prevention and the two preemption modes on hand-checked schedules. */
+#include "base/units.h"
 #include "core/cost.h"
 #include "core/policy.h"
 #include "core/sched.h"
 #include "load/sim.h"
-#include "base/units.h"
 
 #include "task.h"
 

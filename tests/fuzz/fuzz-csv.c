@@ -1,6 +1,6 @@
-/* Fuzzes the workload CSV parser (common/load/workload.c over common/base/csv.c):
- * any bytes either parse into rows that obey the documented bounds, or
- * fail with a message, and nothing leaks. */
+/* Fuzzes the workload CSV parser (common/load/workload.c over
+ * common/base/csv.c): any bytes either parse into rows that obey the documented
+ * bounds, or fail with a message, and nothing leaks. */
 #include <stdlib.h>
 #include <string.h>
 

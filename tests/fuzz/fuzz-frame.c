@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "wire/frame.h"
 #include "harness.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 #define MAX_FRAMES 4096
@@ -122,8 +122,8 @@ static void decode(const uint8_t *s, size_t n, uint32_t max, unsigned seed,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const uint32_t maxes[] = {1, 7, 64, 4096, MLFQ_FRAME_DEFAULT_MAX,
-                                   UINT32_MAX};
+  static const uint32_t maxes[] = {
+      1, 7, 64, 4096, MLFQ_FRAME_DEFAULT_MAX, UINT32_MAX};
   result_t whole, split;
   uint32_t max;
   size_t i;

@@ -8,9 +8,9 @@
  * server's model), and every response built from it (each prompt's first
  * and last chunk, the usage chunk, the whole response) valid JSON with
  * as many choices as it should have; every chunk made from the stream
- * template is byte for byte the one cJSON builds. A request refused must have a 400 or
- * a 404 and a message, and its error body must be valid JSON. Nothing may
- * leak. */
+ * template is byte for byte the one cJSON builds. A request refused must have a
+ * 400 or a 404 and a message, and its error body must be valid JSON. Nothing
+ * may leak. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -10,8 +10,8 @@
 #include "harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const uint64_t lens[] = {0, 1, 2, 7, 100, 4096, 1u << 20, UINT32_MAX,
-                                  UINT64_MAX};
+  static const uint64_t lens[] = {0,    1,        2,          7,         100,
+                                  4096, 1u << 20, UINT32_MAX, UINT64_MAX};
   mlfq_cost_t c;
   char err[512];
   char *buf;
@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
       (void)mlfq_cost_prefill_ns(&c, lens[i]);
-      (void)mlfq_cost_decode_ns(
-          &c, lens[i] > UINT32_MAX ? UINT32_MAX : (uint32_t)lens[i]);
+      (void)mlfq_cost_decode_ns(&c, lens[i] > UINT32_MAX ? UINT32_MAX
+                                                         : (uint32_t)lens[i]);
       (void)mlfq_cost_batch_ns(&c, lens[i], mlfq_cost_min_decode_ns(&c),
                                (uint32_t)(i + 1));
     }

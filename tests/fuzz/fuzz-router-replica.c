@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "core/cost.h"
-#include "wire/frame.h"
 #include "fzrouter.h"
 #include "harness.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 static struct {

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 
 #include "core/cost.h"
-#include "harness.h"
 #include "core/sched.h"
+#include "harness.h"
 #include "wire/wire.h"
 
 static const char *dir;

@@ -1,4 +1,6 @@
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -11,12 +13,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
-#include <arpa/inet.h>
 
-#include "wire/frame.h"
-#include "harness.h"
 #include "base/log.h"
+#include "harness.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 #define FZ_MAX_READ (64u << 20)

@@ -22,8 +22,8 @@
 
 /* The end of one side of a TCP connection the harness holds. */
 typedef struct {
-  int fd;     /* -1: closed */
-  int eof;    /* the peer closed (or reset) its side */
+  int fd;        /* -1: closed */
+  int eof;       /* the peer closed (or reset) its side */
   mlfq_buf_t in; /* read, not yet taken as frames */
 } fz_peer_t;
 

@@ -1,11 +1,11 @@
 /* The simulator's cluster runs: several replicas behind the router's
  * balancer, in virtual time. */
+#include "base/rng.h"
+#include "base/units.h"
 #include "core/balance.h"
 #include "core/cost.h"
-#include "base/rng.h"
 #include "core/sched.h"
 #include "load/sim.h"
-#include "base/units.h"
 #include "load/workload.h"
 
 #include "task.h"

@@ -3,8 +3,8 @@
 #include <signal.h>
 #include <time.h>
 
-#include "load/sim.h"
 #include "base/units.h"
+#include "load/sim.h"
 #include "wire/wire.h"
 
 #include "client.h"

@@ -90,9 +90,15 @@ TEST(lifecycle, sigterm_finishes_in_flight) {
  * one batch: every request still gets all its tokens and a Done, then
  * each connection is closed and the daemon exits 0. */
 TEST(lifecycle, sigterm_drains_1000_in_flight) {
-  const char *args[] = {"--policy",    "fcfs",      "--max-batch",
-                        "1000",        "--decode-ms", "5",
-                        "--prefill-ms-per-token", "0.001", NULL};
+  const char *args[] = {"--policy",
+                        "fcfs",
+                        "--max-batch",
+                        "1000",
+                        "--decode-ms",
+                        "5",
+                        "--prefill-ms-per-token",
+                        "0.001",
+                        NULL};
   enum { CONNS = 4, PER = 250, OUT = 100 };
   mlfq_test_daemon_t d;
   tc_client_t *c[CONNS];

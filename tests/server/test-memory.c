@@ -5,12 +5,12 @@
  * Done, Stats and refusal of a request that can never fit. */
 #include <signal.h>
 
+#include "base/rng.h"
+#include "base/units.h"
 #include "core/cost.h"
 #include "core/policy.h"
-#include "base/rng.h"
 #include "core/sched.h"
 #include "load/sim.h"
-#include "base/units.h"
 #include "wire/wire.h"
 
 #include "client.h"

@@ -33,6 +33,8 @@
  * The test raises RLIMIT_NOFILE for itself and the servers it starts; it
  * fails if the hard limit is too low for the connections. Longer runs:
  * scripts/soak.sh. */
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -42,11 +44,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <dirent.h>
 
-#include "wire/frame.h"
 #include "base/rng.h"
+#include "wire/frame.h"
 #include "wire/wire.h"
 
 #include "client.h"
@@ -65,7 +65,7 @@
 #define SLOW_STALL_MS 5000 /* a slow reader reads again after this */
 #define TICK_MS 10
 #define MAX_FRAME 65536 /* the servers' --max-frame-bytes (the default) */
-#define END_MS 60000   /* after the soak, every connection ends within it */
+#define END_MS 60000    /* after the soak, every connection ends within it */
 #define IDLE_MS 30000   /* then the server is idle within it */
 #define SETTLE_ROUNDS 4 /* warm-up rounds, at most */
 
@@ -348,8 +348,8 @@ static void on_request_msg(soak_t *s, conn_t *c, const Mlfq__ServerMessage *m) {
     ASSERT_EQ(m->token->index, q->tokens + 1);
     q->tokens++;
     s->n.tokens++;
-    if (c->kind == GOOD && q->tokens == 1 && !q->cancel_sent &&
-        q->out > 1 && pick(s, 0, 7) == 0) {
+    if (c->kind == GOOD && q->tokens == 1 && !q->cancel_sent && q->out > 1 &&
+        pick(s, 0, 7) == 0) {
       q->cancel_sent = 1;
       tc_put_cancel(&c->out, m->token->id);
     }
@@ -396,9 +396,8 @@ static void on_request_msg(soak_t *s, conn_t *c, const Mlfq__ServerMessage *m) {
       break;
     default:
       MLFQ_TEST_FAIL("%s connection: error %s (%s) for %llu",
-                     kind_names[c->kind],
-                     mlfq_wire_error_name(m->error->code), m->error->message,
-                     (unsigned long long)id);
+                     kind_names[c->kind], mlfq_wire_error_name(m->error->code),
+                     m->error->message, (unsigned long long)id);
     }
     break;
   default:
@@ -440,8 +439,8 @@ static int on_msg(soak_t *s, conn_t *c, const Mlfq__ServerMessage *m) {
       on_request_msg(s, c, m);
       return requests_over(c);
     }
-    if (m->msg_case != MLFQ__SERVER_MESSAGE__MSG_ERROR ||
-        m->error->id != 0 || (int)m->error->code != c->fatal_code)
+    if (m->msg_case != MLFQ__SERVER_MESSAGE__MSG_ERROR || m->error->id != 0 ||
+        (int)m->error->code != c->fatal_code)
       MLFQ_TEST_FAIL("%s: message %d (error %s), expected %s",
                      inv_names[c->inv], (int)m->msg_case,
                      m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR
@@ -456,8 +455,7 @@ static int on_msg(soak_t *s, conn_t *c, const Mlfq__ServerMessage *m) {
       return 1;
     if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR ||
         m->msg_case == MLFQ__SERVER_MESSAGE__MSG_DONE)
-      MLFQ_TEST_FAIL("vanishing connection: message %d (%s)",
-                     (int)m->msg_case,
+      MLFQ_TEST_FAIL("vanishing connection: message %d (%s)", (int)m->msg_case,
                      m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR
                          ? m->error->message
                          : "Done");
@@ -647,8 +645,8 @@ static Mlfq__ServerMessage *wait_trimmed(tc_client_t *st,
       return idle;
     }
     if (tc_now_ms() > deadline)
-      MLFQ_TEST_FAIL("no heap trim within %d ms of going idle (%llu)",
-                     IDLE_MS, (unsigned long long)m->stats->heap_trims);
+      MLFQ_TEST_FAIL("no heap trim within %d ms of going idle (%llu)", IDLE_MS,
+                     (unsigned long long)m->stats->heap_trims);
     mlfq__server_message__free_unpacked(m, NULL);
   }
 }
@@ -702,8 +700,8 @@ static void print_counts(const char *what, const counts_t *n) {
   printf("soak: %s: sessions %llu (good %llu, invalid %llu, vanish %llu, "
          "slow %llu), peak %u connections\n",
          what,
-         (unsigned long long)(n->sessions[0] + n->sessions[1] +
-                              n->sessions[2] + n->sessions[3]),
+         (unsigned long long)(n->sessions[0] + n->sessions[1] + n->sessions[2] +
+                              n->sessions[3]),
          (unsigned long long)n->sessions[GOOD],
          (unsigned long long)n->sessions[INVALID],
          (unsigned long long)n->sessions[VANISH],
@@ -712,8 +710,7 @@ static void print_counts(const char *what, const counts_t *n) {
          "%llu, bad_version %llu, bad_requests %llu\n",
          what, (unsigned long long)n->invalid[0],
          (unsigned long long)n->invalid[1], (unsigned long long)n->invalid[2],
-         (unsigned long long)n->invalid[3],
-         (unsigned long long)n->invalid[4]);
+         (unsigned long long)n->invalid[3], (unsigned long long)n->invalid[4]);
   printf("soak: %s: tracked requests %llu, accepted %llu, done %llu, "
          "cancelled %llu (+%llu Done before the Cancel), tokens %llu\n",
          what, (unsigned long long)n->submitted,
@@ -760,8 +757,8 @@ static void soak(const char *name, const mlfq_test_daemon_t *target,
     rounds++;
   } while (!SANITIZED && rounds < SETTLE_ROUNDS &&
            (prev == 0 || (rss0 - prev) * 50 > prev));
-  printf("soak: warm-up: %d rounds of %.0f s, idle RSS %ld kB\n", rounds,
-         warm, rss0);
+  printf("soak: warm-up: %d rounds of %.0f s, idle RSS %ld kB\n", rounds, warm,
+         rss0);
   print_counts("warm-up", &s->n);
   anon0 = mlfq_test_proc_kb(target->pid, "RssAnon");
   fd0 = nfds(target->pid);

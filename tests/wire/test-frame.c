@@ -1,7 +1,7 @@
 /* The frame decoder: truncation, splits, limits, byte order and garbage. */
-#include "wire/frame.h"
 #include "base/rng.h"
 #include "task.h"
+#include "wire/frame.h"
 
 /* Writes a frame of n payload bytes (payload[i] = seed + i) at out and
  * returns its total size. */

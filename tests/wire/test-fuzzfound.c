@@ -2,15 +2,15 @@
  * replaying the crashing input's bytes through the code that failed. The
  * whole inputs are kept in tests/fuzz/regressions/NAME/ and replayed end
  * to end by ctest's fuzz/replay_NAME. */
-#include "wire/mlfq.pb-c.h"
 #include "task.h"
+#include "wire/mlfq.pb-c.h"
 #include "wire/wire.h"
 
 /* Inside Token{id 1, index 1}: a field 0 tag written in two bytes (80 00)
  * with the varint 2. protobuf-c unpacks it as an unknown field and packs
  * it back as the one byte 00, which it then refuses to unpack. */
-static const uint8_t token_field0[] = {0x1a, 0x07, 0x08, 0x01, 0x10, 0x01,
-                                       0x80, 0x00, 0x02};
+static const uint8_t token_field0[] = {0x1a, 0x07, 0x08, 0x01, 0x10,
+                                       0x01, 0x80, 0x00, 0x02};
 /* Submit{id 1, input 10, output 2} with the same field. */
 static const uint8_t submit_field0[] = {0x12, 0x09, 0x08, 0x01, 0x10, 0x0a,
                                         0x18, 0x02, 0x80, 0x00, 0x02};

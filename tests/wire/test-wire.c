@@ -2,8 +2,8 @@
  * Config) and how bytes that are not the protocol are shown. */
 #include <math.h>
 
-#include "task.h"
 #include "base/units.h"
+#include "task.h"
 #include "wire/wire.h"
 
 /* A Config as mlfqd sends it: linear cost, mlfq, time_scale 1. */
