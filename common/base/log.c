@@ -165,8 +165,8 @@ static uint64_t now_ns(void) {
 
 /* Formats a whole line, cut to MLFQ_LOG_LINE_BYTES - 1 bytes, newline
  * included, into line (MLFQ_LOG_LINE_BYTES); returns its length. */
-static size_t vformat(char *line, mlfq_log_level_t level, const char *fmt,
-                      va_list ap) {
+__attribute__((format(printf, 3, 0))) static size_t
+vformat(char *line, mlfq_log_level_t level, const char *fmt, va_list ap) {
   struct timeval tv;
   struct tm tm;
   char stamp[32];
@@ -254,8 +254,8 @@ static void emit_suppressed(void) {
   g.peers.suppressed = 0;
 }
 
-static void vlog(mlfq_log_level_t level, int peer, const char *fmt,
-                 va_list ap) {
+__attribute__((format(printf, 3, 0))) static void
+vlog(mlfq_log_level_t level, int peer, const char *fmt, va_list ap) {
   char line[MLFQ_LOG_LINE_BYTES];
   size_t len;
 
