@@ -57,7 +57,8 @@ static void figure6(const char *policy, const char *preempt) {
   mlfq_sim_result_t res;
   mlfq_test_daemon_t d;
   mlfq_req_t reqs[3];
-  uint64_t finish[3], received[3], sent;
+  uint64_t finish[3], received[3], sent, rtt, slack;
+  Mlfq__ServerMessage *stats;
   mlfq_cost_t cost;
   tc_client_t *c;
   mlfq_buf_t b;
@@ -117,16 +118,25 @@ static void figure6(const char *policy, const char *preempt) {
   hooks.ud = &sim_order;
   ASSERT_OK(mlfq_sim_run(&cfg, &cost, reqs, 3, &hooks, &res, err, sizeof(err)));
   ASSERT_STR_EQ(daemon_order.order, sim_order.order);
+  /* What the machine itself added: the engine threads' worst wake-up
+   * lateness, as the daemon measured it, and one round trip to it now. */
+  rtt = mono_ns();
+  stats = tc_stats(c);
+  rtt = mono_ns() - rtt;
+  slack = 5 * MLFQ_NS_PER_MS + rtt +
+          (uint64_t)(stats->stats->lateness_max_us * 1e3);
+  mlfq__server_message__free_unpacked(stats, NULL);
   for (i = 0; i < 3; i++) {
     ASSERT_EQ_U64(reqs[i].arrival_ns, reqs[0].arrival_ns); /* one read */
     /* The daemon's model times are the model's, exactly ... */
     ASSERT_EQ_U64(finish[i], res.jobs[i].finish_ns);
     /* ... and its wall clock keeps them: JCT seen by this client is the
-     * model's JCT within 5 ms (docs/BENCHMARKS.md measures how much
-     * better it does). */
+     * model's JCT within 5 ms, plus what a loaded machine adds that the
+     * daemon measures (docs/BENCHMARKS.md measures how much better it does
+     * on a quiet one). */
     ASSERT_LE_U64(absdiff(received[i] - sent,
                           res.jobs[i].finish_ns - res.jobs[i].arrival_ns),
-                  5 * MLFQ_NS_PER_MS);
+                  slack);
   }
   mlfq_sim_result_free(&res);
   mlfq_cost_free(&cost);
