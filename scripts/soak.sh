@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The soak test (tests/test-soak.c) for longer than CI runs it: 1,000
+# The soak test (tests/server/test-soak.c) for longer than CI runs it: 1,000
 # connections of good, invalid, vanishing and slow-reading clients against
 # mlfqd, then against mlfq-router over two replicas.
 #
