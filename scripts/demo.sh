@@ -2,7 +2,7 @@
 # The main job: an FCFS server and a skip-join MLFQ server, side by side.
 #
 # Starts two mlfqd daemons on free ports (fcfs and mlfq, the OPT-1.3B cost
-# profile, one engine, batch 1), sends both the exercise's Appendix B dataset
+# profile, one engine, batch 1), sends both the Appendix B dataset
 # (99 requests) with Poisson arrivals at 20 requests per model second, prints
 # the comparison and each server's distance from the model, and stops both
 # daemons. Per-job CSVs, per-token traces and a JSON summary go to out/demo/.

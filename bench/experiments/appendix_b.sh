@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Experiment 2: the exercise's Appendix B run. data/appendix_b.csv at rate
+# Experiment 2: the Appendix B run. data/appendix_b.csv at rate
 # 20 Poisson (seed 1), fcfs and mlfq, against two mlfqd daemons (time scale
 # 0.25: model time runs 4x faster than wall time, each run ~23 s), next to
 # mlfqsim's model of the same requests. Writes to out/experiments/appendix_b/:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Experiment 5: beyond the exercise. FCFS vs skip-join MLFQ with continuous
+# Experiment 5: FCFS vs skip-join MLFQ with continuous
 # batching (max_batch 1, 8, 32) and under FastServe's own workload shape
 # (Zipf output lengths, bursty gamma arrivals), with the SRPT oracle as the
 # floor. mlfqsim only (default OPT-1.3B profile, iteration-level

@@ -4,7 +4,7 @@
 # one engine, batch 1, Poisson arrivals) over K = 1..10 and quantum rate
 # 1.5, 2, 4, 8, 16, 10 seeds per point, at two loads: "moderate" (0.7 of
 # the capacity, which is measured first as fcfs's throughput with every
-# request queued at once) and "overload" (the exercise's 20 requests per
+# request queued at once) and "overload" (experiment 2's 20 requests per
 # second). fcfs and srpt at each load are the references. The whole grid
 # runs again with starvation prevention on (--starve-limit-ms 2000 at the
 # moderate load, 20000 at rate 20). Writes to out/experiments/sweep_queues/:
