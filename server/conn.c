@@ -151,8 +151,8 @@ static void req_token(request_t *r, uint64_t t) {
   req_end(r);
 }
 
-static void req_failed(request_t *r, Mlfq__ErrorCode code, const char *msg) {
-  conn_error(CONN_OF(r), r->client_id, code, "%s", msg);
+static void req_failed(request_t *r, server_err_t why, const char *msg) {
+  conn_error(CONN_OF(r), r->client_id, server_err_wire(why), "%s", msg);
   req_end(r);
 }
 
@@ -301,7 +301,7 @@ static void cancel(conn_t *c, const Mlfq__Cancel *k) {
     return;
   }
   server_forget(c->sv, r);
-  req_failed(r, MLFQ__ERROR_CODE__CANCELLED, "cancelled");
+  req_failed(r, SERVER_ERR_CANCELLED, "cancelled");
 }
 
 /* Handles one message; a connection error stops reading. */

@@ -297,9 +297,9 @@ static void req_token(request_t *r, uint64_t t) {
     finished(h);
 }
 
-static void req_failed(request_t *r, Mlfq__ErrorCode code, const char *msg) {
+static void req_failed(request_t *r, server_err_t why, const char *msg) {
   http_t *h = HTTP_OF(r);
-  int status = code == MLFQ__ERROR_CODE__SHUTTING_DOWN ? 503 : 500;
+  int status = server_err_http(why);
   char *s;
 
   forget_all(h); /* the request fails whole */
@@ -317,6 +317,11 @@ static void req_failed(request_t *r, Mlfq__ErrorCode code, const char *msg) {
 static const request_ops_t req_ops = {req_accepted, req_token, req_failed};
 
 /* ---- requests ----------------------------------------------------------- */
+
+/* The server refuses the request (why, msg). */
+static void decline(http_t *h, server_err_t why, const char *msg) {
+  respond_error(h, server_err_http(why), NULL, msg);
+}
 
 static void completion(http_t *h, int chat) {
   server_t *sv = h->sv;
@@ -341,7 +346,7 @@ static void completion(http_t *h, int chat) {
   for (i = 0; i < h->q.n; i++)
     if (!server_kv_fits(sv, h->q.input_len[i], h->q.max_tokens,
                         "prompt + max_tokens", err, sizeof(err))) {
-      respond_error(h, 400, NULL, err);
+      decline(h, SERVER_ERR_INVALID, err);
       return;
     }
   /* A plain response is written whole: it must fit the output bound. */
@@ -354,21 +359,21 @@ static void completion(http_t *h, int chat) {
              "the response would be larger than the server's output bound "
              "(--max-queued-bytes %zu): ask for a stream",
              sv->opt.max_queued_bytes);
-    respond_error(h, 400, NULL, err);
+    decline(h, SERVER_ERR_INVALID, err);
     return;
   }
   if (sv->draining) {
-    respond_error(h, 503, NULL, "the server is shutting down");
+    decline(h, SERVER_ERR_SHUTTING_DOWN, "the server is shutting down");
     return;
   }
   /* The connection carries this one request: nothing else in flight. */
   if (!server_has_room(sv, 0, h->q.n, err, sizeof(err))) {
-    respond_error(h, 429, NULL, err);
+    decline(h, SERVER_ERR_OVERLOADED, err);
     return;
   }
   h->reqs = calloc(h->q.n, sizeof(*h->reqs));
   if (h->reqs == NULL) {
-    respond_error(h, 500, NULL, "out of memory");
+    decline(h, SERVER_ERR_INTERNAL, "out of memory");
     return;
   }
   h->created = (long)time(NULL);
@@ -391,7 +396,7 @@ static void completion(http_t *h, int chat) {
   if (h->q.stream &&
       mlfq_openai_stream_init(&h->st, &h->q, h->rid, h->created) != 0) {
     forget_all(h);
-    respond_error(h, 500, NULL, "out of memory");
+    decline(h, SERVER_ERR_INTERNAL, "out of memory");
     return;
   }
   if (h->q.stream) {
@@ -643,7 +648,8 @@ static void on_connection(uv_stream_t *listener, int status) {
     mlfq_tcp_addr_name((struct sockaddr *)&ss, h->peer, sizeof(h->peer));
   if (sv->nconns + sv->nhttp > sv->opt.max_connections) {
     read_done(h);
-    respond_error(h, 503, NULL, "too many connections (max-connections)");
+    respond_error(h, server_err_http(SERVER_ERR_TOO_MANY_CONNECTIONS), NULL,
+                  "too many connections (max-connections)");
     server_pump(sv);
     return;
   }

@@ -141,8 +141,7 @@ static void submit(server_t *sv, request_t *r, uint64_t t) {
   rc = mlfq_sched_submit(sv->sched, &r->job, t);
   if (rc) { /* lengths were validated on receipt: cannot happen */
     let_go(sv, r);
-    r->ops->failed(r, MLFQ__ERROR_CODE__INTERNAL,
-                   "the scheduler refused the request");
+    r->ops->failed(r, SERVER_ERR_INTERNAL, "the scheduler refused the request");
     return;
   }
   r->in_sched = 1;
@@ -405,7 +404,7 @@ static void on_drain_timeout(uv_timer_t *t) {
   while (!mlfq_list_empty(&sv->requests)) {
     r = MLFQ_CONTAINER_OF(sv->requests.next, request_t, slink);
     server_forget(sv, r);
-    r->ops->failed(r, MLFQ__ERROR_CODE__SHUTTING_DOWN,
+    r->ops->failed(r, SERVER_ERR_SHUTTING_DOWN,
                    "server shut down before the request finished");
   }
   server_pump(sv); /* flushes, and begins the shutdown */

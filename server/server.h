@@ -16,6 +16,7 @@
 #include "base/list.h"
 #include "core/job.h"
 #include "core/sched.h"
+#include "errors.h"
 #include "http/prom.h"
 #include "net/deadline.h"
 #include "net/flow.h"
@@ -64,9 +65,9 @@ typedef struct {
   /* Token r->job.tokens completed at model time t. After the last one r
    * has ended: the server has let it go, and the owner frees it. */
   void (*token)(request_t *r, uint64_t t);
-  /* r ended without finishing (code, msg): the server has let it go, and
+  /* r ended without finishing (why, msg): the server has let it go, and
    * the owner tells its client and frees it. */
-  void (*failed)(request_t *r, Mlfq__ErrorCode code, const char *msg);
+  void (*failed)(request_t *r, server_err_t why, const char *msg);
 } request_ops_t;
 
 /* One client request, owned by whoever submitted it. */
