@@ -321,7 +321,7 @@ static void handle(conn_t *c, const uint8_t *p, size_t len, uint64_t now) {
     cancel(c, m->cancel);
     break;
   case MLFQ__CLIENT_MESSAGE__MSG_STATS:
-    server_stats(c->sv, c);
+    proto_send_stats(c);
     break;
   default:
     fatal(c, code, why);

@@ -41,7 +41,6 @@
 #include "net/admit.h"
 #include "net/tcp.h"
 #include "server.h"
-#include "wire/frame.h"
 
 #define REQ_OF_PLINK(l) MLFQ_CONTAINER_OF(l, request_t, plink)
 
@@ -279,64 +278,46 @@ void server_dirty(server_t *sv, server_out_t *o) {
     mlfq_list_push_tail(&sv->dirty, &o->link);
 }
 
-void server_stats(server_t *sv, conn_t *c) {
-  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
-  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
-  uint64_t levels[MLFQ_MAX_QUEUES];
-  double busy[MLFQ_MAX_WORKERS];
-
-  server_stats_fill(sv, &s, levels, busy);
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
-  m.stats = &s;
-  conn_send(c, &m);
-}
-
-void server_stats_fill(server_t *sv, Mlfq__StatsReply *s_, uint64_t *levels,
-                       double *busy) {
+void server_stats_get(server_t *sv, server_stats_t *s) {
   const mlfq_sched_params_t *p = mlfq_sched_params(sv->sched);
-  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
   mlfq_sched_stats_t st;
   uint64_t now = server_model_now(sv);
   unsigned i, nl = mlfq_sched_levels(sv->sched);
 
   mlfq_sched_stats(sv->sched, &st);
+  s->nlevels = nl;
   for (i = 0; i < nl; i++)
-    levels[i] = mlfq_sched_level_len(sv->sched, i);
+    s->levels[i] = mlfq_sched_level_len(sv->sched, i);
+  s->nengines = p->workers;
   for (i = 0; i < p->workers; i++) {
     /* Busy time counts whole iterations once started. */
-    busy[i] = now > 0 ? (double)sv->busy_ns[i] / (double)now : 0;
-    if (busy[i] > 1)
-      busy[i] = 1;
+    s->busy[i] = now > 0 ? (double)sv->busy_ns[i] / (double)now : 0;
+    if (s->busy[i] > 1)
+      s->busy[i] = 1;
   }
-  s.n_level_lengths = nl;
-  s.level_lengths = levels;
   /* Requests that arrived but have not entered the scheduler yet (a few
    * microseconds, see DESIGN) count as waiting. */
-  s.running = st.running;
-  s.waiting = sv->inflight - st.running;
-  s.submitted = sv->submitted;
-  s.completed = st.completed;
-  s.cancelled = st.cancelled + sv->cancelled_early;
-  s.rejected = sv->rejected;
-  s.tokens = st.tokens;
-  s.n_worker_busy = p->workers;
-  s.worker_busy = busy;
-  s.lateness_p50_us = (double)mlfq_hist_percentile(&sv->lateness, 50) / 1e3;
-  s.lateness_p99_us = (double)mlfq_hist_percentile(&sv->lateness, 99) / 1e3;
-  s.lateness_max_us = (double)sv->lateness.max / 1e3;
-  s.uptime_s = (double)(uv_hrtime() - sv->t0) / 1e9;
-  s.connections = sv->nconns + sv->nhttp;
-  s.iterations = st.iterations;
-  s.demotions = st.demotions;
-  s.promotions = st.promotions;
-  s.preemptions = st.preemptions;
-  s.swapped_tokens = st.swapped_tokens;
-  s.kv_used_tokens = st.kv_used;
-  s.kv_peak_tokens = st.kv_peak;
-  s.heap_trims = sv->trim.trims;
-  s.draining = sv->draining != 0;
-  s.config = &sv->wcfg.config;
-  *s_ = s;
+  s->running = st.running;
+  s->waiting = sv->inflight - st.running;
+  s->submitted = sv->submitted;
+  s->completed = st.completed;
+  s->cancelled = st.cancelled + sv->cancelled_early;
+  s->rejected = sv->rejected;
+  s->tokens = st.tokens;
+  s->lateness_p50_us = (double)mlfq_hist_percentile(&sv->lateness, 50) / 1e3;
+  s->lateness_p99_us = (double)mlfq_hist_percentile(&sv->lateness, 99) / 1e3;
+  s->lateness_max_us = (double)sv->lateness.max / 1e3;
+  s->uptime_s = (double)(uv_hrtime() - sv->t0) / 1e9;
+  s->connections = sv->nconns + sv->nhttp;
+  s->iterations = st.iterations;
+  s->demotions = st.demotions;
+  s->promotions = st.promotions;
+  s->preemptions = st.preemptions;
+  s->swapped_tokens = st.swapped_tokens;
+  s->kv_used_tokens = st.kv_used;
+  s->kv_peak_tokens = st.kv_peak;
+  s->heap_trims = sv->trim.trims;
+  s->draining = sv->draining != 0;
 }
 
 static void on_connection(uv_stream_t *listener, int status) {
@@ -438,73 +419,6 @@ static uint64_t trim_activity(void *arg) {
   /* conn_seq numbers protocol and HTTP connections alike */
   return 2 * sv->conn_seq - sv->nconns - sv->nhttp + sv->submitted +
          sv->rejected;
-}
-
-int server_replies_check(const server_opts_t *o, char *err, size_t errlen) {
-  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
-  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
-  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
-  uint64_t levels[MLFQ_MAX_QUEUES];
-  mlfq_sched_params_t p;
-  mlfq_wire_config_t wc;
-  double *busy;
-  char id[64];
-  size_t welcome, stats, most;
-  unsigned i;
-  int rc;
-
-  rc = mlfq_sched_resolve(&p, &o->sched, &o->cost, err, errlen);
-  if (rc)
-    return rc;
-  busy = calloc(p.workers, sizeof(*busy));
-  if (busy == NULL)
-    return mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
-  rc = mlfq_wire_config_init(&wc, &o->sched, &p, &o->cost, &o->lim);
-  if (rc) {
-    free(busy);
-    return mlfq_fail(err, errlen, rc, "out of memory");
-  }
-  /* The largest of each: the longest id, every counter at its widest. */
-  memset(id, 'x', sizeof(id) - 1);
-  id[sizeof(id) - 1] = '\0';
-  w.protocol_version = MLFQ_PROTOCOL_VERSION;
-  w.server_id = id;
-  w.server_version = MLFQ_VERSION;
-  w.config = &wc.config;
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
-  m.welcome = &w;
-  welcome = protobuf_c_message_get_packed_size(&m.base);
-  for (i = 0; i < p.queues; i++)
-    levels[i] = UINT64_MAX;
-  for (i = 0; i < p.workers; i++)
-    busy[i] = 0.5;
-  s.n_level_lengths = p.queues;
-  s.level_lengths = levels;
-  s.n_worker_busy = p.workers;
-  s.worker_busy = busy;
-  s.running = s.waiting = s.submitted = s.completed = s.cancelled = s.rejected =
-      s.tokens = s.connections = s.iterations = s.demotions = s.promotions =
-          s.preemptions = s.swapped_tokens = s.kv_used_tokens =
-              s.kv_peak_tokens = s.heap_trims = UINT64_MAX;
-  s.lateness_p50_us = s.lateness_p99_us = s.lateness_max_us = s.uptime_s = 1;
-  s.draining = 1;
-  s.config = &wc.config;
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
-  m.stats = &s;
-  stats = protobuf_c_message_get_packed_size(&m.base);
-  mlfq_wire_config_free(&wc);
-  free(busy);
-  most = MLFQ_FRAME_HEADER + (welcome > stats ? welcome : stats);
-  if (most <= o->max_queued_bytes / 2)
-    return 0;
-  return mlfq_fail(
-      err, errlen, MLFQ_ERANGE,
-      "--max-queued-bytes: a %s would be up to %zu bytes (profile rows: %zu, "
-      "engines: %u, levels: %u), more than half of %zu: clients would be "
-      "disconnected as slow readers; give --max-queued-bytes %zu or more (or "
-      "fewer profile rows, engines or levels)",
-      welcome > stats ? "Welcome" : "StatsReply", most, o->cost.nrows,
-      p.workers, p.queues, o->max_queued_bytes, 2 * most);
 }
 
 int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,

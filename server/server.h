@@ -98,6 +98,36 @@ typedef struct {
   uint64_t prompt_tokens; /* input tokens of the requests that finished */
 } server_metrics_t;
 
+/* The server's statistics at one moment (server_stats_get): what a
+ * StatsReply carries (proto.c) and /metrics shows (metrics.c). */
+typedef struct {
+  uint64_t running;   /* requests in an engine's batch */
+  uint64_t waiting;   /* accepted, not running (arrivals included) */
+  uint64_t submitted; /* requests accepted */
+  uint64_t completed;
+  uint64_t cancelled; /* by a client, a disconnect or the drain */
+  uint64_t rejected;
+  uint64_t tokens; /* generated */
+  unsigned nlevels;
+  uint64_t levels[MLFQ_MAX_QUEUES]; /* unfinished requests in each level */
+  unsigned nengines;
+  double busy[MLFQ_MAX_WORKERS]; /* share of the model uptime, 0 to 1 */
+  double lateness_p50_us;        /* engine threads' wake-up lateness */
+  double lateness_p99_us;
+  double lateness_max_us;
+  double uptime_s;      /* wall time */
+  uint64_t connections; /* protocol and HTTP */
+  uint64_t iterations;
+  uint64_t demotions;
+  uint64_t promotions;
+  uint64_t preemptions;
+  uint64_t swapped_tokens;
+  uint64_t kv_used_tokens;
+  uint64_t kv_peak_tokens;
+  uint64_t heap_trims;
+  int draining;
+} server_stats_t;
+
 #define MLFQ_NONE UINT64_MAX
 
 struct server_s {
@@ -165,7 +195,7 @@ struct conn_s {
   char peer[64];
 };
 
-/* server.c */
+/* proto.c: the server's types in the protocol's words */
 /* Whether the largest Welcome and StatsReply a server with options o can
  * send (every profile row, every level and engine, counters at their
  * widest) fit in half of o->max_queued_bytes, so that sending one at
@@ -176,6 +206,10 @@ struct conn_s {
  * Returns 0, or MLFQ_ERANGE
  * (or MLFQ_EINVAL / MLFQ_ENOMEM) with err set, naming the option. */
 int server_replies_check(const server_opts_t *o, char *err, size_t errlen);
+/* Sends c a StatsReply of the server's statistics now. */
+void proto_send_stats(conn_t *c);
+
+/* server.c */
 /* Creates the scheduler and starts the engine threads. Returns 0 or a
  * negative code with err set. */
 int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
@@ -213,11 +247,8 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now);
 void server_forget(server_t *sv, request_t *r);
 /* Runs every scheduling point that is due and flushes the output. */
 void server_pump(server_t *sv);
-/* Fills s with the server's statistics (pointing into levels and busy, of
- * MLFQ_MAX_QUEUES and MLFQ_MAX_WORKERS entries). */
-void server_stats_fill(server_t *sv, Mlfq__StatsReply *s, uint64_t *levels,
-                       double *busy);
-void server_stats(server_t *sv, conn_t *c);
+/* Fills st with the server's statistics now. Loop thread. */
+void server_stats_get(server_t *sv, server_stats_t *st);
 void server_conn_closed(server_t *sv, conn_t *c);
 /* A connection (of either kind) has closed: a stopping server with none
  * left closes its last handle. */
