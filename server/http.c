@@ -7,14 +7,11 @@
  * one request: every response says "Connection: close", so the parser
  * never has to hold a second request while the first is streaming.
  *
- * A completion's prompts enter the scheduler as jobs at the model time
- * the request was read, as a protocol Submit does, under the same limits
- * (max_pending, max_pending_per_conn and the fair share, the lengths, the
- * KV capacity). A streamed response sends its headers at once and then
- * one server-sent event per token, in a chunk of its own, as the
- * scheduler produces it; a plain response is sent when the last job ends.
- * After its request the connection is still read, only to see the client
- * go: one that disconnects cancels its jobs.
+ * The door (http.h) owns the listener, the read deadlines and the
+ * connections; the server holds only a pointer to it. A completion's
+ * prompts become the server's requests in completion.c. After its request
+ * the connection is still read, only to see the client go: one that
+ * disconnects cancels its jobs.
  * A client that has not sent its whole request within http_read_timeout_s
  * of connecting gets 408 and loses the connection (common/net/deadline.c:
  * one timer for them all).
@@ -32,41 +29,14 @@
 #include <strings.h>
 #include <time.h>
 
-#include <http_parser.h>
-
 #include "base/error.h"
 #include "base/log.h"
+#include "http.h"
 #include "http/openai.h"
 #include "net/tcp.h"
-#include "server.h"
 
 #define URL_MAX 8192
 #define HEADER_MAX 8192
-
-struct http_s {
-  uv_tcp_t tcp;
-  server_t *sv;
-  mlfq_link_t link;   /* in sv->https */
-  server_out_t flush; /* in sv->dirty while it has output */
-  http_parser parser;
-  mlfq_buf_t url, field, value, body, out;
-  size_t queued; /* bytes given to uv_write and not yet written */
-  uint64_t id;
-  mlfq_deadline_t read_due; /* in sv->http_reads until read whole */
-  int in_value;             /* the last header callback was a value */
-  int expect;               /* "Expect: 100-continue" */
-  int complete;             /* the request has been read */
-  int streaming;            /* a stream's headers have gone */
-  int closing;
-  mlfq_flow_t flow; /* when to close (flow.h); never paused */
-  mlfq_openai_req_t q;
-  mlfq_openai_stream_t st; /* a stream's chunks */
-  request_t *reqs;         /* q.n jobs */
-  size_t live;             /* of them not yet ended */
-  char rid[128];           /* the response id */
-  long created;
-  char peer[64];
-};
 
 static void http_close(http_t *h);
 
@@ -87,10 +57,9 @@ static void on_close(uv_handle_t *handle) {
   mlfq_buf_free(&h->value);
   mlfq_buf_free(&h->body);
   mlfq_buf_free(&h->out);
-  mlfq_openai_stream_free(&h->st);
-  free(h->reqs);
+  completion_free(h);
   mlfq_list_remove(&h->link);
-  sv->nhttp--;
+  h->door->n--;
   free(h);
   server_gone(sv);
 }
@@ -128,9 +97,7 @@ static void on_flush(server_out_t *o) {
     http_close(h);
 }
 
-/* Appends n bytes of output; too much unwritten output marks h to be
- * disconnected at the flush. */
-static void put(http_t *h, const void *p, size_t n) {
+void http_put(http_t *h, const void *p, size_t n) {
   if (h->closing || h->flow.end == MLFQ_FLOW_DROP)
     return;
   if (!mlfq_flow_admit(&h->flow, h->queued + h->out.len + n) ||
@@ -144,11 +111,7 @@ static void put(http_t *h, const void *p, size_t n) {
   server_dirty(h->sv, &h->flush);
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void
-putf(http_t *h, const char *fmt, ...) {
+void http_putf(http_t *h, const char *fmt, ...) {
   char line[1024];
   va_list ap;
   int n;
@@ -157,7 +120,7 @@ putf(http_t *h, const char *fmt, ...) {
   n = vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
   if (n > 0)
-    put(h, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    http_put(h, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 static const char *reason(int status) {
@@ -188,17 +151,16 @@ static const char *reason(int status) {
 /* A whole response; the connection closes once it is written. */
 static void respond(http_t *h, int status, const char *type, const char *extra,
                     const char *body, size_t len) {
-  putf(h,
-       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-       "Connection: close\r\n\r\n",
-       status, reason(status), type, len, extra != NULL ? extra : "");
-  put(h, body, len);
+  http_putf(h,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+            "Connection: close\r\n\r\n",
+            status, reason(status), type, len, extra != NULL ? extra : "");
+  http_put(h, body, len);
   mlfq_flow_linger(&h->flow);
   uv_read_stop((uv_stream_t *)&h->tcp);
 }
 
-/* Takes ownership of body (malloc'ed; NULL: out of memory, a 500). */
-static void respond_json(http_t *h, int status, const char *extra, char *body) {
+void http_respond_json(http_t *h, int status, const char *extra, char *body) {
   static const char oom[] = "{\"error\":{\"message\":\"out of memory\","
                             "\"type\":\"server_error\",\"param\":null,"
                             "\"code\":500}}";
@@ -211,7 +173,7 @@ static void respond_json(http_t *h, int status, const char *extra, char *body) {
   free(body);
 }
 
-static const char *error_type(int status) {
+const char *http_error_type(int status) {
   switch (status) {
   case 429:
     return "rate_limit_error";
@@ -223,188 +185,28 @@ static const char *error_type(int status) {
   }
 }
 
-static void respond_error(http_t *h, int status, const char *extra,
-                          const char *msg) {
+void http_respond_error(http_t *h, int status, const char *extra,
+                        const char *msg) {
   mlfq_log(MLFQ_LOG_DEBUG, "http %llu %s: %d: %s", (unsigned long long)h->id,
            h->peer, status, msg);
-  respond_json(h, status, extra,
-               mlfq_openai_error(msg, error_type(status), status));
+  http_respond_json(h, status, extra,
+                    mlfq_openai_error(msg, http_error_type(status), status));
 }
 
-/* One server-sent event "data: TEXT" (n bytes) in a chunk of its own. */
-static void event_n(http_t *h, const char *text, size_t n) {
-  putf(h, "%zx\r\ndata: ", n + 8);
-  put(h, text, n);
-  put(h, "\n\n\r\n", 4);
+void http_event_n(http_t *h, const char *text, size_t n) {
+  http_putf(h, "%zx\r\ndata: ", n + 8);
+  http_put(h, text, n);
+  http_put(h, "\n\n\r\n", 4);
 }
 
-static void event(http_t *h, const char *text) {
-  event_n(h, text, strlen(text));
+void http_event(http_t *h, const char *text) {
+  http_event_n(h, text, strlen(text));
 }
 
-/* The end of a stream: "[DONE]" and the last chunk. */
-static void end_stream(http_t *h) {
-  event(h, "[DONE]");
-  put(h, "0\r\n\r\n", 5);
+void http_end_stream(http_t *h) {
+  http_event(h, "[DONE]");
+  http_put(h, "0\r\n\r\n", 5);
   mlfq_flow_linger(&h->flow);
-}
-
-/* ---- jobs --------------------------------------------------------------- */
-
-#define HTTP_OF(r) ((http_t *)(r)->owner)
-
-/* Takes every job of h still in flight out of the server. */
-static void forget_all(http_t *h) {
-  size_t i;
-
-  for (i = 0; i < h->q.n && h->reqs != NULL; i++)
-    if (mlfq_list_linked(&h->reqs[i].slink))
-      server_forget(h->sv, &h->reqs[i]);
-  h->live = 0;
-}
-
-static void req_accepted(request_t *r) { (void)r; }
-
-static void finished(http_t *h) {
-  char *s;
-
-  if (!h->q.stream) {
-    respond_json(h, 200, NULL, mlfq_openai_response(&h->q, h->rid, h->created));
-    return;
-  }
-  if (h->q.include_usage) {
-    s = mlfq_openai_usage_chunk(&h->q, h->rid, h->created);
-    if (s != NULL)
-      event(h, s);
-    free(s);
-  }
-  end_stream(h);
-}
-
-static void req_token(request_t *r, uint64_t t) {
-  http_t *h = HTTP_OF(r);
-  int last = r->job.tokens == r->job.output_len;
-  const char *s;
-  size_t n;
-
-  (void)t;
-  if (h->q.stream) {
-    s = mlfq_openai_stream_chunk(&h->st, (size_t)r->client_id,
-                                 r->job.tokens == 1, last, &n);
-    event_n(h, s, n);
-  }
-  if (last && --h->live == 0)
-    finished(h);
-}
-
-static void req_failed(request_t *r, server_err_t why, const char *msg) {
-  http_t *h = HTTP_OF(r);
-  int status = server_err_http(why);
-  char *s;
-
-  forget_all(h); /* the request fails whole */
-  if (h->streaming) {
-    s = mlfq_openai_error(msg, error_type(status), status);
-    if (s != NULL)
-      event(h, s);
-    free(s);
-    end_stream(h);
-  } else {
-    respond_error(h, status, NULL, msg);
-  }
-}
-
-static const request_ops_t req_ops = {req_accepted, req_token, req_failed};
-
-/* ---- requests ----------------------------------------------------------- */
-
-/* The server refuses the request (why, msg). */
-static void decline(http_t *h, server_err_t why, const char *msg) {
-  respond_error(h, server_err_http(why), NULL, msg);
-}
-
-static void completion(http_t *h, int chat) {
-  server_t *sv = h->sv;
-  const mlfq_limits_t *lim = &sv->opt.lim;
-  uint64_t now;
-  mlfq_openai_limits_t ol;
-  char err[256];
-  request_t *r;
-  size_t i;
-  int status;
-
-  ol.model = sv->opt.model_name;
-  ol.default_tokens = sv->opt.http_max_tokens;
-  ol.max_input = lim->max_input_length;
-  ol.max_output = lim->max_output_length;
-  status = mlfq_openai_parse((const char *)h->body.data, h->body.len, chat, &ol,
-                             &h->q, err, sizeof(err));
-  if (status != 0) {
-    respond_error(h, status, NULL, err);
-    return;
-  }
-  for (i = 0; i < h->q.n; i++)
-    if (!server_kv_fits(sv, h->q.input_len[i], h->q.max_tokens,
-                        "prompt + max_tokens", err, sizeof(err))) {
-      decline(h, SERVER_ERR_INVALID, err);
-      return;
-    }
-  /* A plain response is written whole: it must fit the output bound. */
-  if (!h->q.stream &&
-      (uint64_t)h->q.n *
-                  (h->q.max_tokens * sizeof(MLFQ_OPENAI_TOKEN_TEXT) + 256) +
-              512 >
-          sv->opt.max_queued_bytes) {
-    snprintf(err, sizeof(err),
-             "the response would be larger than the server's output bound "
-             "(--max-queued-bytes %zu): ask for a stream",
-             sv->opt.max_queued_bytes);
-    decline(h, SERVER_ERR_INVALID, err);
-    return;
-  }
-  if (sv->draining) {
-    decline(h, SERVER_ERR_SHUTTING_DOWN, "the server is shutting down");
-    return;
-  }
-  /* The connection carries this one request: nothing else in flight. */
-  if (!server_has_room(sv, 0, h->q.n, err, sizeof(err))) {
-    decline(h, SERVER_ERR_OVERLOADED, err);
-    return;
-  }
-  h->reqs = calloc(h->q.n, sizeof(*h->reqs));
-  if (h->reqs == NULL) {
-    decline(h, SERVER_ERR_INTERNAL, "out of memory");
-    return;
-  }
-  h->created = (long)time(NULL);
-  now = server_model_now(sv); /* every prompt arrives at once */
-  for (i = 0; i < h->q.n; i++) {
-    r = &h->reqs[i];
-    r->ops = &req_ops;
-    r->owner = h;
-    r->client_id = i;
-    r->job.input_len = h->q.input_len[i];
-    r->job.output_len = h->q.max_tokens;
-    mlfq_list_init(&r->clink);
-    mlfq_list_init(&r->slink);
-    server_arrive(sv, r, now);
-  }
-  /* Named after its first job, whose id the server made unique. */
-  snprintf(h->rid, sizeof(h->rid), "%s-%s-%llu", chat ? "chatcmpl" : "cmpl",
-           sv->server_id, (unsigned long long)h->reqs[0].job.id);
-  h->live = h->q.n;
-  if (h->q.stream &&
-      mlfq_openai_stream_init(&h->st, &h->q, h->rid, h->created) != 0) {
-    forget_all(h);
-    decline(h, SERVER_ERR_INTERNAL, "out of memory");
-    return;
-  }
-  if (h->q.stream) {
-    h->streaming = 1;
-    putf(h, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-            "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n"
-            "Connection: close\r\n\r\n");
-  }
 }
 
 /* The path of the URL, without the query. */
@@ -437,14 +239,14 @@ static void route(http_t *h) {
     if (path_is(h, routes[i].path))
       break;
   if (i == sizeof(routes) / sizeof(routes[0])) {
-    respond_error(h, 404, NULL, "no such endpoint");
+    http_respond_error(h, 404, NULL, "no such endpoint");
     return;
   }
   if ((int)h->parser.method != routes[i].method) {
-    respond_error(h, 405,
-                  routes[i].method == HTTP_GET ? "Allow: GET\r\n"
-                                               : "Allow: POST\r\n",
-                  "method not allowed");
+    http_respond_error(h, 405,
+                       routes[i].method == HTTP_GET ? "Allow: GET\r\n"
+                                                    : "Allow: POST\r\n",
+                       "method not allowed");
     return;
   }
   switch (i) {
@@ -458,18 +260,18 @@ static void route(http_t *h) {
     mlfq_buf_init(&b, 16 << 20);
     rc = metrics_write(sv, &b);
     if (rc != 0)
-      respond_error(h, 500, NULL, mlfq_strerror(rc));
+      http_respond_error(h, 500, NULL, mlfq_strerror(rc));
     else
       respond(h, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
               (const char *)b.data, b.len);
     mlfq_buf_free(&b);
     break;
   case 2:
-    respond_json(h, 200, NULL,
-                 mlfq_openai_models(sv->opt.model_name, (long)time(NULL)));
+    http_respond_json(h, 200, NULL,
+                      mlfq_openai_models(sv->opt.model_name, (long)time(NULL)));
     break;
   default:
-    completion(h, i == 4);
+    completion_start(h, i == 4);
     break;
   }
 }
@@ -482,7 +284,7 @@ static void route(http_t *h) {
 static int refuse(http_parser *p, int status, const char *msg) {
   http_t *h = HTTP_OF_PARSER(p);
 
-  respond_error(h, status, NULL, msg);
+  http_respond_error(h, status, NULL, msg);
   read_done(h);
   return -1; /* stops the parser */
 }
@@ -533,7 +335,7 @@ static int on_headers(http_parser *p) {
       p->content_length > h->sv->opt.http_max_body_bytes)
     return refuse(p, 413, "the body is larger than the server takes");
   if (h->expect)
-    putf(h, "HTTP/1.1 100 Continue\r\n\r\n");
+    http_putf(h, "HTTP/1.1 100 Continue\r\n\r\n");
   return 0;
 }
 
@@ -585,8 +387,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (!h->complete &&
       (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK || n != (size_t)nread)) {
     read_done(h);
-    respond_error(h, 400, NULL,
-                  http_errno_description(HTTP_PARSER_ERRNO(&h->parser)));
+    http_respond_error(h, 400, NULL,
+                       http_errno_description(HTTP_PARSER_ERRNO(&h->parser)));
   }
   server_pump(h->sv);
 }
@@ -601,15 +403,16 @@ static void http_close(http_t *h) {
   if (h->live > 0)
     mlfq_log(MLFQ_LOG_DEBUG, "http %llu %s: closed with %zu jobs in flight",
              (unsigned long long)h->id, h->peer, h->live);
-  forget_all(h);
+  completion_forget(h);
   if (mlfq_list_linked(&h->flush.link))
     mlfq_list_remove(&h->flush.link);
   uv_close((uv_handle_t *)&h->tcp, on_close);
 }
 
 static void on_connection(uv_stream_t *listener, int status) {
-  server_t *sv =
-      MLFQ_CONTAINER_OF((uv_tcp_t *)listener, server_t, http_listener);
+  http_door_t *d =
+      MLFQ_CONTAINER_OF((uv_tcp_t *)listener, http_door_t, listener);
+  server_t *sv = d->sv;
   struct sockaddr_storage ss;
   int len = sizeof(ss);
   http_t *h;
@@ -625,10 +428,11 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   h->sv = sv;
+  h->door = d;
   h->id = ++sv->conn_seq;
   mlfq_deadline_init(&h->read_due);
-  mlfq_list_push_tail(&sv->https, &h->link);
-  sv->nhttp++;
+  mlfq_list_push_tail(&d->conns, &h->link);
+  d->n++;
   mlfq_list_init(&h->flush.link);
   h->flush.flush = on_flush;
   mlfq_buf_init(&h->url, URL_MAX);
@@ -646,20 +450,20 @@ static void on_connection(uv_stream_t *listener, int status) {
   snprintf(h->peer, sizeof(h->peer), "?");
   if (uv_tcp_getpeername(&h->tcp, (struct sockaddr *)&ss, &len) == 0)
     mlfq_tcp_addr_name((struct sockaddr *)&ss, h->peer, sizeof(h->peer));
-  if (sv->nconns + sv->nhttp > sv->opt.max_connections) {
+  if (server_conns(sv) > sv->opt.max_connections) {
     read_done(h);
-    respond_error(h, server_err_http(SERVER_ERR_TOO_MANY_CONNECTIONS), NULL,
-                  "too many connections (max-connections)");
+    http_respond_error(h, server_err_http(SERVER_ERR_TOO_MANY_CONNECTIONS),
+                       NULL, "too many connections (max-connections)");
     server_pump(sv);
     return;
   }
   if (uv_read_start((uv_stream_t *)&h->tcp, on_alloc, on_read) != 0)
     http_close(h);
   else
-    mlfq_deadline_set(&sv->http_reads, &h->read_due);
+    mlfq_deadline_set(&d->reads, &h->read_due);
 }
 
-/* sv->http_reads: h's request was not read whole in time. */
+/* door->reads: h's request was not read whole in time. */
 static void on_read_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d) {
   http_t *h = MLFQ_CONTAINER_OF(d, http_t, read_due);
 
@@ -668,19 +472,28 @@ static void on_read_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d) {
   mlfq_log_peer(MLFQ_LOG_INFO, "http %llu %s: no whole request within %g s",
                 (unsigned long long)h->id, h->peer,
                 h->sv->opt.http_read_timeout_s);
-  respond_error(h, 408, NULL,
-                "the request was not received in time (http-read-timeout)");
+  http_respond_error(
+      h, 408, NULL, "the request was not received in time (http-read-timeout)");
   server_pump(h->sv);
 }
 
 int http_listen(server_t *sv, const char *host, int port, char *bound,
                 size_t boundlen, char *err, size_t errlen) {
+  http_door_t *d = sv->http;
   int rc;
 
-  rc = mlfq_tcp_listen(sv->loop, &sv->http_listener, &sv->http_listening, host,
-                       port, on_connection, bound, boundlen, err, errlen);
+  if (d == NULL) {
+    d = calloc(1, sizeof(*d));
+    if (d == NULL)
+      return mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
+    d->sv = sv;
+    mlfq_list_init(&d->conns);
+    sv->http = d;
+  }
+  rc = mlfq_tcp_listen(sv->loop, &d->listener, &d->listening, host, port,
+                       on_connection, bound, boundlen, err, errlen);
   if (rc == 0) {
-    rc = mlfq_deadlines_init(&sv->http_reads, sv->loop,
+    rc = mlfq_deadlines_init(&d->reads, sv->loop,
                              (uint64_t)(sv->opt.http_read_timeout_s * 1e3),
                              on_read_due);
     if (rc != 0)
@@ -689,19 +502,25 @@ int http_listen(server_t *sv, const char *host, int port, char *bound,
   return rc;
 }
 
-void http_stop_listening(server_t *sv) {
-  if (!sv->http_listening)
+int http_listening(const http_door_t *d) { return d != NULL && d->listening; }
+
+size_t http_conns(const http_door_t *d) { return d != NULL ? d->n : 0; }
+
+void http_stop_listening(http_door_t *d) {
+  if (d == NULL || !d->listening)
     return;
-  uv_close((uv_handle_t *)&sv->http_listener, NULL);
-  mlfq_deadlines_close(&sv->http_reads);
-  sv->http_listening = 0;
+  uv_close((uv_handle_t *)&d->listener, NULL);
+  mlfq_deadlines_close(&d->reads);
+  d->listening = 0;
 }
 
-void http_close_all(server_t *sv, int now) {
+void http_close_all(http_door_t *d, int now) {
   mlfq_link_t *l, *next;
   http_t *h;
 
-  for (l = sv->https.next; l != &sv->https; l = next) {
+  if (d == NULL)
+    return;
+  for (l = d->conns.next; l != &d->conns; l = next) {
     next = l->next;
     h = MLFQ_CONTAINER_OF(l, http_t, link);
     if (now || (h->queued == 0 && h->out.len == 0)) {
@@ -712,3 +531,5 @@ void http_close_all(server_t *sv, int now) {
     }
   }
 }
+
+void http_free(http_door_t *d) { free(d); }

@@ -278,6 +278,10 @@ void server_dirty(server_t *sv, server_out_t *o) {
     mlfq_list_push_tail(&sv->dirty, &o->link);
 }
 
+size_t server_conns(const server_t *sv) {
+  return sv->nconns + http_conns(sv->http);
+}
+
 void server_stats_get(server_t *sv, server_stats_t *s) {
   const mlfq_sched_params_t *p = mlfq_sched_params(sv->sched);
   mlfq_sched_stats_t st;
@@ -308,7 +312,7 @@ void server_stats_get(server_t *sv, server_stats_t *s) {
   s->lateness_p99_us = (double)mlfq_hist_percentile(&sv->lateness, 99) / 1e3;
   s->lateness_max_us = (double)sv->lateness.max / 1e3;
   s->uptime_s = (double)(uv_hrtime() - sv->t0) / 1e9;
-  s->connections = sv->nconns + sv->nhttp;
+  s->connections = server_conns(sv);
   s->iterations = st.iterations;
   s->demotions = st.demotions;
   s->promotions = st.promotions;
@@ -337,7 +341,7 @@ void server_conn_closed(server_t *sv, conn_t *c) {
 }
 
 void server_gone(server_t *sv) {
-  if (sv->stopping && sv->nconns + sv->nhttp == 0 &&
+  if (sv->stopping && server_conns(sv) == 0 &&
       !uv_is_closing((uv_handle_t *)&sv->drain_timer))
     uv_close((uv_handle_t *)&sv->drain_timer, NULL);
 }
@@ -346,7 +350,7 @@ static void on_linger(uv_timer_t *t) {
   server_t *sv = MLFQ_CONTAINER_OF(t, server_t, drain_timer);
 
   conn_close_all(sv, 1);
-  http_close_all(sv, 1);
+  http_close_all(sv->http, 1);
 }
 
 /* Stops the server: every request has ended. Connections close once
@@ -365,14 +369,14 @@ static void begin_shutdown(server_t *sv) {
   mlfq_workers_stop(sv->workers);
   sv->workers = NULL;
   mlfq_trim_close(&sv->trim);
-  http_stop_listening(sv);
+  http_stop_listening(sv->http);
   uv_timer_stop(&sv->drain_timer);
-  if (sv->nconns + sv->nhttp == 0) {
+  if (server_conns(sv) == 0) {
     uv_close((uv_handle_t *)&sv->drain_timer, NULL);
   } else {
     uv_timer_start(&sv->drain_timer, on_linger, 1000, 0);
     conn_close_all(sv, 0);
-    http_close_all(sv, 0);
+    http_close_all(sv->http, 0);
   }
 }
 
@@ -417,8 +421,7 @@ static uint64_t trim_activity(void *arg) {
   const server_t *sv = arg;
 
   /* conn_seq numbers protocol and HTTP connections alike */
-  return 2 * sv->conn_seq - sv->nconns - sv->nhttp + sv->submitted +
-         sv->rejected;
+  return 2 * sv->conn_seq - server_conns(sv) + sv->submitted + sv->rejected;
 }
 
 int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
@@ -434,7 +437,6 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   mlfq_list_init(&sv->conns);
   mlfq_list_init(&sv->dirty);
   mlfq_list_init(&sv->requests);
-  mlfq_list_init(&sv->https);
   mlfq_prom_hist_init(&sv->metrics.ttft, mlfq_prom_latency_buckets,
                       MLFQ_PROM_LATENCY_BUCKETS);
   mlfq_prom_hist_init(&sv->metrics.e2e, mlfq_prom_latency_buckets,
@@ -512,7 +514,7 @@ void server_close(server_t *sv) {
     sv->listening = 0;
   }
   mlfq_deadlines_close(&sv->hellos);
-  http_stop_listening(sv);
+  http_stop_listening(sv->http);
 }
 
 void server_free(server_t *sv) {
@@ -522,4 +524,6 @@ void server_free(server_t *sv) {
   free(sv->woke);
   free(sv->busy_ns);
   free(sv->out);
+  http_free(sv->http);
+  sv->http = NULL;
 }

@@ -1,7 +1,9 @@
 /* The daemon's state shared by its parts: the server (listener, the
- * scheduling pump, drain, metrics.c), its protocol connections (conn.c) and its
- * HTTP front door (http.c). Everything here lives on the loop thread; only
- * workers.c runs elsewhere.
+ * scheduling pump, drain, metrics.c), its protocol connections (conn.c,
+ * proto.c) and its HTTP front door (http.c, completion.c). The server speaks
+ * its own types to its doors (request_ops_t, server_err_t, server_stats_t);
+ * each door translates them at its edge. Everything here lives on the loop
+ * thread; only workers.c runs elsewhere.
  */
 #ifndef MLFQ_SERVER_H
 #define MLFQ_SERVER_H
@@ -27,7 +29,7 @@
 typedef struct server_s server_t;
 typedef struct conn_s conn_t;
 typedef struct request_s request_t;
-typedef struct http_s http_t;
+typedef struct http_door_s http_door_t;
 
 /* The longest --model-name, in bytes: room for a Hugging Face id
  * ("facebook/opt-1.3b") and for the path of a model's files, which vLLM
@@ -74,7 +76,7 @@ typedef struct {
 struct request_s {
   mlfq_job_t job; /* the scheduler's view; its id is the server's */
   const request_ops_t *ops;
-  void *owner;        /* the conn_t or http_t it came from */
+  void *owner;        /* the connection it came from (conn.c, http.c) */
   uint64_t client_id; /* the owner's id for it */
   mlfq_link_t clink;  /* in its owner's list */
   mlfq_link_t plink;  /* in server->pending until it enters the scheduler */
@@ -163,12 +165,7 @@ struct server_s {
   mlfq_link_t dirty; /* server_out_t with output to flush */
   mlfq_hist_t lateness;
   server_metrics_t metrics;
-  /* The HTTP front door (http.c). */
-  uv_tcp_t http_listener;
-  mlfq_deadlines_t http_reads; /* HTTP requests not yet read whole */
-  int http_listening;
-  mlfq_link_t https; /* HTTP connections */
-  size_t nhttp;
+  http_door_t *http; /* the HTTP front door, once http_listen made it */
   uint64_t rejected;
   uint64_t submitted;       /* requests accepted */
   uint64_t cancelled_early; /* cancelled before they entered the scheduler */
@@ -249,6 +246,8 @@ void server_forget(server_t *sv, request_t *r);
 void server_pump(server_t *sv);
 /* Fills st with the server's statistics now. Loop thread. */
 void server_stats_get(server_t *sv, server_stats_t *st);
+/* Protocol and HTTP connections open now. */
+size_t server_conns(const server_t *sv);
 void server_conn_closed(server_t *sv, conn_t *c);
 /* A connection (of either kind) has closed: a stopping server with none
  * left closes its last handle. */
@@ -272,16 +271,25 @@ void conn_close_all(server_t *sv, int now);
 /* sv->hellos: the connection of d sent no Hello in time. */
 void conn_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d);
 
-/* http.c: the HTTP front door (docs/HTTP.md) */
-/* Listens for HTTP on host:port and writes the bound address to bound.
- * Returns 0 or a negative code with err set. */
+/* http.c: the HTTP front door (docs/HTTP.md); its state is its own
+ * (http.h), the server holds only sv->http. Every function takes a NULL
+ * door (no --http-listen) as one with nothing in it. */
+/* Makes sv->http and listens on host:port, writing the bound address to
+ * bound. Returns 0 or a negative code with err set (sv->http may be set
+ * then: server_close and server_free still apply). */
 int http_listen(server_t *sv, const char *host, int port, char *bound,
                 size_t boundlen, char *err, size_t errlen);
+/* Whether d accepts connections. */
+int http_listening(const http_door_t *d);
+/* HTTP connections open now. */
+size_t http_conns(const http_door_t *d);
 /* Stops accepting HTTP connections. */
-void http_stop_listening(server_t *sv);
-/* Closes every HTTP connection once its output is written (the server
- * stops). */
-void http_close_all(server_t *sv, int now);
+void http_stop_listening(http_door_t *d);
+/* Closes every HTTP connection: now, or (now 0) each once its output is
+ * written (the server stops). */
+void http_close_all(http_door_t *d, int now);
+/* Frees d, after the loop has ended. */
+void http_free(http_door_t *d);
 
 /* metrics.c: GET /metrics */
 /* Appends the server's metrics in Prometheus' text format to b. Returns 0,

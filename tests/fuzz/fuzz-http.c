@@ -277,7 +277,7 @@ static int responded(const mlfq_buf_t *in) {
 /* ---- inputs ------------------------------------------------------------- */
 
 static void wait_closed(server_t *sv, uint64_t deadline) {
-  while (sv->nhttp != 0) {
+  while (http_conns(sv->http) != 0) {
     if (fz_now_ms() > deadline)
       fz_die("the server kept a closed connection");
     fz_pump(&g.loop, 1);
@@ -289,7 +289,7 @@ static void check_alive(server_t *sv, int port) {
   uint64_t deadline = fz_now_ms() + FZ_DEADLINE_MS;
   fz_peer_t p;
 
-  if (!sv->http_listening || sv->stopping || sv->draining)
+  if (!http_listening(sv->http) || sv->stopping || sv->draining)
     fz_die("the server stopped listening for HTTP");
   fz_peer_connect(&p, port);
   if (fz_peer_write(&p, &g.loop, req, sizeof(req) - 1) != 0)

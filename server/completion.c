@@ -1,0 +1,179 @@
+/* DESIGN
+ *
+ * POST /v1/completions and /v1/chat/completions (docs/HTTP.md) on an HTTP
+ * connection (http.c): the request's prompts enter the scheduler as jobs
+ * at the model time the request was read, as a protocol Submit does, under
+ * the same limits (max_pending, max_pending_per_conn and the fair share,
+ * the lengths, the KV capacity). A streamed response sends its headers at
+ * once and then one server-sent event per token, as the scheduler produces
+ * it; a plain response is sent when the last job ends. The request fails
+ * whole: one job that fails takes the others out of the server. The
+ * server's reasons become statuses through errors.c. Loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "http/openai.h"
+
+#define HTTP_OF(r) ((http_t *)(r)->owner)
+
+void completion_forget(http_t *h) {
+  size_t i;
+
+  for (i = 0; i < h->q.n && h->reqs != NULL; i++)
+    if (mlfq_list_linked(&h->reqs[i].slink))
+      server_forget(h->sv, &h->reqs[i]);
+  h->live = 0;
+}
+
+static void req_accepted(request_t *r) { (void)r; }
+
+static void finished(http_t *h) {
+  char *s;
+
+  if (!h->q.stream) {
+    http_respond_json(h, 200, NULL,
+                      mlfq_openai_response(&h->q, h->rid, h->created));
+    return;
+  }
+  if (h->q.include_usage) {
+    s = mlfq_openai_usage_chunk(&h->q, h->rid, h->created);
+    if (s != NULL)
+      http_event(h, s);
+    free(s);
+  }
+  http_end_stream(h);
+}
+
+static void req_token(request_t *r, uint64_t t) {
+  http_t *h = HTTP_OF(r);
+  int last = r->job.tokens == r->job.output_len;
+  const char *s;
+  size_t n;
+
+  (void)t;
+  if (h->q.stream) {
+    s = mlfq_openai_stream_chunk(&h->st, (size_t)r->client_id,
+                                 r->job.tokens == 1, last, &n);
+    http_event_n(h, s, n);
+  }
+  if (last && --h->live == 0)
+    finished(h);
+}
+
+static void req_failed(request_t *r, server_err_t why, const char *msg) {
+  http_t *h = HTTP_OF(r);
+  int status = server_err_http(why);
+  char *s;
+
+  completion_forget(h); /* the request fails whole */
+  if (h->streaming) {
+    s = mlfq_openai_error(msg, http_error_type(status), status);
+    if (s != NULL)
+      http_event(h, s);
+    free(s);
+    http_end_stream(h);
+  } else {
+    http_respond_error(h, status, NULL, msg);
+  }
+}
+
+static const request_ops_t req_ops = {req_accepted, req_token, req_failed};
+
+/* The server refuses the request (why, msg). */
+static void decline(http_t *h, server_err_t why, const char *msg) {
+  http_respond_error(h, server_err_http(why), NULL, msg);
+}
+
+void completion_start(http_t *h, int chat) {
+  server_t *sv = h->sv;
+  const mlfq_limits_t *lim = &sv->opt.lim;
+  uint64_t now;
+  mlfq_openai_limits_t ol;
+  char err[256];
+  request_t *r;
+  size_t i;
+  int status;
+
+  ol.model = sv->opt.model_name;
+  ol.default_tokens = sv->opt.http_max_tokens;
+  ol.max_input = lim->max_input_length;
+  ol.max_output = lim->max_output_length;
+  status = mlfq_openai_parse((const char *)h->body.data, h->body.len, chat, &ol,
+                             &h->q, err, sizeof(err));
+  if (status != 0) {
+    http_respond_error(h, status, NULL, err);
+    return;
+  }
+  for (i = 0; i < h->q.n; i++)
+    if (!server_kv_fits(sv, h->q.input_len[i], h->q.max_tokens,
+                        "prompt + max_tokens", err, sizeof(err))) {
+      decline(h, SERVER_ERR_INVALID, err);
+      return;
+    }
+  /* A plain response is written whole: it must fit the output bound. */
+  if (!h->q.stream &&
+      (uint64_t)h->q.n *
+                  (h->q.max_tokens * sizeof(MLFQ_OPENAI_TOKEN_TEXT) + 256) +
+              512 >
+          sv->opt.max_queued_bytes) {
+    snprintf(err, sizeof(err),
+             "the response would be larger than the server's output bound "
+             "(--max-queued-bytes %zu): ask for a stream",
+             sv->opt.max_queued_bytes);
+    decline(h, SERVER_ERR_INVALID, err);
+    return;
+  }
+  if (sv->draining) {
+    decline(h, SERVER_ERR_SHUTTING_DOWN, "the server is shutting down");
+    return;
+  }
+  /* The connection carries this one request: nothing else in flight. */
+  if (!server_has_room(sv, 0, h->q.n, err, sizeof(err))) {
+    decline(h, SERVER_ERR_OVERLOADED, err);
+    return;
+  }
+  h->reqs = calloc(h->q.n, sizeof(*h->reqs));
+  if (h->reqs == NULL) {
+    decline(h, SERVER_ERR_INTERNAL, "out of memory");
+    return;
+  }
+  h->created = (long)time(NULL);
+  now = server_model_now(sv); /* every prompt arrives at once */
+  for (i = 0; i < h->q.n; i++) {
+    r = &h->reqs[i];
+    r->ops = &req_ops;
+    r->owner = h;
+    r->client_id = i;
+    r->job.input_len = h->q.input_len[i];
+    r->job.output_len = h->q.max_tokens;
+    mlfq_list_init(&r->clink);
+    mlfq_list_init(&r->slink);
+    server_arrive(sv, r, now);
+  }
+  /* Named after its first job, whose id the server made unique. */
+  snprintf(h->rid, sizeof(h->rid), "%s-%s-%llu", chat ? "chatcmpl" : "cmpl",
+           sv->server_id, (unsigned long long)h->reqs[0].job.id);
+  h->live = h->q.n;
+  if (h->q.stream &&
+      mlfq_openai_stream_init(&h->st, &h->q, h->rid, h->created) != 0) {
+    completion_forget(h);
+    decline(h, SERVER_ERR_INTERNAL, "out of memory");
+    return;
+  }
+  if (h->q.stream) {
+    h->streaming = 1;
+    http_putf(h, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n"
+                 "Connection: close\r\n\r\n");
+  }
+}
+
+void completion_free(http_t *h) {
+  mlfq_openai_stream_free(&h->st);
+  free(h->reqs);
+  h->reqs = NULL;
+}

@@ -1,0 +1,91 @@
+/* The HTTP front door's own state (http.c, completion.c): the door (its
+ * listener, read deadlines and connections) and one HTTP connection, which
+ * carries one request. The server sees only the functions of server.h.
+ * Loop thread.
+ */
+#ifndef MLFQ_SERVER_HTTP_H
+#define MLFQ_SERVER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "base/list.h"
+#include "http/openai.h"
+#include "net/deadline.h"
+#include "net/flow.h"
+#include "server.h"
+
+struct http_door_s {
+  server_t *sv;
+  uv_tcp_t listener;
+  mlfq_deadlines_t reads; /* requests not yet read whole */
+  int listening;
+  mlfq_link_t conns; /* http_t */
+  size_t n;
+};
+
+typedef struct http_s http_t;
+struct http_s {
+  uv_tcp_t tcp;
+  server_t *sv;
+  http_door_t *door;
+  mlfq_link_t link;   /* in door->conns */
+  server_out_t flush; /* in sv->dirty while it has output */
+  http_parser parser;
+  mlfq_buf_t url, field, value, body, out;
+  size_t queued; /* bytes given to uv_write and not yet written */
+  uint64_t id;
+  mlfq_deadline_t read_due; /* in door->reads until read whole */
+  int in_value;             /* the last header callback was a value */
+  int expect;               /* "Expect: 100-continue" */
+  int complete;             /* the request has been read */
+  int streaming;            /* a stream's headers have gone */
+  int closing;
+  mlfq_flow_t flow; /* when to close (flow.h); never paused */
+  mlfq_openai_req_t q;
+  mlfq_openai_stream_t st; /* a stream's chunks */
+  request_t *reqs;         /* q.n jobs */
+  size_t live;             /* of them not yet ended */
+  char rid[128];           /* the response id */
+  long created;
+  char peer[64];
+};
+
+/* http.c: output. Each appends to h->out, written at the end of the pump;
+ * too much unwritten output marks h to be disconnected at the flush. */
+/* Appends n bytes. */
+void http_put(http_t *h, const void *p, size_t n);
+/* Appends a formatted line (at most 1 KiB). */
+void http_putf(http_t *h, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* A whole JSON response; takes ownership of body (malloc'ed; NULL: out of
+ * memory, a 500). The connection closes once it is written. */
+void http_respond_json(http_t *h, int status, const char *extra, char *body);
+/* An OpenAI-shaped error response of status, with msg. */
+void http_respond_error(http_t *h, int status, const char *extra,
+                        const char *msg);
+/* OpenAI's error type for status ("invalid_request_error", ...). */
+const char *http_error_type(int status);
+/* One server-sent event "data: TEXT" (n bytes) in a chunk of its own. */
+void http_event_n(http_t *h, const char *text, size_t n);
+void http_event(http_t *h, const char *text);
+/* The end of a stream: "[DONE]" and the last chunk. */
+void http_end_stream(http_t *h);
+
+/* completion.c: POST /v1/completions and /v1/chat/completions */
+/* Answers the request in h->body (chat: a chat completion): its prompts
+ * enter the server as requests, or an error is sent. */
+void completion_start(http_t *h, int chat);
+/* Takes every request of h still in flight out of the server. */
+void completion_forget(http_t *h);
+/* Frees what completion_start made (the connection closes). */
+void completion_free(http_t *h);
+
+#endif
