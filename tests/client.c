@@ -1,5 +1,7 @@
 /* The tests' protocol client (client.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -391,4 +393,92 @@ void tc_rmtree(const char *dir, const char *const *names) {
     unlink(path);
   }
   rmdir(dir);
+}
+
+void tc_hold(tc_held_t *h, const char *prog, const char *const *args,
+             int errfd) {
+  char *argv[32];
+  char path[256], b;
+  int go[2], out[2], null, n = 0;
+
+  snprintf(path, sizeof(path), "%s/%s", MLFQ_BIN_DIR, prog);
+  argv[n++] = path;
+  while (*args != NULL && n < 31)
+    argv[n++] = (char *)*args++;
+  argv[n] = NULL;
+  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  fflush(NULL);
+  h->pid = fork();
+  ASSERT_GE(h->pid, 0);
+  if (h->pid == 0) {
+    null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(out[1], 1);
+    dup2(errfd, 2);
+    if (read(go[0], &b, 1) != 1)
+      _exit(126);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(go[0]);
+  close(out[1]);
+  h->go = go[1];
+  h->out = out[0];
+  mlfq_test_track(h->pid);
+}
+
+void tc_release(tc_held_t *h, mlfq_test_daemon_t *d) {
+  int64_t deadline = tc_now_ms() + 10000;
+  char line[128] = "";
+  size_t len = 0;
+  ssize_t r;
+
+  memset(d, 0, sizeof(*d));
+  d->pid = h->pid;
+  ASSERT_EQ(write(h->go, "x", 1), 1);
+  close(h->go);
+  while (strchr(line, '\n') == NULL) {
+    struct pollfd p = {h->out, POLLIN, 0};
+    if (len + 1 >= sizeof(line) || poll(&p, 1, tc_left_ms(deadline)) <= 0)
+      MLFQ_TEST_FAIL("pid %d printed no address within 10 s", (int)h->pid);
+    r = read(h->out, line + len, sizeof(line) - 1 - len);
+    if (r <= 0)
+      MLFQ_TEST_FAIL("pid %d exited before listening", (int)h->pid);
+    len += (size_t)r;
+    line[len] = '\0';
+  }
+  close(h->out);
+  *strchr(line, '\n') = '\0';
+  snprintf(d->addr, sizeof(d->addr), "%s", line);
+  if (sscanf(line, "%31[^:]:%d", d->host, &d->port) != 2)
+    MLFQ_TEST_FAIL("pid %d printed '%s', not HOST:PORT", (int)h->pid, line);
+}
+
+void tc_profile(size_t n, char *path, size_t len) {
+  FILE *f;
+  size_t i;
+
+  snprintf(path, len, "%s", mlfq_test_tmpfile(".csv", ""));
+  f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fprintf(f, "input_length,prefill_ms,decode_ms\n");
+  for (i = 1; i <= n; i++)
+    fprintf(f, "%zu,%.3f,%.5f\n", i, 5 + (double)i * 0.09,
+            5.1 + (double)i * 1e-5);
+  ASSERT_EQ(fclose(f), 0);
+}
+
+char *tc_wait_log(const mlfq_test_daemon_t *d, const char *want) {
+  int64_t deadline = tc_now_ms() + 2 * TC_WAIT_MS;
+  char *log;
+
+  for (;;) {
+    log = mlfq_test_slurp(d->log);
+    if (strstr(log, want) != NULL)
+      return log;
+    free(log);
+    ASSERT_LT(tc_now_ms(), deadline);
+    poll(NULL, 0, 20);
+  }
 }

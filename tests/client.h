@@ -161,4 +161,28 @@ void tc_put_submit(mlfq_buf_t *b, uint64_t id, uint32_t in, uint32_t out);
 void tc_put_cancel(mlfq_buf_t *b, uint64_t id);
 void tc_put_stats(mlfq_buf_t *b);
 
+/* MLFQ_BIN_DIR/PROG with args, started in two steps so that a test knows
+ * its pid before it runs: tc_hold forks a child that waits on a pipe (its
+ * stdin /dev/null, its stdout a pipe, its stderr errfd) and tracks it
+ * (mlfq_test_track); tc_release lets it exec and waits (at most 10 s) for
+ * the address it prints, as mlfq_test_server_start does, and fills d for
+ * mlfq_test_daemon_stop. */
+typedef struct {
+  int pid;
+  int go;  /* write end: one byte lets the child exec */
+  int out; /* read end of its stdout */
+} tc_held_t;
+
+void tc_hold(tc_held_t *h, const char *prog, const char *const *args,
+             int errfd);
+void tc_release(tc_held_t *h, mlfq_test_daemon_t *d);
+
+/* Writes a profile of n rows (input lengths 1..n) to a fresh file and
+ * copies its path to path (len bytes). The caller removes it. */
+void tc_profile(size_t n, char *path, size_t len);
+
+/* Waits (at most 10 s) for d's log to hold want; returns the log (free
+ * it). For a line that is the only sign of an event. */
+char *tc_wait_log(const mlfq_test_daemon_t *d, const char *want);
+
 #endif
