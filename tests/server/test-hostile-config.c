@@ -6,9 +6,9 @@
 #include "core/cost.h"
 
 #include "client.h"
+#include "server/hd.h"
 
 #define OV_MLFQD MLFQ_BIN_DIR "/mlfqd"
-#define OV_CURL "/usr/bin/curl"
 #define OV_PROMTOOL "/usr/bin/promtool"
 
 /* Runs mlfqd with args (NULL-terminated, at most 16) and asserts that it
@@ -31,32 +31,6 @@ static void ov_refused(const char *const *args, const char *why) {
   free(err);
 }
 
-/* Starts mlfqd with HTTP on a free port and args (at most 8); returns the
- * HTTP port. */
-static int ov_http_start(mlfq_test_daemon_t *d, const char *const *args) {
-  const char *argv[16];
-  char path[256], *text, *colon;
-  int k = 0, port;
-
-  snprintf(path, sizeof(path), "%s", mlfq_test_tmpfile(".port", ""));
-  argv[k++] = "--http-listen";
-  argv[k++] = "127.0.0.1:0";
-  argv[k++] = "--http-port-file";
-  argv[k++] = path;
-  while (*args != NULL && k < 15)
-    argv[k++] = *args++;
-  argv[k] = NULL;
-  mlfq_test_daemon_start(d, argv);
-  text = mlfq_test_slurp(path); /* written before the daemon says ready */
-  colon = strrchr(text, ':');
-  ASSERT(colon != NULL);
-  port = atoi(colon + 1);
-  ASSERT_GT(port, 0);
-  free(text);
-  remove(path);
-  return port;
-}
-
 /* A shell command's exit status, its output in *out (freed by the caller). */
 static int ov_sh(const char *cmd, char **out) {
   char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
@@ -77,22 +51,23 @@ TEST(hostile, long_model_name_scrapes) {
   static const char chars[] = "abcXYZ019._-/:+@";
   char name[257], cmd[1024], want[512], *out;
   const char *args[] = {"--model-name", name, NULL};
-  mlfq_test_daemon_t d;
+  hd_t h;
   size_t i;
   int port;
 
   for (i = 0; i < sizeof(name) - 1; i++)
     name[i] = chars[i % (sizeof(chars) - 1)];
   name[sizeof(name) - 1] = '\0';
-  port = ov_http_start(&d, args);
+  hd_start(&h, args);
+  port = h.port;
   snprintf(cmd, sizeof(cmd),
-           OV_CURL " -s -o /dev/null -w '%%{http_code}' "
-                   "http://127.0.0.1:%d/metrics",
+           CURL " -s -o /dev/null -w '%%{http_code}' "
+                "http://127.0.0.1:%d/metrics",
            port);
   ASSERT_EQ(ov_sh(cmd, &out), 0);
   ASSERT_STR_EQ(out, "200");
   free(out);
-  snprintf(cmd, sizeof(cmd), OV_CURL " -s http://127.0.0.1:%d/metrics", port);
+  snprintf(cmd, sizeof(cmd), CURL " -s http://127.0.0.1:%d/metrics", port);
   ASSERT_EQ(ov_sh(cmd, &out), 0);
   snprintf(want, sizeof(want),
            "\nvllm:e2e_request_latency_seconds_count{model_name=\"%s\"} 0\n",
@@ -105,7 +80,7 @@ TEST(hostile, long_model_name_scrapes) {
    * uses it: 0 is clean, 3 only the lint on the colons of vLLM's names;
    * "none" where it is not installed. */
   snprintf(cmd, sizeof(cmd),
-           "[ -x " OV_PROMTOOL " ] || { echo none; exit 0; }; " OV_CURL
+           "[ -x " OV_PROMTOOL " ] || { echo none; exit 0; }; " CURL
            " -s http://127.0.0.1:%d/metrics | " OV_PROMTOOL
            " check metrics >/dev/null 2>&1; echo $?",
            port);
@@ -113,21 +88,21 @@ TEST(hostile, long_model_name_scrapes) {
   ASSERT(strcmp(out, "0\n") == 0 || strcmp(out, "3\n") == 0 ||
          strcmp(out, "none\n") == 0);
   free(out);
-  snprintf(cmd, sizeof(cmd), OV_CURL " -s http://127.0.0.1:%d/v1/models", port);
+  snprintf(cmd, sizeof(cmd), CURL " -s http://127.0.0.1:%d/v1/models", port);
   ASSERT_EQ(ov_sh(cmd, &out), 0);
   snprintf(want, sizeof(want), "\"id\":\"%s\"", name);
   ASSERT_CONTAINS(out, want);
   free(out);
   snprintf(cmd, sizeof(cmd),
-           OV_CURL " -s -H 'Content-Type: application/json' --data-binary "
-                   "'{\"model\":\"%s\",\"prompt\":\"a\",\"max_tokens\":1}' "
-                   "http://127.0.0.1:%d/v1/completions",
+           CURL " -s -H 'Content-Type: application/json' --data-binary "
+                "'{\"model\":\"%s\",\"prompt\":\"a\",\"max_tokens\":1}' "
+                "http://127.0.0.1:%d/v1/completions",
            name, port);
   ASSERT_EQ(ov_sh(cmd, &out), 0);
   snprintf(want, sizeof(want), "\"model\":\"%s\"", name);
   ASSERT_CONTAINS(out, want);
   free(out);
-  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGTERM, 10), 0);
+  ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
 }
 
 /* A name one byte too long, an empty one, and names with a byte that a

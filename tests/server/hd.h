@@ -1,0 +1,49 @@
+/* The HTTP tests' helpers: an mlfqd with its HTTP front door on a free
+ * port, curl against it, OpenAI's error shape, and a raw HTTP client for
+ * streams and timing. Nothing here returns an error: what goes wrong fails
+ * the test. */
+#ifndef MLFQ_TEST_HD_H
+#define MLFQ_TEST_HD_H
+
+#include "task.h"
+
+#define CURL "/usr/bin/curl"
+
+/* A daemon and where its HTTP listens. */
+typedef struct {
+  mlfq_test_daemon_t d;
+  int port;      /* HTTP */
+  char base[64]; /* http://127.0.0.1:PORT */
+} hd_t;
+
+/* Starts mlfqd with HTTP on a free port and the options in args
+ * (NULL-terminated, at most 44; args may be NULL). */
+void hd_start(hd_t *h, const char *const *args);
+
+/* curl: method, path, body (NULL: none); returns the status code and the
+ * body in *out (malloc'ed). */
+int hd_curl(const hd_t *h, const char *method, const char *path,
+            const char *body, char **out);
+
+/* Asserts that body is an error in OpenAI's shape with code. */
+void hd_assert_error(const char *body, int code);
+
+/* The monotonic clock in us. */
+int64_t hd_now_us(void);
+
+/* A connection to port on 127.0.0.1 (close it). */
+int hd_connect(int port);
+
+/* Writes all n bytes of p on fd. */
+void hd_send_all(int fd, const char *p, size_t n);
+
+/* Writes a POST of path with the JSON body on fd, in one write (at most
+ * 4 kB). */
+void hd_post(int fd, const char *path, const char *body);
+
+/* Reads fd until it closes (within timeout_ms); each read's bytes are
+ * stamped. Returns the bytes (NUL-terminated, malloc'ed) and their number
+ * in *len; (*stamps)[i] (malloc'ed) is when byte i arrived, in us. */
+char *hd_read_all(int fd, int64_t **stamps, size_t *len, int timeout_ms);
+
+#endif
