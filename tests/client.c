@@ -9,19 +9,6 @@
 
 #include "client.h"
 
-int64_t tc_now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int tc_left_ms(int64_t deadline) {
-  int64_t l = deadline - tc_now_ms();
-
-  return l > 0 ? (int)l : 0;
-}
-
 uint64_t tc_msg_id(const Mlfq__ServerMessage *m) {
   switch (m->msg_case) {
   case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:

@@ -29,12 +29,6 @@ typedef struct {
   uint32_t late[TC_MAXID]; /* Accepted, Token or Done after a final Error */
 } tc_client_t;
 
-/* The monotonic clock in ms. */
-int64_t tc_now_ms(void);
-
-/* The ms left until deadline (a tc_now_ms time), 0 once it has passed. */
-int tc_left_ms(int64_t deadline);
-
 /* Connects to d (or host:port) and, if hello, sends Hello and waits for the
  * Welcome. Free with tc_close. */
 tc_client_t *tc_open(const mlfq_test_daemon_t *d, int hello);

@@ -36,6 +36,19 @@ static int test_returned;
 static void end_procs(void);
 static void san_begin(void);
 
+int64_t tc_now_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tc_left_ms(int64_t deadline) {
+  int64_t l = deadline - tc_now_ms();
+
+  return l > 0 ? (int)l : 0;
+}
+
 static int run_one(const test_entry_t *t) {
   pid_t pid;
   int status;

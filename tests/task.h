@@ -98,6 +98,12 @@
                      h_ ? h_ : "(null)");                                      \
   } while (0)
 
+/* The monotonic clock in ms (both runners have it: runner.c). */
+int64_t tc_now_ms(void);
+
+/* The ms left until deadline (a tc_now_ms time), 0 once it has passed. */
+int tc_left_ms(int64_t deadline);
+
 /* Runs argv (argv[0] a path) with stdin from /dev/null, captures stdout and
  * stderr into malloc'ed NUL-terminated strings (either may be NULL to
  * discard) and returns the exit status, or -1 if it did not exit normally.

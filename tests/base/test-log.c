@@ -1,7 +1,7 @@
-/* common/base/log.c: the token bucket of lines about peers, the writer thread
- * that keeps a blocked output from blocking the logging thread, its drop
- * count, and its bounded stop. Each test runs in its own process, so the
- * log's process-wide state is its own. */
+/* common/base/log.c: the peer lines' bucket, the escape, the writer. */
+/* The writer thread keeps a blocked output from blocking the logging
+ * thread; its drop count, and its bounded stop. Each test runs in its own
+ * process, so the log's process-wide state is its own. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 
 #include "base/log.h"
 
-#include "client.h"
+#include "task.h"
 
 #define SEC 1000000000ull
 
@@ -36,10 +36,12 @@ TEST(log, bucket_burst_then_rate) {
   ASSERT_EQ(mlfq_log_bucket_take(&b, 3604 * SEC), 0);
 }
 
+/* A thread that reads a pipe to its end. */
 typedef struct {
   int fd;
   char *buf;
   size_t len, cap;
+  pthread_t th;
 } reader_t;
 
 /* Reads fd to its end (keeping at most cap - 1 bytes). */
@@ -64,6 +66,34 @@ static void *read_all(void *arg) {
   }
   r->buf[r->len] = '\0';
   return NULL;
+}
+
+/* Starts r reading fd on a thread of its own, keeping at most cap - 1
+ * bytes. */
+static void reader_start(reader_t *r, int fd, size_t cap) {
+  r->fd = fd;
+  r->cap = cap;
+  r->len = 0;
+  r->buf = malloc(cap);
+  ASSERT(r->buf != NULL);
+  ASSERT_EQ(pthread_create(&r->th, NULL, read_all, r), 0);
+}
+
+/* Closes the write end of the pipe p that r reads, joins r and closes the
+ * read end: r->buf holds what was written. */
+static void reader_join(reader_t *r, int p[2]) {
+  close(p[1]);
+  ASSERT_EQ(pthread_join(r->th, NULL), 0);
+  close(p[0]);
+}
+
+/* Makes p a pipe of 4 kB, full after a few dozen lines, and starts the log
+ * on it with its writer thread. */
+static void log_on_small_pipe(int p[2]) {
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
+  ASSERT_OK(mlfq_log_start());
 }
 
 /* Counts the lines of s that contain what, and adds up the N of the lines
@@ -112,29 +142,18 @@ TEST(log, escape) {
  * line the writer writes once the pipe is read. */
 TEST(log, full_output_drops_and_counts) {
   reader_t r;
-  pthread_t t;
   unsigned long long dropped = 0;
   long lines;
   int p[2], i;
 
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
-  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
-  ASSERT_OK(mlfq_log_start());
+  log_on_small_pipe(p);
   alarm(60);
   for (i = 0; i < 5000; i++)
     mlfq_log(MLFQ_LOG_INFO, "line %d", i);
   alarm(0);
-  r.fd = p[0];
-  r.cap = 4 << 20;
-  r.len = 0;
-  r.buf = malloc(r.cap);
-  ASSERT(r.buf != NULL);
-  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  reader_start(&r, p[0], 4 << 20);
   ASSERT_OK(mlfq_log_stop(30));
-  close(p[1]);
-  ASSERT_EQ(pthread_join(t, NULL), 0);
-  close(p[0]);
+  reader_join(&r, p);
   lines = count(r.buf, "info: line ", "lines dropped", &dropped);
   ASSERT_GT(dropped, 0);
   ASSERT_GT(lines, 0);
@@ -148,29 +167,18 @@ TEST(log, full_output_drops_and_counts) {
 TEST(log, stop_is_bounded) {
   int64_t start;
   reader_t r;
-  pthread_t t;
   int p[2], i;
 
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
-  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
-  ASSERT_OK(mlfq_log_start());
+  log_on_small_pipe(p);
   for (i = 0; i < 1000; i++)
     mlfq_log(MLFQ_LOG_INFO, "line %d", i);
   start = tc_now_ms();
   ASSERT_EQ(mlfq_log_stop(0.2), -ETIMEDOUT);
   ASSERT_GE(tc_now_ms() - start, 150);
-  r.fd = p[0];
-  r.cap = 1 << 20;
-  r.len = 0;
-  r.buf = malloc(r.cap);
-  ASSERT(r.buf != NULL);
-  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  reader_start(&r, p[0], 1 << 20);
   ASSERT_OK(mlfq_log_stop(30));
   mlfq_log(MLFQ_LOG_INFO, "after the stop");
-  close(p[1]);
-  ASSERT_EQ(pthread_join(t, NULL), 0);
-  close(p[0]);
+  reader_join(&r, p);
   ASSERT_CONTAINS(r.buf, "info: line 0\n");
   ASSERT_CONTAINS(r.buf, "info: after the stop\n");
   free(r.buf);
@@ -210,23 +218,14 @@ static int writer_alive(void) {
 TEST(log, line_after_the_writer_ended_is_written) {
   int64_t deadline;
   reader_t r;
-  pthread_t t;
   int p[2], i;
 
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
-  mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
-  ASSERT_OK(mlfq_log_start());
+  log_on_small_pipe(p);
   ASSERT(writer_alive());
   for (i = 0; i < 1000; i++)
     mlfq_log(MLFQ_LOG_INFO, "line %d", i);
   ASSERT_EQ(mlfq_log_stop(0.1), -ETIMEDOUT); /* the writer is blocked */
-  r.fd = p[0];
-  r.cap = 1 << 20;
-  r.len = 0;
-  r.buf = malloc(r.cap);
-  ASSERT(r.buf != NULL);
-  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  reader_start(&r, p[0], 1 << 20);
   /* The reader runs until the pipe is closed; the writer ends once it
    * has written its queue. */
   deadline = tc_now_ms() + 30000;
@@ -237,9 +236,7 @@ TEST(log, line_after_the_writer_ended_is_written) {
   }
   mlfq_log(MLFQ_LOG_INFO, "after the writer ended");
   ASSERT_OK(mlfq_log_stop(30));
-  close(p[1]);
-  ASSERT_EQ(pthread_join(t, NULL), 0);
-  close(p[0]);
+  reader_join(&r, p);
   ASSERT_CONTAINS(r.buf, "info: line 0\n");
   ASSERT_CONTAINS(r.buf, "info: after the writer ended\n");
   free(r.buf);
@@ -251,17 +248,11 @@ TEST(log, peer_lines_suppressed_and_counted) {
   unsigned long long suppressed = 0;
   int64_t start, elapsed;
   reader_t r;
-  pthread_t t;
   long passed;
   int p[2], i;
 
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  r.fd = p[0];
-  r.cap = 1 << 20;
-  r.len = 0;
-  r.buf = malloc(r.cap);
-  ASSERT(r.buf != NULL);
-  ASSERT_EQ(pthread_create(&t, NULL, read_all, &r), 0);
+  reader_start(&r, p[0], 1 << 20);
   mlfq_log_init("test", MLFQ_LOG_INFO, p[1]);
   start = tc_now_ms();
   for (i = 0; i < 1000; i++)
@@ -269,9 +260,7 @@ TEST(log, peer_lines_suppressed_and_counted) {
   elapsed = tc_now_ms() - start;
   mlfq_log(MLFQ_LOG_INFO, "not about a peer");
   ASSERT_OK(mlfq_log_stop(1));
-  close(p[1]);
-  ASSERT_EQ(pthread_join(t, NULL), 0);
-  close(p[0]);
+  reader_join(&r, p);
   passed = count(r.buf, "info: peer ", "similar lines suppressed", &suppressed);
   ASSERT_GE(passed, MLFQ_LOG_PEER_BURST);
   ASSERT_LE(passed,
