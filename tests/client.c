@@ -385,8 +385,8 @@ void tc_rmtree(const char *dir, const char *const *names) {
 void tc_hold(tc_held_t *h, const char *prog, const char *const *args,
              int errfd) {
   char *argv[32];
-  char path[256], b;
-  int go[2], out[2], null, n = 0;
+  char path[256];
+  int go[2], out[2], n = 0;
 
   snprintf(path, sizeof(path), "%s/%s", MLFQ_BIN_DIR, prog);
   argv[n++] = path;
@@ -395,19 +395,7 @@ void tc_hold(tc_held_t *h, const char *prog, const char *const *args,
   argv[n] = NULL;
   ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
   ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
-  fflush(NULL);
-  h->pid = fork();
-  ASSERT_GE(h->pid, 0);
-  if (h->pid == 0) {
-    null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(out[1], 1);
-    dup2(errfd, 2);
-    if (read(go[0], &b, 1) != 1)
-      _exit(126);
-    execv(argv[0], argv);
-    _exit(127);
-  }
+  h->pid = mlfq_test_spawn(argv, go[0], out[1], errfd);
   close(go[0]);
   close(out[1]);
   h->go = go[1];

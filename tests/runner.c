@@ -125,6 +125,28 @@ static void drain(int fd, char **buf, size_t *len, size_t *cap, int *open) {
   (*buf)[*len] = '\0';
 }
 
+int mlfq_test_spawn(char *const argv[], int gofd, int outfd, int errfd) {
+  int null;
+  pid_t pid;
+  char b;
+
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0)
+    MLFQ_TEST_FAIL("fork: %s", strerror(errno));
+  if (pid == 0) {
+    null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(outfd, 1);
+    dup2(errfd, 2);
+    if (gofd >= 0 && read(gofd, &b, 1) != 1)
+      _exit(126);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  return pid;
+}
+
 int mlfq_test_run(char *const argv[], char **out, char **err, int timeout_s) {
   int po[2], pe[2], status, oopen = 1, eopen = 1, devnull;
   char *ob = NULL, *eb = NULL;

@@ -110,6 +110,14 @@ int tc_left_ms(int64_t deadline);
  * Gives up and fails the test after timeout_s seconds. */
 int mlfq_test_run(char *const argv[], char **out, char **err, int timeout_s);
 
+/* Forks and runs argv (argv[0] a path) with stdin from /dev/null, stdout
+ * on outfd and stderr on errfd; if gofd >= 0, the child first waits for a
+ * byte on it (a test that must know the pid before the program runs).
+ * Returns the pid; the caller waits for it (and tracks it if it must be
+ * killed when the test fails: mlfq_test_track). Fails the test if fork
+ * does. */
+int mlfq_test_spawn(char *const argv[], int gofd, int outfd, int errfd);
+
 /* Copies the line of out that starts with prefix into line (len bytes);
  * fails the test if there is none. */
 void mlfq_test_find_line(const char *out, const char *prefix, char *line,

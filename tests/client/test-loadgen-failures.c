@@ -25,8 +25,7 @@ typedef struct {
 } bg_t;
 
 static void bg_start(bg_t *b, char *const argv[]) {
-  int ofd, efd, devnull;
-  pid_t pid;
+  int ofd, efd;
 
   snprintf(b->out, sizeof(b->out), "/tmp/mlfq-lg-out-XXXXXX");
   snprintf(b->err, sizeof(b->err), "/tmp/mlfq-lg-err-XXXXXX");
@@ -34,22 +33,10 @@ static void bg_start(bg_t *b, char *const argv[]) {
   efd = mkstemp(b->err);
   if (ofd < 0 || efd < 0)
     MLFQ_TEST_FAIL("mkstemp: %s", strerror(errno));
-  fflush(NULL);
-  pid = fork();
-  if (pid < 0)
-    MLFQ_TEST_FAIL("fork: %s", strerror(errno));
-  if (pid == 0) {
-    devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    dup2(ofd, 1);
-    dup2(efd, 2);
-    execv(argv[0], argv);
-    _exit(127);
-  }
+  b->pid = mlfq_test_spawn(argv, -1, ofd, efd);
   close(ofd);
   close(efd);
-  b->pid = pid;
-  mlfq_test_track(pid);
+  mlfq_test_track(b->pid);
 }
 
 /* Waits at most timeout_ms for b to exit; returns its exit status, or -1

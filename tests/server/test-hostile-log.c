@@ -162,23 +162,13 @@ static int log_port_in_use(int *port) {
  * exit status, or -1 if it did not exit (it is killed). */
 static int log_exit_within(char *const *argv, int errfd, int timeout_ms) {
   int64_t deadline = tc_now_ms() + timeout_ms;
-  int out[2], null, status;
+  int out[2], status;
   char buf[256];
   ssize_t n;
   pid_t pid;
 
   ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
-  fflush(NULL);
-  pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(out[1], 1);
-    dup2(errfd, 2);
-    execv(argv[0], argv);
-    _exit(127);
-  }
+  pid = mlfq_test_spawn(argv, -1, out[1], errfd);
   mlfq_test_track(pid);
   close(out[1]);
   for (;;) {

@@ -256,7 +256,7 @@ TEST(lifecycle, second_signal) {
  * pipe (*out) and stderr to errfd. Returns its pid. */
 static pid_t spawn(const char *const *args, int *out, int errfd) {
   char *argv[32];
-  int fds[2], null, n = 0;
+  int fds[2], n = 0;
   pid_t pid;
 
   argv[n++] = MLFQ_BIN_DIR "/mlfqd";
@@ -264,17 +264,7 @@ static pid_t spawn(const char *const *args, int *out, int errfd) {
     argv[n++] = (char *)*args++;
   argv[n] = NULL;
   ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  fflush(NULL);
-  pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(fds[1], 1);
-    dup2(errfd, 2);
-    execv(argv[0], argv);
-    _exit(127);
-  }
+  pid = mlfq_test_spawn(argv, -1, fds[1], errfd);
   close(fds[1]);
   *out = fds[0];
   return pid;
