@@ -457,3 +457,36 @@ char *tc_wait_log(const mlfq_test_daemon_t *d, const char *want) {
     poll(NULL, 0, 20);
   }
 }
+
+tc_client_t *tc_slow_reader(const mlfq_test_daemon_t *d, const char *name,
+                            tc_client_t **b) {
+  long rss0 = mlfq_test_proc_kb(d->pid, "VmRSS");
+  Mlfq__ServerMessage *m;
+  tc_client_t *s;
+  mlfq_buf_t buf;
+  uint64_t id;
+  char *log;
+
+  *b = tc_open(d, 1);
+  s = tc_open(d, 1);
+  mlfq_buf_init(&buf, 1 << 20);
+  for (id = 1; id <= 256; id++)
+    tc_put_submit(&buf, id, 4, 1000000);
+  ASSERT_OK(mlfq_peer_send_raw(&s->p, buf.data, buf.len));
+  mlfq_buf_free(&buf);
+  /* The requests arrive, then go when the server disconnects s. */
+  tc_wait_submitted(*b, 256);
+  m = tc_wait_idle(*b, 1, TC_WAIT_MS);
+  ASSERT_EQ_U64(m->stats->cancelled, 256);
+  mlfq__server_message__free_unpacked(m, NULL);
+  log = mlfq_test_slurp(d->log);
+  ASSERT_CONTAINS(log, "slow reader");
+  free(log);
+  /* Its 256 million tokens were never more than the output bound: the
+   * server's peak memory grew by a few MB, not by gigabytes. */
+  printf("slow reader: %s's peak RSS grew by %ld kB\n", name,
+         mlfq_test_proc_kb(d->pid, "VmHWM") - rss0);
+  if (!MLFQ_TEST_SANITIZED)
+    ASSERT_LE(mlfq_test_proc_kb(d->pid, "VmHWM") - rss0, 16 * 1024);
+  return s;
+}

@@ -106,6 +106,15 @@ void tc_wait_submitted(tc_client_t *c, uint64_t n);
 Mlfq__ServerMessage *tc_wait_idle(tc_client_t *c, uint64_t conns,
                                   int timeout_ms);
 
+/* A slow reader of d (mlfqd, or a router: name says which): a client s
+ * submits 256 requests of a million tokens in one write and never reads.
+ * Asserts that d disconnects it, logging "slow reader", and cancels all
+ * 256, as *b (a client of its own, opened first) sees in Stats; and that
+ * d's peak RSS grows by at most 16 MB (but under a sanitizer). Returns s,
+ * closed by d but not yet by the caller, who also closes *b. */
+tc_client_t *tc_slow_reader(const mlfq_test_daemon_t *d, const char *name,
+                            tc_client_t **b);
+
 /* How each request ended, as a client sees it through the router. */
 typedef struct {
   int ends[TC_MAXID];    /* Done or a request Error */

@@ -153,8 +153,10 @@ static void expect_failed(const bg_t *b, const char *jobs, const char *code) {
   free(out);
 }
 
-/* 5. The server dies under a run: exit 1, the summary counts the losses. */
-TEST(loadgen, server_dies_mid_run) {
+/* A long run (start_long_run) cut short: by SIGKILL to the daemon if
+ * kill_daemon, else by SIGINT to loadgen. loadgen exits 1 within 5 s and
+ * every request failed with code (expect_failed). */
+static void long_run_cut(int kill_daemon, const char *code) {
   char *dir = lg_tmpdir();
   const char *const names[] = {"jobs.csv", NULL};
   char jobs[512];
@@ -163,13 +165,21 @@ TEST(loadgen, server_dies_mid_run) {
 
   snprintf(jobs, sizeof(jobs), "%s/jobs.csv", dir);
   start_long_run(&d, &b, jobs);
-  ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGKILL, 5), -1);
+  if (kill_daemon)
+    ASSERT_EQ(mlfq_test_daemon_stop(&d, SIGKILL, 5), -1);
+  else
+    ASSERT_EQ(kill(b.pid, SIGINT), 0);
   ASSERT_EQ(bg_wait(&b, 5000), 1);
-  expect_failed(&b, jobs, "CONNECTION_LOST");
+  expect_failed(&b, jobs, code);
   bg_free(&b);
   lg_rm_dir(dir, names);
   free(dir);
+  if (!kill_daemon)
+    lg_stop(&d);
 }
+
+/* 5. The server dies under a run: exit 1, the summary counts the losses. */
+TEST(loadgen, server_dies_mid_run) { long_run_cut(1, "CONNECTION_LOST"); }
 
 /* 6. Requests slower than --timeout fail with TIMEOUT. */
 TEST(loadgen, timeout_marks_failed) {
@@ -211,23 +221,7 @@ TEST(loadgen, timeout_marks_failed) {
 }
 
 /* 7. SIGINT: loadgen stops at once and prints what it has. */
-TEST(loadgen, sigint_prints_partial_summary) {
-  char *dir = lg_tmpdir();
-  const char *const names[] = {"jobs.csv", NULL};
-  char jobs[512];
-  mlfq_test_daemon_t d;
-  bg_t b;
-
-  snprintf(jobs, sizeof(jobs), "%s/jobs.csv", dir);
-  start_long_run(&d, &b, jobs);
-  ASSERT_EQ(kill(b.pid, SIGINT), 0);
-  ASSERT_EQ(bg_wait(&b, 5000), 1);
-  expect_failed(&b, jobs, "INTERRUPTED");
-  bg_free(&b);
-  lg_rm_dir(dir, names);
-  free(dir);
-  lg_stop(&d);
-}
+TEST(loadgen, sigint_prints_partial_summary) { long_run_cut(0, "INTERRUPTED"); }
 
 /* Runs loadgen with args after --server addr (NULL: no --server) and
  * expects exit 2, nothing on stdout and one line on stderr with needle. */

@@ -253,41 +253,14 @@ TEST(protocol, slow_reader) {
                         "0.0001",      "--policy", "fcfs",
                         "--max-batch", "256",      "--max-queued-bytes",
                         "65536",       NULL};
-  Mlfq__ServerMessage *m;
   mlfq_test_daemon_t d;
   tc_client_t *s, *b;
   int64_t deadline;
   uint8_t scratch[65536];
-  mlfq_buf_t buf;
   ssize_t n;
-  char *log;
-  long rss0;
-  uint64_t id;
 
   mlfq_test_daemon_start(&d, args);
-  rss0 = mlfq_test_proc_kb(d.pid, "VmRSS");
-  b = tc_open(&d, 1);
-  s = tc_open(&d, 1);
-  mlfq_buf_init(&buf, 1 << 20);
-  for (id = 1; id <= 256; id++)
-    tc_put_submit(&buf, id, 4, 1000000);
-  ASSERT_OK(mlfq_peer_send_raw(&s->p, buf.data, buf.len));
-  mlfq_buf_free(&buf);
-
-  /* The jobs arrive, then go when the daemon disconnects s. */
-  tc_wait_submitted(b, 256);
-  m = tc_wait_idle(b, 1, TC_WAIT_MS);
-  ASSERT_EQ_U64(m->stats->cancelled, 256);
-  mlfq__server_message__free_unpacked(m, NULL);
-  log = mlfq_test_slurp(d.log);
-  ASSERT_CONTAINS(log, "slow reader");
-  free(log);
-  /* Its 256 million tokens were never more than the output bound: the
-   * daemon's peak memory grew by a few MB, not by gigabytes. */
-  printf("slow reader: mlfqd's peak RSS grew by %ld kB\n",
-         mlfq_test_proc_kb(d.pid, "VmHWM") - rss0);
-  if (!MLFQ_TEST_SANITIZED)
-    ASSERT_LE(mlfq_test_proc_kb(d.pid, "VmHWM") - rss0, 16 * 1024);
+  s = tc_slow_reader(&d, "mlfqd", &b);
 
   /* s finds its connection closed after what was written. */
   deadline = tc_now_ms() + TC_WAIT_MS;
