@@ -57,31 +57,8 @@ static void on_router_msg(void *ud, const Mlfq__ClientMessage *m) {
 }
 
 static void make_welcome(void) {
-  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
-  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
-  mlfq_limits_t lim = {1, 64, 4096, 32, 65536, 64};
-  mlfq_sched_config_t cfg;
-  mlfq_sched_params_t p;
-  mlfq_wire_config_t wc;
-  mlfq_cost_t cost;
-  char err[256];
-
-  mlfq_sched_config_init(&cfg);
-  if (mlfq_cost_linear(&cost, 1, 0.01, 2) != 0 ||
-      mlfq_sched_resolve(&p, &cfg, &cost, err, sizeof(err)) != 0 ||
-      mlfq_wire_config_init(&wc, &cfg, &p, &cost, &lim) != 0)
-    fz_die("config");
-  w.protocol_version = MLFQ_PROTOCOL_VERSION;
-  w.server_id = "fuzz-replica";
-  w.server_version = "0";
-  w.config = &wc.config;
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
-  m.welcome = &w;
   mlfq_buf_init(&g.welcome, 1 << 16);
-  if (mlfq_wire_put_server(&g.welcome, &m) != 0)
-    fz_die("welcome");
-  mlfq_wire_config_free(&wc);
-  mlfq_cost_free(&cost);
+  fz_put_welcome(&g.welcome, MLFQ_PROTOCOL_VERSION, "fuzz-replica", "0");
 }
 
 /* Pumps once, taking the router's connection when it comes, reading what

@@ -127,29 +127,7 @@ static void client_seeds(const char *name, size_t nctl) {
 
 /* A Welcome as mlfqd sends it (variant: its default configuration). */
 static void put_welcome(mlfq_buf_t *b, uint32_t version) {
-  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
-  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
-  mlfq_sched_config_t cfg;
-  mlfq_sched_params_t p;
-  mlfq_wire_config_t wc;
-  mlfq_limits_t lim = {1, 64, 4096, 32, 65536, 64};
-  mlfq_cost_t cost;
-  char err[256];
-
-  mlfq_sched_config_init(&cfg);
-  if (mlfq_cost_linear(&cost, 1, 0.01, 2) != 0 ||
-      mlfq_sched_resolve(&p, &cfg, &cost, err, sizeof(err)) != 0 ||
-      mlfq_wire_config_init(&wc, &cfg, &p, &cost, &lim) != 0)
-    fz_die("config");
-  w.protocol_version = version;
-  w.server_id = "seed";
-  w.server_version = "0.1.0";
-  w.config = &wc.config;
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
-  m.welcome = &w;
-  put_server(b, &m);
-  mlfq_wire_config_free(&wc);
-  mlfq_cost_free(&cost);
+  fz_put_welcome(b, version, "seed", "0.1.0");
 }
 
 static void put_accepted(mlfq_buf_t *b, uint64_t id) {

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "core/cost.h"
+#include "core/sched.h"
 #include "harness.h"
 #include "wire/frame.h"
 #include "wire/wire.h"
@@ -287,4 +289,32 @@ void fz_put_stats(mlfq_buf_t *b) {
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
   m.stats = &s;
   put(b, &m);
+}
+
+void fz_put_welcome(mlfq_buf_t *b, uint32_t version, const char *server_id,
+                    const char *server_version) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__Welcome w = MLFQ__WELCOME__INIT;
+  mlfq_limits_t lim = {1, 64, 4096, 32, 65536, 64};
+  mlfq_sched_config_t cfg;
+  mlfq_sched_params_t p;
+  mlfq_wire_config_t wc;
+  mlfq_cost_t cost;
+  char err[256];
+
+  mlfq_sched_config_init(&cfg);
+  if (mlfq_cost_linear(&cost, 1, 0.01, 2) != 0 ||
+      mlfq_sched_resolve(&p, &cfg, &cost, err, sizeof(err)) != 0 ||
+      mlfq_wire_config_init(&wc, &cfg, &p, &cost, &lim) != 0)
+    fz_die("config");
+  w.protocol_version = version;
+  w.server_id = (char *)server_id;
+  w.server_version = (char *)server_version;
+  w.config = &wc.config;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_WELCOME;
+  m.welcome = &w;
+  if (mlfq_wire_put_server(b, &m) != 0)
+    fz_die("out of memory");
+  mlfq_wire_config_free(&wc);
+  mlfq_cost_free(&cost);
 }

@@ -78,6 +78,12 @@ void fz_put_submit(mlfq_buf_t *b, uint64_t id, uint32_t in, uint32_t out);
 void fz_put_cancel(mlfq_buf_t *b, uint64_t id);
 void fz_put_stats(mlfq_buf_t *b);
 
+/* Appends a framed Welcome of protocol version, naming server_id and
+ * server_version, with the configuration of a small mlfqd (linear cost,
+ * the default policy). */
+void fz_put_welcome(mlfq_buf_t *b, uint32_t version, const char *server_id,
+                    const char *server_version);
+
 /* The fuzz entry point every harness defines. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

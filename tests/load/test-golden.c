@@ -63,45 +63,42 @@ static void check(const char *policy, mlfq_preempt_t preempt, unsigned j1,
   mlfq_workload_free(&w);
 }
 
-TEST(golden, fcfs) {
-  check("fcfs", MLFQ_PREEMPT_ITERATION, 6, 8, 11,
-        "J1 T1, J1 T2, J2 T1, J2 T2, J3 T1, J3 T2");
+/* Figure 6's answer under each policy: finish times (ms) and token
+ * order, the same in both preempt modes. */
+typedef struct {
+  const char *policy;
+  unsigned j1, j2, j3;
+  const char *order;
+} golden_t;
+
+static const golden_t fcfs = {"fcfs", 6, 8, 11,
+                              "J1 T1, J1 T2, J2 T1, J2 T2, J3 T1, J3 T2"};
+static const golden_t naive = {"naive-mlfq", 9, 10, 11,
+                               "J1 T1, J2 T1, J3 T1, J1 T2, J2 T2, J3 T2"};
+static const golden_t mlfq = {"mlfq", 11, 4, 5,
+                              "J2 T1, J3 T1, J2 T2, J3 T2, J1 T1, J1 T2"};
+static const golden_t srpt = {"srpt", 11, 2, 5,
+                              "J2 T1, J2 T2, J3 T1, J3 T2, J1 T1, J1 T2"};
+
+static void golden(const golden_t *g, mlfq_preempt_t preempt) {
+  check(g->policy, preempt, g->j1, g->j2, g->j3, g->order);
 }
 
-TEST(golden, naive_mlfq) {
-  check("naive-mlfq", MLFQ_PREEMPT_ITERATION, 9, 10, 11,
-        "J1 T1, J2 T1, J3 T1, J1 T2, J2 T2, J3 T2");
-}
+TEST(golden, fcfs) { golden(&fcfs, MLFQ_PREEMPT_ITERATION); }
 
-TEST(golden, mlfq) {
-  check("mlfq", MLFQ_PREEMPT_ITERATION, 11, 4, 5,
-        "J2 T1, J3 T1, J2 T2, J3 T2, J1 T1, J1 T2");
-}
+TEST(golden, naive_mlfq) { golden(&naive, MLFQ_PREEMPT_ITERATION); }
 
-TEST(golden, srpt) {
-  check("srpt", MLFQ_PREEMPT_ITERATION, 11, 2, 5,
-        "J2 T1, J2 T2, J3 T1, J3 T2, J1 T1, J1 T2");
-}
+TEST(golden, mlfq) { golden(&mlfq, MLFQ_PREEMPT_ITERATION); }
 
-TEST(golden, fcfs_quantum) {
-  check("fcfs", MLFQ_PREEMPT_QUANTUM, 6, 8, 11,
-        "J1 T1, J1 T2, J2 T1, J2 T2, J3 T1, J3 T2");
-}
+TEST(golden, srpt) { golden(&srpt, MLFQ_PREEMPT_ITERATION); }
 
-TEST(golden, naive_mlfq_quantum) {
-  check("naive-mlfq", MLFQ_PREEMPT_QUANTUM, 9, 10, 11,
-        "J1 T1, J2 T1, J3 T1, J1 T2, J2 T2, J3 T2");
-}
+TEST(golden, fcfs_quantum) { golden(&fcfs, MLFQ_PREEMPT_QUANTUM); }
 
-TEST(golden, mlfq_quantum) {
-  check("mlfq", MLFQ_PREEMPT_QUANTUM, 11, 4, 5,
-        "J2 T1, J3 T1, J2 T2, J3 T2, J1 T1, J1 T2");
-}
+TEST(golden, naive_mlfq_quantum) { golden(&naive, MLFQ_PREEMPT_QUANTUM); }
 
-TEST(golden, srpt_quantum) {
-  check("srpt", MLFQ_PREEMPT_QUANTUM, 11, 2, 5,
-        "J2 T1, J2 T2, J3 T1, J3 T2, J1 T1, J1 T2");
-}
+TEST(golden, mlfq_quantum) { golden(&mlfq, MLFQ_PREEMPT_QUANTUM); }
+
+TEST(golden, srpt_quantum) { golden(&srpt, MLFQ_PREEMPT_QUANTUM); }
 
 /* Skip-join places each job by its prefill: J1 (5 ms) in level 4 (quantum
  * 8), J2 (1 ms) in level 1, J3 (2 ms) in level 2. */
