@@ -13,13 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf;
   size_t i;
 
-  /* A copy of exactly size bytes: reading past it is an overflow ASan
-   * sees. */
-  buf = malloc(size ? size : 1);
+  buf = fz_copy(data, size);
   if (buf == NULL)
     return 0;
-  if (size > 0)
-    memcpy(buf, data, size);
   memset(&w, 0, sizeof(w));
   err[0] = '\0';
   if (mlfq_workload_parse(&w, "fuzz.csv", buf, size, err, sizeof(err)) == 0) {

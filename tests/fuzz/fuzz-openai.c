@@ -113,11 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t i;
 
   /* An exact copy, not NUL-terminated: the parser must keep to len. */
-  body = malloc(size ? size : 1);
+  body = fz_copy(data, size);
   if (body == NULL)
     return 0;
-  if (size > 0)
-    memcpy(body, data, size);
   for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
     one(body, size, 0, &lims[i]);
     one(body, size, 1, &lims[i]);

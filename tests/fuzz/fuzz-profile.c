@@ -17,11 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf;
   size_t i;
 
-  buf = malloc(size ? size : 1);
+  buf = fz_copy(data, size);
   if (buf == NULL)
     return 0;
-  if (size > 0)
-    memcpy(buf, data, size);
   err[0] = '\0';
   if (mlfq_cost_parse_profile(&c, "fuzz.csv", buf, size, err, sizeof(err)) ==
       0) {

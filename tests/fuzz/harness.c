@@ -318,3 +318,11 @@ void fz_put_welcome(mlfq_buf_t *b, uint32_t version, const char *server_id,
   mlfq_wire_config_free(&wc);
   mlfq_cost_free(&cost);
 }
+
+char *fz_copy(const uint8_t *data, size_t size) {
+  char *buf = malloc(size ? size : 1);
+
+  if (buf != NULL && size > 0)
+    memcpy(buf, data, size);
+  return buf;
+}

@@ -84,6 +84,10 @@ void fz_put_stats(mlfq_buf_t *b);
 void fz_put_welcome(mlfq_buf_t *b, uint32_t version, const char *server_id,
                     const char *server_version);
 
+/* An exact copy of the size bytes at data, not NUL-terminated: reading
+ * past it is an overflow ASan sees. NULL if out of memory (free it). */
+char *fz_copy(const uint8_t *data, size_t size);
+
 /* The fuzz entry point every harness defines. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
