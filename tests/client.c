@@ -1,7 +1,10 @@
 /* The tests' protocol client (client.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -489,4 +492,20 @@ tc_client_t *tc_slow_reader(const mlfq_test_daemon_t *d, const char *name,
   if (!MLFQ_TEST_SANITIZED)
     ASSERT_LE(mlfq_test_proc_kb(d->pid, "VmHWM") - rss0, 16 * 1024);
   return s;
+}
+
+int tc_listen_any(int *port) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  ASSERT_GE(fd, 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  ASSERT_EQ(listen(fd, 8), 0);
+  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  *port = ntohs(sa.sin_port);
+  return fd;
 }

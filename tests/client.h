@@ -146,6 +146,11 @@ void tc_submit_cycle(tc_client_t *c, uint64_t first, uint64_t last, uint32_t in,
  * or down (want 0), within timeout_ms. */
 void tc_wait_replica(tc_client_t *c, size_t i, int want, int timeout_ms);
 
+/* A socket listening on 127.0.0.1 and an ephemeral port (which a server
+ * told to listen there cannot take); returns the fd (close it) and puts
+ * the port in *port. */
+int tc_listen_any(int *port);
+
 /* Makes a fresh directory /tmp/NAME-XXXXXX for a test's files and puts
  * its path in dir (len bytes). */
 void tc_tmpdir(char *dir, size_t len, const char *name);

@@ -50,18 +50,7 @@ static void *fake_main(void *arg) {
 }
 
 void tc_fake_start(tc_fake_t *f) {
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-
-  f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT(f->lfd >= 0);
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-  ASSERT_EQ(listen(f->lfd, 4), 0);
-  ASSERT_EQ(getsockname(f->lfd, (struct sockaddr *)&a, &len), 0);
-  f->port = ntohs(a.sin_port);
+  f->lfd = tc_listen_any(&f->port);
   ASSERT_EQ(pipe(f->stop), 0);
   ASSERT_EQ(pthread_create(&f->th, NULL, fake_main, f), 0);
 }

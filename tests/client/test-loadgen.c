@@ -10,6 +10,7 @@
 #include "wire/frame.h"
 #include "wire/wire.h"
 
+#include "client.h"
 #include "client/lg.h"
 
 /* 1. Figure 6 through each policy: every job's JCT is docs/MODEL.md's Figure 6
@@ -325,21 +326,12 @@ static void fake_router(int fd) {
 /* Behind a router (Welcome's replicas > 1) the replay through one
  * scheduler means nothing: loadgen says so in one line instead. */
 TEST(loadgen, router_skips_model_error) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof(sa);
   char addr[64], *out;
-  int fd, status;
+  int fd, status, port;
   pid_t pid;
 
-  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  ASSERT_EQ(listen(fd, 8), 0);
-  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  snprintf(addr, sizeof(addr), "127.0.0.1:%d", (int)ntohs(sa.sin_port));
+  fd = tc_listen_any(&port);
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
   fflush(NULL);
   pid = fork();
   ASSERT(pid >= 0);

@@ -24,24 +24,6 @@ static double mono_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A listening socket on 127.0.0.1 and an ephemeral port; returns the fd
- * and sets *port. */
-static int listen_any(int *port) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof(sa);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  ASSERT(fd >= 0);
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  ASSERT_EQ(listen(fd, 8), 0);
-  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  *port = ntohs(sa.sin_port);
-  return fd;
-}
-
 /* Runs mlfqctl with args (NULL-terminated) against addr (NULL: no
  * --server). Returns the exit status; *out and *err are malloc'ed. */
 static int ctl(const char *addr, const char *const *args, char **out,
@@ -265,7 +247,7 @@ TEST(mlfqctl, refused) {
   double t0;
   int fd, port;
 
-  fd = listen_any(&port);
+  fd = tc_listen_any(&port);
   close(fd);
   snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
   snprintf(want, sizeof(want), "mlfqctl: cannot connect to %s: ", addr);
@@ -294,7 +276,7 @@ TEST(mlfqctl, timeout) {
   double t0, dt;
   int fd, port;
 
-  fd = listen_any(&port);
+  fd = tc_listen_any(&port);
   snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
   t0 = mono_s();
   ASSERT_EQ(ctl(addr, args, &out, &err), 1);
@@ -317,7 +299,7 @@ TEST(mlfqctl, server_closes) {
   int fd, port, c, status;
   pid_t pid;
 
-  fd = listen_any(&port);
+  fd = tc_listen_any(&port);
   snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
   fflush(NULL);
   pid = fork();

@@ -196,18 +196,9 @@ TEST(router, no_replica) {
 
 /* A free port on 127.0.0.1 (nobody listens on it once this returns). */
 static int free_port(void) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof(sa);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+  int port;
 
-  ASSERT(fd >= 0);
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  port = ntohs(sa.sin_port);
-  close(fd);
+  close(tc_listen_any(&port));
   return port;
 }
 

@@ -139,24 +139,6 @@ TEST(hostile, peer_lines_are_rate_limited) {
   tc_rmtree(dir, names);
 }
 
-/* A socket listening on a free port of 127.0.0.1, which a server told to
- * listen there cannot take: its port in *port. Returns the socket. */
-static int log_port_in_use(int *port) {
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  ASSERT_GE(fd, 0);
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
 /* Runs argv (argv[0] a path) with stderr errfd and waits at most
  * timeout_ms for it to exit (its stdout, a pipe, closes); returns its
  * exit status, or -1 if it did not exit (it is killed). */
@@ -206,7 +188,7 @@ TEST(hostile, start_failure_on_a_full_stderr_exits) {
   int busy, port, i, p[2], flags, status;
   int64_t start;
 
-  busy = log_port_in_use(&port);
+  busy = tc_listen_any(&port);
   snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
   for (i = 0; i < 2; i++) {
     /* Readable stderr: one line, the log's, naming the cause. */
