@@ -9,12 +9,12 @@
 
 #include "client.h"
 #include "fake.h"
+#include "router/rig.h"
 
 /* ------------------------------------------------------------------------
  * A stopped replica: a router must notice a replica that stops answering.
  * ------------------------------------------------------------------------ */
 
-#define STALL_ROUTER MLFQ_BIN_DIR "/mlfq-router"
 #define STALL_N 40       /* requests in flight when a replica stops */
 #define STALL_OUT 1500   /* their output: 3 s at 2 ms a token */
 #define STALL_BOUND 5000 /* ms: the 3 s target, and slack for sanitizers */
@@ -32,31 +32,20 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   const char *rargs[] = {"--decode-ms", "2",           "--prefill-ms-per-token",
                          "0.01",        "--max-batch", "64",
                          NULL};
-  const char *args[8];
+  const char *args[] = {"--policy", "round-robin", NULL};
   tc_seen_t *s = calloc(1, sizeof(*s));
-  mlfq_test_daemon_t rep[2], router;
   Mlfq__ServerMessage *m;
   tc_client_t *c, *ctl;
   int64_t t_stop, t0, deadline;
   int lost = 0, on2 = 0;
   uint64_t id;
+  rig_t g;
 
   ASSERT(s != NULL);
-  mlfq_test_daemon_start(&rep[0], rargs);
-  mlfq_test_daemon_start(&rep[1], rargs);
-  args[0] = "--policy";
-  args[1] = "round-robin";
-  args[2] = "--replica";
-  args[3] = rep[0].addr;
-  args[4] = "--replica";
-  args[5] = rep[1].addr;
-  args[6] = NULL;
-  mlfq_test_server_start(&router, STALL_ROUTER, args);
-  snprintf(s->lost_name, sizeof(s->lost_name), "replica 2 (%s)", rep[1].addr);
-  ctl = tc_open(&router, 1);
-  tc_wait_replica(ctl, 0, 1, TC_WAIT_MS);
-  tc_wait_replica(ctl, 1, 1, TC_WAIT_MS);
-  c = tc_open(&router, 1);
+  rig_start(&g, 2, rargs, args); /* both replicas up */
+  snprintf(s->lost_name, sizeof(s->lost_name), "replica 2 (%s)", g.rep[1].addr);
+  ctl = tc_open(&g.router, 1);
+  c = tc_open(&g.router, 1);
 
   /* every request running (a Token) on both replicas, then the stop */
   tc_submit_burst(c, 1, STALL_N, 4, STALL_OUT);
@@ -64,7 +53,7 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   for (id = 1; id <= STALL_N; id++)
     while (c->tokens[id] == 0)
       tc_take(c, s, deadline);
-  ASSERT_EQ(kill(rep[1].pid, SIGSTOP), 0);
+  ASSERT_EQ(kill(g.rep[1].pid, SIGSTOP), 0);
   t_stop = tc_now_ms();
 
   /* Stats through the router answers while replica 2 is stopped */
@@ -116,7 +105,7 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
 
   /* continued, it is taken back (a Welcome: at most the 5 s Welcome
    * deadline and a 2 s backoff away) and gets its share again */
-  ASSERT_EQ(kill(rep[1].pid, SIGCONT), 0);
+  ASSERT_EQ(kill(g.rep[1].pid, SIGCONT), 0);
   t0 = tc_now_ms();
   tc_wait_replica(ctl, 1, 1, 4 * TC_WAIT_MS);
   fprintf(stderr, "stopped replica: up again %lld ms after SIGCONT\n",
@@ -135,9 +124,7 @@ TEST(hostile, stopped_replica_is_lost_and_readmitted) {
   tc_close(c);
   tc_close(ctl);
   free(s);
-  ASSERT_EQ(mlfq_test_daemon_stop(&router, SIGTERM, 10), 0);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rep[0], SIGTERM, 10), 0);
-  ASSERT_EQ(mlfq_test_daemon_stop(&rep[1], SIGTERM, 10), 0);
+  rig_stop(&g);
 }
 
 #define BUSY_N 256         /* requests in one batch */
@@ -179,7 +166,7 @@ TEST(hostile, busy_replica_is_not_lost) {
   mlfq_test_daemon_start(&rep, rargs);
   snprintf(timeout, sizeof(timeout), "%d", BUSY_PROBE_MS);
   args[5] = rep.addr;
-  mlfq_test_server_start(&router, STALL_ROUTER, args);
+  mlfq_test_server_start(&router, ROUTER, args);
   c = tc_open(&router, 1);
   tc_wait_replica(c, 0, 1, TC_WAIT_MS);
   t0 = tc_now_ms();
@@ -257,7 +244,7 @@ TEST(hostile, profile_at_bound_through_router) {
   argv[k++] = "--max-queued-bytes";
   argv[k++] = "300000";
   argv[k] = NULL;
-  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", argv);
+  mlfq_test_server_start(&rt, ROUTER, argv);
   c = tc_open(&rt, 0);
   ov_hello(c, MLFQ_COST_MAX_ROWS);
   deadline = tc_now_ms() + TC_WAIT_MS;
@@ -297,7 +284,7 @@ TEST(hostile, router_refuses_replica_config_over_bound) {
   rargs[1] = path;
   mlfq_test_daemon_start(&rep, rargs);
   argv[1] = rep.addr;
-  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", argv);
+  mlfq_test_server_start(&rt, ROUTER, argv);
   /* The log line is the only event: the router takes no client before a
    * replica's Welcome. */
   log = tc_wait_log(&rt, "more than half of --max-queued-bytes (131072): "
@@ -335,7 +322,7 @@ TEST(hostile, unasked_stats_reply_fails_the_replica) {
   tc_fake_start(&f);
   snprintf(addr, sizeof(addr), "127.0.0.1:%d", f.port);
   rargs[1] = addr;
-  mlfq_test_server_start(&rt, MLFQ_BIN_DIR "/mlfq-router", rargs);
+  mlfq_test_server_start(&rt, ROUTER, rargs);
   log = tc_wait_log(&rt, want); /* it comes at once */
   ASSERT(strstr(log, "health probe") == NULL);
   free(log);
@@ -358,9 +345,9 @@ TEST(hostile, router_over_router_warns_of_probe_timeout) {
 
   mlfq_test_daemon_start(&d, none);
   iargs[1] = d.addr;
-  mlfq_test_server_start(&inner, MLFQ_BIN_DIR "/mlfq-router", iargs);
+  mlfq_test_server_start(&inner, ROUTER, iargs);
   oargs[1] = inner.addr;
-  mlfq_test_server_start(&outer, MLFQ_BIN_DIR "/mlfq-router", oargs);
+  mlfq_test_server_start(&outer, ROUTER, oargs);
   log = tc_wait_log(&outer, want);
   ASSERT_CONTAINS(log, "--probe-timeout is 1500 ms");
   free(log);
@@ -368,7 +355,7 @@ TEST(hostile, router_over_router_warns_of_probe_timeout) {
 
   oargs[2] = "--probe-timeout";
   oargs[3] = "2500";
-  mlfq_test_server_start(&outer, MLFQ_BIN_DIR "/mlfq-router", oargs);
+  mlfq_test_server_start(&outer, ROUTER, oargs);
   log = tc_wait_log(&outer, " up: ");
   ASSERT(strstr(log, want) == NULL);
   free(log);
