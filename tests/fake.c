@@ -1,5 +1,4 @@
-/* The fake protocol server of fake.h: one thread, one connection, canned
- * replies. */
+/* The fake protocol server of fake.h: a thread, a connection, replies. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>

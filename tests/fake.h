@@ -1,10 +1,9 @@
-/* A fake protocol server for the tests of what clients (loadgen, mlfqctl,
- * mlfq-router) do with a peer that is not mlfqd: it runs on a thread,
- * accepts one connection on an ephemeral port of 127.0.0.1 and, each time
- * bytes arrive from it, writes its next reply (the first answers Hello),
- * then reads until the client closes, the test says stop, or
- * TC_FAKE_WAIT_MS. Nothing here returns an error: what goes wrong fails the
- * test. */
+/* A fake protocol server: what clients do with a peer that is not mlfqd. */
+/* It runs on a thread, accepts one connection on an ephemeral port of
+ * 127.0.0.1 and, each time bytes arrive from it, writes its next reply
+ * (the first answers Hello), then reads until the client closes, the test
+ * says stop, or TC_FAKE_WAIT_MS. Nothing here returns an error: what goes
+ * wrong fails the test. */
 #ifndef MLFQ_TEST_FAKE_H
 #define MLFQ_TEST_FAKE_H
 

@@ -1,6 +1,5 @@
-/* The loadgen tests' helpers: its per-job CSV read back, a test's
- * directory of files, and the daemons the tests run it against. Nothing
- * here returns an error: what goes wrong fails the test. */
+/* The loadgen tests' helpers: the jobs CSV, a directory, the daemons. */
+/* Nothing here returns an error: what goes wrong fails the test. */
 #ifndef MLFQ_TEST_LG_H
 #define MLFQ_TEST_LG_H
 

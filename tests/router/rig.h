@@ -1,7 +1,7 @@
-/* The router tests' rig: n real mlfqd replicas on ephemeral ports and an
- * mlfq-router over them, and the waits and checks the router's tests
- * share. Nothing here returns an error: what goes wrong fails the test,
- * and every wait has a deadline. */
+/* The router tests' rig: n mlfqd replicas and an mlfq-router over them. */
+/* The replicas listen on ephemeral ports; the waits and checks here are
+ * those the router's tests share. Nothing here returns an error: what goes
+ * wrong fails the test, and every wait has a deadline. */
 #ifndef MLFQ_TEST_RIG_H
 #define MLFQ_TEST_RIG_H
 

@@ -1,7 +1,7 @@
-/* The HTTP tests' helpers: an mlfqd with its HTTP front door on a free
- * port, curl against it, OpenAI's error shape, and a raw HTTP client for
- * streams and timing. Nothing here returns an error: what goes wrong fails
- * the test. */
+/* The HTTP tests' helpers: a daemon with HTTP, curl, a raw client. */
+/* mlfqd with its HTTP front door on a free port, curl against it, OpenAI's
+ * error shape, and a raw HTTP client for streams and timing. Nothing here
+ * returns an error: what goes wrong fails the test. */
 #ifndef MLFQ_TEST_HD_H
 #define MLFQ_TEST_HD_H
 

@@ -1,5 +1,4 @@
-/* The soak's connections (soak.h): each one's behaviour, its checks of
- * what the server sends, and the epoll loop of a round. */
+/* The soak's connections (soak.h): behaviours, checks, a round's loop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

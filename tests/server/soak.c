@@ -1,5 +1,4 @@
-/* The soak's driver (soak.h): warm-up rounds, the measured round, the
- * figures and the checks. */
+/* The soak's driver (soak.h): warm-up, the measured round, the checks. */
 #include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>

@@ -1,4 +1,5 @@
-/* The soak: SOAK_CONNS (1,000) client connections at once against a real
+/* The soak: 1,000 connections of four behaviours against one server. */
+/* SOAK_CONNS (1,000) client connections at once against a real
  * mlfqd, and against mlfq-router over two replicas, for MLFQ_SOAK_SECONDS
  * (default 20; 10 in a sanitizer build), each connection one of four
  * behaviours drawn at random and replaced by a fresh one when it ends:
