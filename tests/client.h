@@ -72,6 +72,12 @@ void tc_wait_free(tc_client_t *c, int msg_case, uint64_t id);
  * once it has handled everything sent before on c. */
 Mlfq__ServerMessage *tc_stats(tc_client_t *c);
 
+/* What a loaded machine adds to a wall-clock check of server d, in ns: the
+ * worst wake-up lateness of its engine threads, as d measured it (Stats),
+ * plus one round trip to d now. The timing tests allow their bound plus
+ * this, so that they test the daemon, not the machine's other load. */
+uint64_t tc_slack_ns(const mlfq_test_daemon_t *d);
+
 /* Receives until an Error about id and asserts that its code is code. */
 void tc_expect_error(tc_client_t *c, uint64_t id, int code);
 

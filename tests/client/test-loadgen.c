@@ -22,6 +22,7 @@ static void figure6(const char *policy, const int want[3]) {
   mlfq_test_daemon_t d;
   job_row_t rows[MAXJOBS];
   char *out, *err;
+  double slack;
   int n, i;
 
   lg_start_figure6(&d, policy);
@@ -40,12 +41,14 @@ static void figure6(const char *policy, const int want[3]) {
   }
   n = lg_read_jobs(jobs, rows);
   ASSERT_EQ(n, 3);
+  /* a sanitizer's build may be late by more than 6 ms (one CI run: 6.15 ms
+   * late on a 220 ms job under ASan); a loaded machine by what the daemon
+   * measures (one run at load average 10: 8 ms late on 180 ms) */
+  slack = (MLFQ_TEST_SANITIZED ? 15 : 6) + (double)tc_slack_ns(&d) / 1e6;
   for (i = 0; i < 3; i++) {
     ASSERT_EQ(rows[i].id, i);
     ASSERT_STR_EQ(rows[i].status, "ok");
-    /* a sanitizer's build may be late by more than 6 ms (one CI run:
-     * 6.15 ms late on a 220 ms job under ASan) */
-    ASSERT_NEAR(rows[i].jct_ms, want[i] * 20, MLFQ_TEST_SANITIZED ? 15 : 6);
+    ASSERT_NEAR(rows[i].jct_ms, want[i] * 20, slack);
     ASSERT_NEAR(rows[i].jct_ms, rows[i].finish_ms - rows[i].arrival_ms, 0.01);
   }
   free(out);
