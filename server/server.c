@@ -257,6 +257,7 @@ void server_pump(server_t *sv) {
     mlfq_list_remove(&o->link);
     o->flush(o);
   }
+  mlfq_stream_group_flush(&sv->streams);
   if (sv->draining && !sv->stopping && sv->inflight == 0)
     begin_shutdown(sv);
 }
@@ -436,6 +437,7 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   mlfq_list_init(&sv->pending);
   mlfq_list_init(&sv->conns);
   mlfq_list_init(&sv->dirty);
+  conn_setup(sv);
   mlfq_list_init(&sv->requests);
   mlfq_prom_hist_init(&sv->metrics.ttft, mlfq_prom_latency_buckets,
                       MLFQ_PROM_LATENCY_BUCKETS);
@@ -493,7 +495,7 @@ int server_listen(server_t *sv, const char *host, int port, char *bound,
   if (rc == 0) {
     rc = mlfq_deadlines_init(&sv->hellos, sv->loop,
                              (uint64_t)(sv->opt.hello_timeout_s * 1e3),
-                             conn_hello_due);
+                             mlfq_session_hello_due);
     if (rc != 0)
       snprintf(err, errlen, "hello timer: %s", uv_strerror(rc));
   }

@@ -21,7 +21,8 @@
 #include "errors.h"
 #include "http/prom.h"
 #include "net/deadline.h"
-#include "net/flow.h"
+#include "net/session.h"
+#include "net/stream.h"
 #include "net/trim.h"
 #include "wire/wire.h"
 #include "workers.h"
@@ -162,7 +163,9 @@ struct server_s {
   mlfq_link_t conns;
   size_t nconns;
   uint64_t conn_seq;
-  mlfq_link_t dirty; /* server_out_t with output to flush */
+  mlfq_link_t dirty;           /* server_out_t with output to flush */
+  mlfq_stream_group_t streams; /* the protocol connections' (conn.c) */
+  mlfq_session_cfg_t scfg;     /* and their sessions' */
   mlfq_hist_t lateness;
   server_metrics_t metrics;
   http_door_t *http; /* the HTTP front door, once http_listen made it */
@@ -174,22 +177,14 @@ struct server_s {
   void (*on_stop)(server_t *sv); /* called once the server begins to stop */
 };
 
+/* A protocol connection: its session (framing, Hello, flow control) and
+ * its requests. */
 struct conn_s {
-  uv_tcp_t tcp;
+  mlfq_session_t s; /* its ids map client ids to request_t */
   server_t *sv;
-  mlfq_link_t link;   /* in sv->conns */
-  server_out_t flush; /* in sv->dirty while it has output */
-  mlfq_buf_t in;
-  mlfq_buf_t out;
-  size_t queued;    /* bytes given to uv_write and not yet written */
-  mlfq_flow_t flow; /* when to pause, resume, close (flow.h) */
-  mlfq_deadline_t hello_due;
-  mlfq_idmap_t ids; /* client id -> request_t */
+  mlfq_link_t link; /* in sv->conns */
   mlfq_link_t reqs;
-  uint64_t id;
-  int hello;
-  int closing;
-  char peer[64];
+  uint64_t now; /* model time of the read being handled */
 };
 
 /* proto.c: the server's types in the protocol's words */
@@ -256,20 +251,17 @@ void server_gone(server_t *sv);
 void server_dirty(server_t *sv, server_out_t *o);
 
 /* conn.c */
+/* Sets up sv->streams and sv->scfg from sv->opt (server_init). */
+void conn_setup(server_t *sv);
+/* Accepts a connection from sv->listener. Returns 0 or a UV_E* code. */
 int conn_accept(server_t *sv);
+/* Queues m for c; too much unread output marks c to be disconnected. */
 void conn_send(conn_t *c, const Mlfq__ServerMessage *m);
-void conn_error(conn_t *c, uint64_t id, Mlfq__ErrorCode code, const char *fmt,
-                ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+/* Closes c: its requests leave the server. Idempotent. */
 void conn_close(conn_t *c);
 /* Closes every protocol connection: now, or (now 0) each once its output
  * is written, reading nothing more meanwhile. */
 void conn_close_all(server_t *sv, int now);
-/* sv->hellos: the connection of d sent no Hello in time. */
-void conn_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d);
 
 /* http.c: the HTTP front door (docs/HTTP.md); its state is its own
  * (http.h), the server holds only sv->http. Every function takes a NULL

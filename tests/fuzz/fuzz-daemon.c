@@ -46,7 +46,7 @@ static conn_t *only_conn(server_t *sv) {
 static size_t conn_unread(conn_t *c) {
   uv_os_fd_t fd;
 
-  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+  if (uv_fileno((uv_handle_t *)&c->s.stream.tcp, &fd) != 0)
     return 0;
   return fz_unread(fd);
 }
@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (p.eof || c == NULL)
       break;
     if (!half && fz_server_idle(sv) &&
-        (c->flow.end != MLFQ_FLOW_OPEN || conn_unread(c) == 0))
+        (c->s.flow.end != MLFQ_FLOW_OPEN || conn_unread(c) == 0))
       break;
   }
   fz_peer_close(&p);

@@ -66,14 +66,14 @@ int fz_server_idle(const server_t *sv) {
   unsigned e, workers = mlfq_sched_params(sv->sched)->workers;
 
   if (sv->inflight != 0 || !mlfq_list_empty(&sv->pending) ||
-      !mlfq_list_empty(&sv->dirty))
+      !mlfq_list_empty(&sv->dirty) || !mlfq_list_empty(&sv->streams.dirty))
     return 0;
   for (e = 0; e < workers; e++)
     if (sv->end[e] != MLFQ_NONE)
       return 0;
   for (l = sv->conns.next; l != &sv->conns; l = l->next) {
     c = MLFQ_CONTAINER_OF(l, conn_t, link);
-    if (c->queued != 0 || c->out.len != 0)
+    if (c->s.stream.queued != 0 || c->s.stream.out.len != 0)
       return 0;
   }
   return 1;
