@@ -99,8 +99,8 @@ static int ask_stats(replica_t *r, int bounded) {
 
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
   m.stats = &req;
-  rc = bounded ? stream_put_client(&r->s, &m)
-               : stream_put_client_unbounded(&r->s, &m);
+  rc = bounded ? mlfq_stream_put_client(&r->s, &m)
+               : mlfq_stream_put_client_unbounded(&r->s, &m);
   if (rc == 0)
     r->stats_asked++;
   return rc;
@@ -184,9 +184,9 @@ static void tried(replica_t *r, const char *what, int err) {
 }
 
 static void on_conn_close(uv_handle_t *h) {
-  replica_t *r = REPLICA_OF((stream_t *)h);
+  replica_t *r = REPLICA_OF((mlfq_stream_t *)h);
 
-  stream_reset(&r->s);
+  mlfq_stream_reset(&r->s);
   if (r->state == REPLICA_CLOSING)
     retry_later(r);
 }
@@ -194,10 +194,7 @@ static void on_conn_close(uv_handle_t *h) {
 /* Closes the connection of the moment; the next try follows its close. */
 static void close_conn(replica_t *r) {
   r->state = REPLICA_CLOSING;
-  r->s.stop = 1;
-  if (mlfq_list_linked(&r->s.dirty))
-    mlfq_list_remove(&r->s.dirty);
-  uv_close((uv_handle_t *)&r->s.tcp, on_conn_close);
+  mlfq_stream_close(&r->s, on_conn_close);
 }
 
 /* s, a string the replica sent (NULL: "?"), escaped for the log into out
@@ -264,7 +261,7 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   rc = uv_tcp_nodelay(&r->s.tcp, 1);
   if (rc == 0)
-    rc = stream_read_start(&r->s);
+    rc = mlfq_stream_read_start(&r->s);
   if (rc) {
     tried(r, "connection", rc);
     close_conn(r);
@@ -275,7 +272,7 @@ static void on_connect(uv_connect_t *req, int status) {
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
   m.hello = &h;
   r->state = REPLICA_HELLO;
-  if (stream_put_client(&r->s, &m) != 0 ||
+  if (mlfq_stream_put_client(&r->s, &m) != 0 ||
       uv_timer_start(&r->timer, on_timer, WELCOME_TIMEOUT_MS, 0) != 0) {
     replica_fail(r, "out of memory");
     return;
@@ -287,8 +284,8 @@ static void connect_to(replica_t *r, const struct sockaddr *sa) {
   router_t *rt = r->rt;
   int rc;
 
-  stream_init(&r->s, rt, r->s.ops, REPLICA_MAX_FRAME,
-              rt->opt.replica_queued_bytes, LINK_ROOM(rt));
+  mlfq_stream_init(&r->s, &rt->streams, r->s.ops, REPLICA_MAX_FRAME,
+                   rt->opt.replica_queued_bytes, LINK_ROOM(rt));
   rc = uv_tcp_init(rt->loop, &r->s.tcp);
   if (rc) {
     tried(r, "socket", rc);
@@ -400,7 +397,7 @@ static int welcomed(replica_t *r, Mlfq__ServerMessage *m) {
   return 1;
 }
 
-static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
+static void on_frame(mlfq_stream_t *s, const uint8_t *p, size_t len) {
   Mlfq__ServerMessage *m = mlfq__server_message__unpack(NULL, len, p);
   replica_t *r = REPLICA_OF(s);
   char why[300];
@@ -461,7 +458,7 @@ static void on_frame(stream_t *s, const uint8_t *p, size_t len) {
     mlfq__server_message__free_unpacked(m, NULL);
 }
 
-static void on_failed(stream_t *s, int err) {
+static void on_failed(mlfq_stream_t *s, int err) {
   replica_t *r = REPLICA_OF(s);
   char why[128];
 
@@ -474,21 +471,21 @@ static void on_failed(stream_t *s, int err) {
   replica_fail(r, why);
 }
 
-static void on_flush(stream_t *s) {
+static void on_flush(mlfq_stream_t *s) {
   replica_t *r = REPLICA_OF(s);
   char why[128];
   int rc;
 
   if (r->state != REPLICA_HELLO && r->state != REPLICA_UP)
     return;
-  rc = stream_write(s);
+  rc = mlfq_stream_write(s);
   if (rc) {
     snprintf(why, sizeof(why), "write: %s", uv_strerror(rc));
     replica_fail(r, why);
   }
 }
 
-static void on_written(stream_t *s, int status) {
+static void on_written(mlfq_stream_t *s, int status) {
   replica_t *r = REPLICA_OF(s);
   char why[128];
 
@@ -498,8 +495,8 @@ static void on_written(stream_t *s, int status) {
   }
 }
 
-static const stream_ops_t replica_ops = {on_frame, on_failed, on_flush,
-                                         on_written};
+static const mlfq_stream_ops_t replica_ops = {NULL, on_frame, on_failed,
+                                              on_flush, on_written};
 
 int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
                  char *err, size_t errlen) {
@@ -511,8 +508,8 @@ int replica_init(replica_t *r, router_t *rt, size_t index, const char *addr,
   mlfq_list_init(&r->routes);
   mlfq_list_init(&r->stats);
   r->backoff_ms = BACKOFF_MIN_MS;
-  stream_init(&r->s, rt, &replica_ops, REPLICA_MAX_FRAME,
-              rt->opt.replica_queued_bytes, LINK_ROOM(rt));
+  mlfq_stream_init(&r->s, &rt->streams, &replica_ops, REPLICA_MAX_FRAME,
+                   rt->opt.replica_queued_bytes, LINK_ROOM(rt));
   snprintf(r->addr, sizeof(r->addr), "%s", addr);
   if (mlfq_peer_parse_addr(addr, r->host, sizeof(r->host), &r->port) != 0 ||
       r->port < 1)
@@ -540,7 +537,7 @@ void replica_cancel(replica_t *r, uint64_t up_id) {
   k.id = up_id;
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_CANCEL;
   m.cancel = &k;
-  rc = stream_put_client_unbounded(&r->s, &m);
+  rc = mlfq_stream_put_client_unbounded(&r->s, &m);
   if (rc != 0)
     mlfq_log(MLFQ_LOG_ERROR, "replica %zu %s: %s: a Cancel is lost",
              r->index + 1, r->addr, mlfq_strerror(rc));
@@ -568,9 +565,7 @@ void replica_stop(replica_t *r) {
   case REPLICA_UP:
     if (was == REPLICA_UP)
       mlfq_balance_set_up(&r->rt->bal, r->index, 0);
-    if (mlfq_list_linked(&r->s.dirty))
-      mlfq_list_remove(&r->s.dirty);
-    uv_close((uv_handle_t *)&r->s.tcp, on_conn_close);
+    mlfq_stream_close(&r->s, on_conn_close);
     break;
   default:
     break;
@@ -581,5 +576,5 @@ void replica_free(replica_t *r) {
   if (r->welcome != NULL)
     mlfq__server_message__free_unpacked(r->welcome, NULL);
   r->welcome = NULL;
-  stream_reset(&r->s);
+  mlfq_stream_reset(&r->s);
 }

@@ -49,6 +49,10 @@ static uint64_t trim_activity(void *arg) {
   return 2 * rt->conn_seq - rt->nclients + rt->next_up_id + rt->rejected;
 }
 
+static void on_settle(mlfq_stream_group_t *g) {
+  router_settle(MLFQ_CONTAINER_OF(g, router_t, streams));
+}
+
 int router_init(router_t *rt, uv_loop_t *loop, const router_opts_t *o,
                 const char *const *addrs, size_t naddrs, char *err,
                 size_t errlen) {
@@ -61,7 +65,8 @@ int router_init(router_t *rt, uv_loop_t *loop, const router_opts_t *o,
   rt->t0 = uv_hrtime();
   mlfq_idmap_init(&rt->routes);
   mlfq_list_init(&rt->clients);
-  mlfq_list_init(&rt->dirty);
+  mlfq_stream_group_init(&rt->streams, on_settle);
+  client_setup(rt);
   mlfq_list_init(&rt->stats_clients);
   /* The id maps draw their hash keys from it (idmap.c). */
   rc = mlfq_secret_init();
@@ -132,7 +137,7 @@ int router_listen(router_t *rt, const char *host, int port, char *bound,
   if (rc == 0) {
     rc = mlfq_deadlines_init(&rt->hellos, rt->loop,
                              (uint64_t)(rt->opt.srv.hello_timeout * 1e3),
-                             client_hello_due);
+                             mlfq_session_hello_due);
     if (rc != 0)
       snprintf(err, errlen, "hello timer: %s", uv_strerror(rc));
   }
@@ -172,7 +177,7 @@ int router_dispatch(router_t *rt, route_t *q, const Mlfq__Submit *s) {
   if (mlfq__client_message__get_packed_size(&m) >
       r->welcome->welcome->config->max_frame_bytes)
     return MLFQ_EFRAMESIZE;
-  rc = stream_put_client(&r->s, &m);
+  rc = mlfq_stream_put_client(&r->s, &m);
   if (rc)
     return rc;
   mlfq_balance_dispatch(&rt->bal, r->index, &q->load, s->input_length,
@@ -184,7 +189,7 @@ int router_dispatch(router_t *rt, route_t *q, const Mlfq__Submit *s) {
 void router_end(router_t *rt, route_t *q) {
   mlfq_balance_end(&rt->bal, q->replica->index, &q->load);
   mlfq_idmap_del(&rt->routes, q->up_id);
-  mlfq_idmap_del(&q->client->ids, q->client_id);
+  mlfq_idmap_del(&q->client->s.ids, q->client_id);
   mlfq_list_remove(&q->clink);
   mlfq_list_remove(&q->rlink);
   free(q);
@@ -284,15 +289,9 @@ static void begin_stop(router_t *rt) {
 }
 
 void router_settle(router_t *rt) {
-  stream_t *s;
-
   /* A flush may close a client, whose Cancels make replicas dirty: the
-   * list is taken from its head until it is empty. */
-  while (!mlfq_list_empty(&rt->dirty)) {
-    s = MLFQ_CONTAINER_OF(rt->dirty.next, stream_t, dirty);
-    mlfq_list_remove(&s->dirty);
-    s->ops->flush(s);
-  }
+   * group flush takes the list from its head until it is empty. */
+  mlfq_stream_group_flush(&rt->streams);
   if (rt->draining && !rt->stopping && rt->routes.n == 0)
     begin_stop(rt);
   if (rt->stopping && rt->nclients == 0)

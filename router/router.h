@@ -1,7 +1,7 @@
 /* mlfq-router's state shared by its parts: the router (listener, requests
  * and their routes, drain), the client connections, the replica
- * connections, the framed streams under both, and the aggregation of
- * statistics. Everything lives on the loop thread; there are no others.
+ * connections (on common/net/stream.h and session.h), and the aggregation
+ * of statistics. Everything lives on the loop thread; there are no others.
  * docs/ROUTER.md describes what it does.
  */
 #ifndef MLFQ_ROUTER_H
@@ -17,12 +17,12 @@
 #include "core/balance.h"
 #include "net/daemon.h"
 #include "net/deadline.h"
-#include "net/flow.h"
+#include "net/session.h"
+#include "net/stream.h"
 #include "net/trim.h"
 #include "wire/mlfq.pb-c.h"
 
 typedef struct router_s router_t;
-typedef struct stream_s stream_t;
 typedef struct client_s client_t;
 typedef struct replica_s replica_t;
 typedef struct route_s route_t;
@@ -43,62 +43,6 @@ typedef struct {
    * the router; max_queued_bytes bounds each client's unread output. */
   mlfq_daemon_opts_t srv;
 } router_opts_t;
-
-/* ---- stream.c: a framed TCP connection ---------------------------------- */
-
-/* What a stream's owner does at its events. */
-typedef struct {
-  /* One whole frame arrived (payload p[0..len)). */
-  void (*frame)(stream_t *s, const uint8_t *p, size_t len);
-  /* Reading ended: err is UV_EOF, a read error, or MLFQ_EFRAMESIZE or
-   * MLFQ_EFRAMEEMPTY for a bad frame header. */
-  void (*failed)(stream_t *s, int err);
-  /* The router writes the stream's output (it is in rt->dirty). */
-  void (*flush)(stream_t *s);
-  /* A write ended with status (after s->queued went down). */
-  void (*written)(stream_t *s, int status);
-} stream_ops_t;
-
-/* Frames read are handed to ops->frame; frames to send are appended to
- * out and written by the owner's flush, one uv_write per flush. */
-struct stream_s {
-  uv_tcp_t tcp;
-  router_t *rt;
-  const stream_ops_t *ops;
-  mlfq_buf_t in;
-  mlfq_buf_t out;
-  size_t queued; /* bytes given to uv_write and not yet written */
-  size_t max_queued;
-  uint32_t max_frame;
-  mlfq_link_t dirty; /* in rt->dirty while out has bytes to write */
-  int stop;          /* handle no more frames of what was read */
-};
-
-/* Sets s up (no handle yet): frames of at most max_frame bytes are read,
- * and at most max_queued bytes may wait to be written, plus room bytes
- * more of unbounded messages. */
-void stream_init(stream_t *s, router_t *rt, const stream_ops_t *ops,
-                 uint32_t max_frame, size_t max_queued, size_t room);
-/* Starts reading (s->tcp connected). Returns 0 or a UV_E* code. */
-int stream_read_start(stream_t *s);
-void stream_read_stop(stream_t *s);
-/* Appends a framed message to s->out and marks s for the next flush
- * (also when it fails). Returns 0, MLFQ_ERANGE when the unwritten output
- * would pass max_queued (nothing is appended), or MLFQ_ENOMEM. */
-int stream_put_server(stream_t *s, const Mlfq__ServerMessage *m);
-int stream_put_client(stream_t *s, const Mlfq__ClientMessage *m);
-/* The same past max_queued, for a message whose count the caller bounds
- * (a Cancel: at most one per request sent), within the room given to
- * stream_init. Returns 0, MLFQ_ERANGE past that room, or MLFQ_ENOMEM. */
-int stream_put_client_unbounded(stream_t *s, const Mlfq__ClientMessage *m);
-/* Writes what is in s->out with one uv_write. Returns 0 or a UV_E* code
- * (then the connection is unusable: close it). */
-int stream_write(stream_t *s);
-/* Forgets what was read and not written and unlinks s from rt->dirty, for
- * a stream being closed; the buffers are freed (reusable after). */
-void stream_reset(stream_t *s);
-/* The peer's address as "HOST:PORT" ("[V6]:PORT"), or "?". */
-void stream_peer_name(stream_t *s, char *buf, size_t len);
 
 /* ---- router.c: listener, routes, forwarding, drain ---------------------- */
 
@@ -133,7 +77,8 @@ struct router_s {
   mlfq_link_t clients;
   size_t nclients;
   uint64_t conn_seq;
-  mlfq_link_t dirty;               /* streams with output to write */
+  mlfq_stream_group_t streams;     /* every stream: flushed at settle */
+  mlfq_session_cfg_t scfg;         /* the client sessions' (client.c) */
   struct stats_job_s *stats_round; /* the Stats round in flight, or NULL */
   int stats_bare; /* the last reply went without the replicas' configs */
   mlfq_link_t stats_clients; /* clients owed a StatsReply */
@@ -162,7 +107,8 @@ void router_close(router_t *rt);
 /* Frees what router_init made, after the loop has ended. */
 void router_free(router_t *rt);
 /* Writes every stream's pending output and, when draining with nothing
- * in flight, begins the stop. Call at the end of every callback. */
+ * in flight, begins the stop. Call at the end of every callback that is
+ * not a stream's (those settle rt->streams themselves). */
 void router_settle(router_t *rt);
 /* The configuration clients are told (Welcome and Stats): the first up
  * replica's, else that of the first one that has said Welcome, with the
@@ -188,25 +134,22 @@ void router_replica_ready(router_t *rt);
 /* ---- client.c: one client connection ------------------------------------ */
 
 struct client_s {
-  stream_t s;
-  uint64_t id;
+  mlfq_session_t s; /* its ids map client ids to route_t */
+  router_t *rt;
   mlfq_link_t link; /* in rt->clients */
-  mlfq_idmap_t ids; /* client id -> route_t */
   mlfq_link_t routes;
-  int hello;
-  int closing;
-  mlfq_flow_t flow; /* when to pause, resume, close (flow.h) */
-  mlfq_deadline_t hello_due;
   unsigned stats_now;     /* StatsReplies owed by the round in flight */
   unsigned stats_next;    /* and by the next round */
   mlfq_link_t stats_link; /* in rt->stats_clients while either is > 0 */
-  char peer[64];
 };
 
+/* Sets up rt->scfg from rt->opt (router_init). */
+void client_setup(router_t *rt);
 /* Accepts a connection from rt->listener. Returns 0 or a UV_E* code. */
 int client_accept(router_t *rt);
 /* Queues m for c; too much unread output marks c to be disconnected. */
 void client_send(client_t *c, const Mlfq__ServerMessage *m);
+/* Queues an Error about request id (0: about the connection) for c. */
 void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
                   const char *fmt, ...)
 #if defined(__GNUC__)
@@ -217,8 +160,6 @@ void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
 void client_close(client_t *c);
 /* Stops reading from c and closes it once its output is written. */
 void client_linger(client_t *c);
-/* rt->hellos: the client of d sent no Hello in time. */
-void client_hello_due(mlfq_deadlines_t *ds, mlfq_deadline_t *d);
 
 /* ---- replica.c: one upstream connection per replica ---------------------- */
 
@@ -233,7 +174,7 @@ enum {
 };
 
 struct replica_s {
-  stream_t s; /* the connection of the moment */
+  mlfq_stream_t s; /* the connection of the moment */
   router_t *rt;
   size_t index;
   char addr[128]; /* as given, "HOST:PORT" */

@@ -199,7 +199,7 @@ static int send_replies(stats_job_t *j) {
   }
   for (l = rt->stats_clients.next; l != &rt->stats_clients; l = l->next) {
     c = CLIENT_OF_STATS(l);
-    for (n = 0; n < c->stats_now && !c->closing; n++)
+    for (n = 0; n < c->stats_now && !c->s.closing; n++)
       client_send(c, &m);
   }
   free(bare);
@@ -220,7 +220,7 @@ static void fail_waiting(router_t *rt) {
     mlfq_list_remove(&c->stats_link);
     c->stats_now = c->stats_next = 0;
     mlfq_log(MLFQ_LOG_ERROR, "conn %llu %s: stats: out of memory",
-             (unsigned long long)c->id, c->peer);
+             (unsigned long long)c->s.id, c->s.peer);
     client_error(c, 0, MLFQ__ERROR_CODE__INTERNAL, "out of memory");
     client_linger(c);
   }

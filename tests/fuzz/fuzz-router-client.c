@@ -48,11 +48,11 @@ static int router_idle(void) {
   client_t *c = fz_router_client(&g.rt);
 
   if (g.rt.routes.n != 0 || g.rt.stats_round != NULL ||
-      !mlfq_list_empty(&g.rt.dirty) || !fz_server_idle(&g.sv))
+      !mlfq_list_empty(&g.rt.streams.dirty) || !fz_server_idle(&g.sv))
     return 0;
-  return c == NULL || c->flow.end != MLFQ_FLOW_OPEN ||
-         (c->s.queued == 0 && c->s.out.len == 0 &&
-          fz_stream_unread(&c->s) == 0);
+  return c == NULL || c->s.flow.end != MLFQ_FLOW_OPEN ||
+         (c->s.stream.queued == 0 && c->s.stream.out.len == 0 &&
+          fz_stream_unread(&c->s.stream) == 0);
 }
 
 /* A request goes through the router and comes back Done. */

@@ -138,8 +138,9 @@ static int settled(void) {
   if (c == NULL)
     fz_die("the router dropped its client");
   return g.rt.routes.n == 0 && g.rt.stats_round == NULL &&
-         mlfq_list_empty(&g.rt.dirty) && fz_stream_unread(&c->s) == 0 &&
-         c->s.queued == 0 && replica_read();
+         mlfq_list_empty(&g.rt.streams.dirty) &&
+         fz_stream_unread(&c->s.stream) == 0 && c->s.stream.queued == 0 &&
+         replica_read();
 }
 
 static void drop_replica(void) {

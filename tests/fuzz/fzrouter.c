@@ -47,7 +47,7 @@ client_t *fz_router_client(router_t *rt) {
   return MLFQ_CONTAINER_OF(rt->clients.next, client_t, link);
 }
 
-size_t fz_stream_unread(stream_t *s) {
+size_t fz_stream_unread(mlfq_stream_t *s) {
   uv_os_fd_t fd;
 
   if (uv_fileno((uv_handle_t *)&s->tcp, &fd) != 0)

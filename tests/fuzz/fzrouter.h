@@ -14,6 +14,6 @@ void fz_router_start(router_t *rt, uv_loop_t *loop, int replica_port,
 client_t *fz_router_client(router_t *rt);
 
 /* Bytes rt has not read yet from s's socket. */
-size_t fz_stream_unread(stream_t *s);
+size_t fz_stream_unread(mlfq_stream_t *s);
 
 #endif
