@@ -22,13 +22,12 @@
 
 #include <uv.h>
 
-#include "base/buf.h"
 #include "base/error.h"
 #include "base/units.h"
 #include "load/summary.h"
+#include "net/stream.h"
 #include "net/tcp.h"
 #include "run.h"
-#include "wire/frame.h"
 #include "wire/wire.h"
 
 #define START_LEAD_NS 20000000u /* first send 20 ms after all are ready */
@@ -40,21 +39,13 @@
 typedef struct run_s run_t;
 
 typedef struct {
-  uv_tcp_t tcp;
+  mlfq_stream_t s; /* in no group: written at once (flush) */
   uv_connect_t connect;
   run_t *run;
   unsigned index;
-  mlfq_buf_t in;
-  mlfq_buf_t out;
   int ready;  /* Welcome received */
   int closed; /* lost, or closed at the end */
 } lconn_t;
-
-typedef struct {
-  uv_write_t req;
-  size_t len;
-  uint8_t data[];
-} lwrite_t;
 
 struct run_s {
   const lg_run_opts_t *o;
@@ -115,30 +106,15 @@ static void end_req(run_t *r, lg_req_t *q, int state, int32_t status) {
   r->ended++;
 }
 
-static void on_write(uv_write_t *req, int status) {
-  (void)status; /* a failed write shows up as a read error */
-  free(req);
-}
-
+/* Writes what c has queued now. A failed write shows up as a read
+ * error; without memory the requests time out or the run is interrupted. */
 static void flush(lconn_t *c) {
-  lwrite_t *w;
-  uv_buf_t b;
-
-  if (c->out.len == 0 || c->closed)
-    return;
-  w = malloc(sizeof(*w) + c->out.len);
-  if (w == NULL)
-    return; /* the requests time out or the run is interrupted */
-  w->len = c->out.len;
-  memcpy(w->data, c->out.data, c->out.len);
-  mlfq_buf_consume(&c->out, c->out.len);
-  b = uv_buf_init((char *)w->data, (unsigned)w->len);
-  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0)
-    free(w);
+  if (!c->closed)
+    (void)mlfq_stream_write(&c->s);
 }
 
 static void put(lconn_t *c, const Mlfq__ClientMessage *m) {
-  mlfq_wire_put_client(&c->out, m);
+  (void)mlfq_stream_put_client_unbounded(&c->s, m); /* 256 MiB */
 }
 
 static void send_cancel(run_t *r, size_t i) {
@@ -245,6 +221,7 @@ static void lose(run_t *r, lconn_t *c, int32_t why) {
   if (c->closed)
     return;
   c->closed = 1;
+  c->s.stop = 1;
   r->res->lost = 1;
   r->nalive--;
   for (l = r->flight.next; l != &r->flight; l = next) {
@@ -253,7 +230,7 @@ static void lose(run_t *r, lconn_t *c, int32_t why) {
     if (q->conn == c->index)
       end_req(r, q, LG_FAILED, why);
   }
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  mlfq_stream_read_stop(&c->s);
   if (r->phase == 1)
     send_due(r); /* fails the unsent requests of c as they fall due */
 }
@@ -322,151 +299,12 @@ static void start_sending(run_t *r) {
   send_due(r);
 }
 
-static const char *kind_name(const Mlfq__ServerMessage *m) {
-  switch (m->msg_case) {
-  case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
-    return "Welcome";
-  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    return "Accepted";
-  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    return "Token";
-  case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    return "Done";
-  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    return "Error";
-  case MLFQ__SERVER_MESSAGE__MSG_STATS:
-    return "StatsReply";
-  default:
-    return "?";
-  }
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int
-refuse(char *why, size_t len, const char *fmt, ...) {
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(why, len, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
-/* Checks m, the next message on c, against docs/PROTOCOL.md and what c
- * has seen. Returns 0, or -1 with why set. */
-static int check(const run_t *r, const lconn_t *c, const Mlfq__ServerMessage *m,
-                 char *why, size_t len) {
-  const Mlfq__Welcome *w;
-  const lg_req_t *q;
-  const char *kind = kind_name(m);
-  unsigned long long id;
-  unsigned queues;
-
-  switch (m->msg_case) {
-  case MLFQ__SERVER_MESSAGE__MSG_WELCOME:
-    if (c->ready)
-      return refuse(why, len, "a second Welcome");
-    return mlfq_wire_welcome_check(m->welcome, why, len) ? -1 : 0;
-  case MLFQ__SERVER_MESSAGE__MSG_ERROR:
-    /* A code this build does not know (a newer server's) ends its request
-     * or connection as any other: only the absent code is nonsense. */
-    if (m->error->code == 0)
-      return refuse(why, len, "an Error without a code");
-    if (m->error->id == 0)
-      return 0;
-    break;
-  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-  case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    break;
-  case MLFQ__SERVER_MESSAGE__MSG_STATS:
-    return 0;
-  default: /* a kind this build does not know (a newer server's): ignored */
-    return 0;
-  }
-  id = mlfq_wire_msg_id(m);
-  if (!c->ready)
-    return refuse(why, len, "%s before Welcome", kind);
-  if (id < 1 || id > r->res->n || r->res->reqs[id - 1].state == LG_UNSENT ||
-      r->res->reqs[id - 1].conn != c->index)
-    return refuse(why, len,
-                  "%s about request %llu, which was not sent on this "
-                  "connection",
-                  kind, id);
-  q = &r->res->reqs[id - 1];
-  if (q->state == LG_DONE)
-    return refuse(why, len, "%s about request %llu after its Done", kind, id);
-  if (q->state == LG_FAILED && q->status == LG_ERR_TIMEOUT)
-    return 0; /* cancelled here: what was under way may still come */
-  if (q->state == LG_FAILED)
-    return refuse(why, len, "%s about request %llu after its Error", kind, id);
-  w = r->res->welcome->welcome;
-  switch (m->msg_case) {
-  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-    if (q->accepted)
-      return refuse(why, len, "a second Accepted for request %llu", id);
-    if (m->accepted->arrival_ns > MLFQ_TIME_MAX)
-      return refuse(why, len,
-                    "Accepted.arrival_ns %llu of request %llu is past the "
-                    "largest time",
-                    (unsigned long long)m->accepted->arrival_ns, id);
-    /* Behind a router the Welcome's configuration is one replica's, and
-     * the replicas' may differ (ROUTER.md): the protocol's bound, then. */
-    queues = w->replicas > 0 ? MLFQ_MAX_QUEUES : w->config->queues;
-    if (m->accepted->level >= queues)
-      return refuse(why, len,
-                    "Accepted.level %u of request %llu is not below the %u "
-                    "queues",
-                    m->accepted->level, id, queues);
-    return 0;
-  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-    if (m->token->index != q->tokens + 1 || m->token->index > q->output_len)
-      return refuse(why, len,
-                    "Token %u of request %llu after %u of its %u tokens",
-                    m->token->index, id, q->tokens, q->output_len);
-    if (m->token->t_ns > MLFQ_TIME_MAX ||
-        (q->accepted && m->token->t_ns < q->srv_arrival_ns) ||
-        (q->tokens > 0 && m->token->t_ns < q->srv_finish_ns))
-      return refuse(why, len,
-                    "Token %u of request %llu at %llu ns: before its arrival "
-                    "or the token before, or past the largest time",
-                    m->token->index, id, (unsigned long long)m->token->t_ns);
-    return 0;
-  case MLFQ__SERVER_MESSAGE__MSG_DONE:
-    if (q->tokens != q->output_len)
-      return refuse(why, len, "Done of request %llu after %u of its %u tokens",
-                    id, q->tokens, q->output_len);
-    if (m->done->arrival_ns > m->done->first_token_ns ||
-        m->done->first_token_ns > m->done->finish_ns ||
-        m->done->finish_ns > MLFQ_TIME_MAX ||
-        (q->accepted && m->done->arrival_ns != q->srv_arrival_ns) ||
-        m->done->first_token_ns != q->srv_first_ns ||
-        m->done->finish_ns != q->srv_finish_ns)
-      return refuse(why, len,
-                    "Done of request %llu has arrival %llu, first token %llu "
-                    "and finish %llu ns: out of order, past the largest "
-                    "time, or not its Accepted's and Tokens' times",
-                    id, (unsigned long long)m->done->arrival_ns,
-                    (unsigned long long)m->done->first_token_ns,
-                    (unsigned long long)m->done->finish_ns);
-    if (m->done->replica > w->replicas)
-      return refuse(why, len,
-                    "Done.replica %u of request %llu is not in [0, %u]",
-                    m->done->replica, id, w->replicas);
-    return 0;
-  default:
-    return 0;
-  }
-}
-
 static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
   uint64_t now = uv_hrtime(), id = mlfq_wire_msg_id(m);
   lg_req_t *q = NULL;
   char why[300];
 
-  if (check(r, c, m, why, sizeof(why)) != 0) {
+  if (lg_check(r->res, c->index, c->ready, m, why, sizeof(why)) != 0) {
     mlfq__server_message__free_unpacked(m, NULL);
     bad_peer(r, "%s", why);
     return;
@@ -551,61 +389,54 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
     requests_ended(r);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  lconn_t *c = (lconn_t *)h;
-  uint8_t *p = mlfq_buf_reserve(&c->in, 65536, NULL);
+#define LCONN_OF(st) MLFQ_CONTAINER_OF(st, lconn_t, s)
 
-  (void)suggested;
-  *buf = uv_buf_init((char *)p, p ? 65536 : 0);
+/* What is left of the read from the frame at s->pos on is not a frame of a
+ * ServerMessage. */
+static void not_a_frame(run_t *r, mlfq_stream_t *s) {
+  char seen[128];
+
+  bad_peer(r, "%s, which is not a frame of a ServerMessage",
+           mlfq_wire_show_bytes(s->in.data + s->pos, s->in.len - s->pos, seen,
+                                sizeof(seen)));
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  lconn_t *c = (lconn_t *)s;
+static void on_frame(mlfq_stream_t *s, const uint8_t *p, size_t len) {
+  lconn_t *c = LCONN_OF(s);
   run_t *r = c->run;
-  const uint8_t *payload;
-  Mlfq__ServerMessage *m;
-  size_t off = 0, plen;
-  long n;
+  Mlfq__ServerMessage *m = mlfq__server_message__unpack(NULL, len, p);
 
-  (void)buf;
-  if (nread < 0) {
-    if (r->phase == 0) {
-      snprintf(r->err, r->errlen,
-               "%s:%d closed the connection before "
-               "Welcome",
-               r->o->host, r->o->port);
-      r->failed_start = 1;
-      finish_run(r);
-      return;
-    }
-    lose(r, c, LG_ERR_CONN_LOST);
-    if (r->ended == r->res->n || r->nalive == 0)
-      finish_run(r);
+  if (m == NULL) {
+    not_a_frame(r, s);
     return;
   }
-  mlfq_buf_commit(&c->in, (size_t)nread);
-  while (!c->closed && r->phase != 2) {
-    n = mlfq_frame_decode(c->in.data + off, c->in.len - off, 64u << 20,
-                          &payload, &plen);
-    if (n == 0)
-      break;
-    m = n > 0 ? mlfq__server_message__unpack(NULL, plen, payload) : NULL;
-    if (m == NULL) {
-      char seen[128];
-
-      bad_peer(r, "%s, which is not a frame of a ServerMessage",
-               mlfq_wire_show_bytes(c->in.data + off, c->in.len - off, seen,
-                                    sizeof(seen)));
-      break;
-    }
-    off += (size_t)n;
-    handle(r, c, m);
-  }
-  if (r->phase != 2)
-    mlfq_buf_consume(&c->in, off);
+  handle(r, c, m);
   if (r->phase == 1 && r->nalive == 0)
     finish_run(r);
 }
+
+static void on_failed(mlfq_stream_t *s, int err) {
+  lconn_t *c = LCONN_OF(s);
+  run_t *r = c->run;
+
+  if (err == MLFQ_EFRAMESIZE || err == MLFQ_EFRAMEEMPTY) {
+    not_a_frame(r, s);
+    return;
+  }
+  if (r->phase == 0) {
+    snprintf(r->err, r->errlen, "%s:%d closed the connection before Welcome",
+             r->o->host, r->o->port);
+    r->failed_start = 1;
+    finish_run(r);
+    return;
+  }
+  lose(r, c, LG_ERR_CONN_LOST);
+  if (r->ended == r->res->n || r->nalive == 0)
+    finish_run(r);
+}
+
+static const mlfq_stream_ops_t lconn_ops = {NULL, on_frame, on_failed, NULL,
+                                            NULL};
 
 static void on_connect(uv_connect_t *req, int status) {
   lconn_t *c = MLFQ_CONTAINER_OF(req, lconn_t, connect);
@@ -624,14 +455,14 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   if (r->phase == 2)
     return;
-  uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_nodelay(&c->s.tcp, 1);
   h.protocol_version = MLFQ_PROTOCOL_VERSION;
   h.client_name = "loadgen";
   m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
   m.hello = &h;
   put(c, &m);
   flush(c);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  mlfq_stream_read_start(&c->s);
 }
 
 static void on_guard(uv_timer_t *t) {
@@ -646,12 +477,12 @@ static void on_guard(uv_timer_t *t) {
     snprintf(r->err, r->errlen, "%s:%d did not answer within 5 s", r->o->host,
              r->o->port);
     for (k = 0; k < r->o->connections; k++)
-      if (!r->conns[k].ready && r->conns[k].in.len > 0) {
-        snprintf(r->err, r->errlen,
-                 "%s:%d sent no whole frame within 5 s, only %s", r->o->host,
-                 r->o->port,
-                 mlfq_wire_show_bytes(r->conns[k].in.data, r->conns[k].in.len,
-                                      seen, sizeof(seen)));
+      if (!r->conns[k].ready && r->conns[k].s.in.len > 0) {
+        snprintf(
+            r->err, r->errlen, "%s:%d sent no whole frame within 5 s, only %s",
+            r->o->host, r->o->port,
+            mlfq_wire_show_bytes(r->conns[k].s.in.data, r->conns[k].s.in.len,
+                                 seen, sizeof(seen)));
         break;
       }
     r->failed_start = 1;
@@ -744,8 +575,8 @@ static void finish_run(run_t *r) {
       end_req(r, q, LG_FAILED, LG_ERR_CONN_LOST);
   }
   for (k = 0; k < r->o->connections; k++)
-    if (!uv_is_closing((uv_handle_t *)&r->conns[k].tcp))
-      uv_close((uv_handle_t *)&r->conns[k].tcp, NULL);
+    if (!uv_is_closing((uv_handle_t *)&r->conns[k].s.tcp))
+      mlfq_stream_close(&r->conns[k].s, NULL);
   uv_close((uv_handle_t *)&r->guard, NULL);
   uv_close((uv_handle_t *)&r->progress, NULL);
   uv_close((uv_handle_t *)&r->tick, NULL);
@@ -810,10 +641,9 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
     lconn_t *c = &r.conns[k];
     c->run = &r;
     c->index = k;
-    mlfq_buf_init(&c->in, (64u << 20) + 65536);
-    mlfq_buf_init(&c->out, 256u << 20);
-    uv_tcp_init(&r.loop, &c->tcp);
-    rc = uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&ss,
+    mlfq_stream_init(&c->s, NULL, &lconn_ops, 64u << 20, 0, 256u << 20);
+    uv_tcp_init(&r.loop, &c->s.tcp);
+    rc = uv_tcp_connect(&c->connect, &c->s.tcp, (struct sockaddr *)&ss,
                         on_connect);
     if (rc) {
       snprintf(err, errlen, "cannot connect to %s:%d: %s", o->host, o->port,
@@ -826,10 +656,8 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
   uv_run(&r.loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&r.loop);
   (void)rc;
-  for (k = 0; k < o->connections; k++) {
-    mlfq_buf_free(&r.conns[k].in);
-    mlfq_buf_free(&r.conns[k].out);
-  }
+  for (k = 0; k < o->connections; k++)
+    mlfq_stream_reset(&r.conns[k].s);
   free(r.conns);
   close(r.tfd);
   if (r.failed_start) {

@@ -100,6 +100,14 @@ void lg_result_free(lg_result_t *res);
 #define LG_STATUS_NAME_MAX 32
 const char *lg_status_name(int32_t status, char *buf, size_t len);
 
+/* Checks m, the next message on connection conn of a run (ready: it has
+ * had its Welcome), against docs/PROTOCOL.md and what the run has seen:
+ * the Welcome with mlfq_wire_welcome_check, then the ids, the order of
+ * tokens and the times of the others (check.c). Returns 0, or -1 with why
+ * set. */
+int lg_check(const lg_result_t *res, unsigned conn, int ready,
+             const Mlfq__ServerMessage *m, char *why, size_t len);
+
 /* Model ns between two uv_hrtime() readings of a run. */
 static inline double lg_model_ms(const lg_result_t *r, uint64_t from,
                                  uint64_t to) {
