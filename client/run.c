@@ -72,27 +72,6 @@ struct run_s {
   size_t errlen;
 };
 
-const char *lg_status_name(int32_t status, char *buf, size_t len) {
-  switch (status) {
-  case 0:
-    return "ok";
-  case LG_ERR_TIMEOUT:
-    return "TIMEOUT";
-  case LG_ERR_CONN_LOST:
-    return "CONNECTION_LOST";
-  case LG_ERR_INTERRUPTED:
-    return "INTERRUPTED";
-  case LG_ERR_PROTOCOL:
-    return "PROTOCOL_ERROR";
-  default:
-    if (protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor,
-                                             status) != NULL)
-      return mlfq_wire_error_name(status);
-    snprintf(buf, len, "ERROR_CODE_%d", (int)status);
-    return buf;
-  }
-}
-
 static void finish_run(run_t *r);
 static void requests_ended(run_t *r);
 
@@ -271,26 +250,19 @@ bad_peer(run_t *r, const char *fmt, ...) {
 
 static void start_sending(run_t *r) {
   Mlfq__Config *cfg = r->res->welcome->welcome->config;
-  double at, room;
   size_t i;
 
   r->res->time_scale = cfg->time_scale; /* checked with the Welcome */
   r->want_stats = cfg->kv_capacity_tokens > 0;
-  r->res->t0_wall = uv_hrtime() + START_LEAD_NS;
-  room = (double)(MLFQ_TIME_MAX - r->res->t0_wall);
-  for (i = 0; i < r->res->n; i++) {
-    at = (double)r->w->reqs[i].arrival_ns * r->res->time_scale;
-    if (!(at < room)) {
-      snprintf(r->err, r->errlen,
-               "%s:%d: request %zu arrives at %.3f model s, which its "
-               "time_scale %g puts past the largest wall time",
-               r->o->host, r->o->port, i,
-               (double)r->w->reqs[i].arrival_ns / 1e9, r->res->time_scale);
-      r->failed_start = 1;
-      finish_run(r);
-      return;
-    }
-    r->res->reqs[i].intended_wall = r->res->t0_wall + (uint64_t)at;
+  if (lg_schedule(r->res, r->w, uv_hrtime() + START_LEAD_NS, &i) != 0) {
+    snprintf(r->err, r->errlen,
+             "%s:%d: request %zu arrives at %.3f model s, which its "
+             "time_scale %g puts past the largest wall time",
+             r->o->host, r->o->port, i, (double)r->w->reqs[i].arrival_ns / 1e9,
+             r->res->time_scale);
+    r->failed_start = 1;
+    finish_run(r);
+    return;
   }
   uv_timer_stop(&r->guard);
   if (r->o->timeout_s > 0) /* from now on it checks the timeouts */
@@ -349,38 +321,13 @@ static void handle(run_t *r, lconn_t *c, Mlfq__ServerMessage *m) {
   if (id >= 1 && id <= r->res->n)
     q = &r->res->reqs[id - 1];
   if (q != NULL && q->state == LG_INFLIGHT) {
-    switch (m->msg_case) {
-    case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
-      q->accepted = 1;
-      q->srv_arrival_ns = m->accepted->arrival_ns;
-      break;
-    case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
-      if (q->tokens == 0) {
-        q->first_wall = now;
-        q->srv_first_ns = m->token->t_ns;
-      }
-      q->srv_finish_ns = m->token->t_ns;
-      q->last_wall = now;
-      if (q->tok_wall != NULL && q->tokens < q->output_len)
-        q->tok_wall[q->tokens] = now;
-      q->tokens++;
-      break;
-    case MLFQ__SERVER_MESSAGE__MSG_DONE:
-      q->srv_arrival_ns = m->done->arrival_ns;
-      q->srv_first_ns = m->done->first_token_ns;
-      q->srv_finish_ns = m->done->finish_ns;
-      q->preemptions = m->done->preemptions;
-      q->swapped_tokens = m->done->swapped_tokens;
-      q->replica = m->done->replica;
+    lg_record(q, m, now);
+    if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_DONE) {
       end_req(r, q, LG_DONE, 0);
       send_due(r);
-      break;
-    case MLFQ__SERVER_MESSAGE__MSG_ERROR:
+    } else if (m->msg_case == MLFQ__SERVER_MESSAGE__MSG_ERROR) {
       end_req(r, q, LG_FAILED, (int32_t)m->error->code);
       send_due(r);
-      break;
-    default:
-      break;
     }
   }
   if (m != NULL)
@@ -589,7 +536,6 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
            char *err, size_t errlen) {
   struct sockaddr_storage ss;
   run_t r;
-  size_t i;
   unsigned k;
   int rc;
 
@@ -608,22 +554,15 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
   rc = mlfq_tcp_resolve(o->host, o->port, &ss, err, errlen);
   if (rc)
     return rc;
-  res->n = w->n;
-  res->reqs = calloc(w->n ? w->n : 1, sizeof(*res->reqs));
+  rc = lg_result_init(res, w, o->connections);
   r.conns = calloc(o->connections, sizeof(*r.conns));
   r.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (res->reqs == NULL || r.conns == NULL || r.tfd < 0) {
+  if (rc != 0 || r.conns == NULL || r.tfd < 0) {
     free(r.conns);
     if (r.tfd >= 0)
       close(r.tfd);
     lg_result_free(res);
     return mlfq_fail(err, errlen, MLFQ_ENOMEM, "cannot set up the run");
-  }
-  for (i = 0; i < w->n; i++) {
-    res->reqs[i].input_len = w->reqs[i].input_len;
-    res->reqs[i].output_len = w->reqs[i].output_len;
-    res->reqs[i].conn = (uint16_t)(i % o->connections);
-    mlfq_list_init(&res->reqs[i].link);
   }
   uv_loop_init(&r.loop);
   uv_timer_init(&r.loop, &r.guard);
@@ -665,15 +604,4 @@ int lg_run(const lg_run_opts_t *o, const mlfq_workload_t *w, lg_result_t *res,
     return MLFQ_EIO;
   }
   return 0;
-}
-
-void lg_result_free(lg_result_t *res) {
-  size_t i;
-
-  for (i = 0; i < res->n && res->reqs != NULL; i++)
-    free(res->reqs[i].tok_wall);
-  free(res->reqs);
-  if (res->welcome != NULL)
-    mlfq__server_message__free_unpacked(res->welcome, NULL);
-  memset(res, 0, sizeof(*res));
 }

@@ -100,13 +100,29 @@ void lg_result_free(lg_result_t *res);
 #define LG_STATUS_NAME_MAX 32
 const char *lg_status_name(int32_t status, char *buf, size_t len);
 
+/* Sets up res->reqs for workload w sent over connections connections
+ * (request i on connection i mod connections), unsent. Returns 0 or
+ * MLFQ_ENOMEM (res->reqs NULL). result.c, like lg_check, lg_record,
+ * lg_status_name and lg_result_free. */
+int lg_result_init(lg_result_t *res, const mlfq_workload_t *w,
+                   unsigned connections);
+/* Gives every request its intended_wall: model time 0 at t0_wall, the
+ * arrivals scaled by res->time_scale. Returns 0, or MLFQ_ERANGE with *bad
+ * the first request that would fall past the largest wall time. */
+int lg_schedule(lg_result_t *res, const mlfq_workload_t *w, uint64_t t0_wall,
+                size_t *bad);
+
 /* Checks m, the next message on connection conn of a run (ready: it has
  * had its Welcome), against docs/PROTOCOL.md and what the run has seen:
  * the Welcome with mlfq_wire_welcome_check, then the ids, the order of
- * tokens and the times of the others (check.c). Returns 0, or -1 with why
+ * tokens and the times of the others (result.c). Returns 0, or -1 with why
  * set. */
 int lg_check(const lg_result_t *res, unsigned conn, int ready,
              const Mlfq__ServerMessage *m, char *why, size_t len);
+/* Records into q, in flight, what reply m (checked) tells of it, received
+ * at uv_hrtime() now: Accepted's arrival, a Token's times, Done's times
+ * and counters. Ending q is the caller's. */
+void lg_record(lg_req_t *q, const Mlfq__ServerMessage *m, uint64_t now);
 
 /* Model ns between two uv_hrtime() readings of a run. */
 static inline double lg_model_ms(const lg_result_t *r, uint64_t from,

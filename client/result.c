@@ -1,12 +1,19 @@
 /* DESIGN
  *
- * loadgen's checks of what a server sends (docs/PROTOCOL.md), before any
- * of it is used: a pure function of the run's requests and the message,
- * no I/O.
+ * A run's requests (lg_result_t) and what loadgen makes of a server's
+ * replies, apart from the run's I/O: the requests are set up from the
+ * workload and given their wall times; each reply is checked against
+ * docs/PROTOCOL.md and what the run has seen before any of it is used
+ * (lg_check), then recorded into its request (lg_record); the names of
+ * the requests' statuses, and freeing a result. Pure functions of the
+ * run's requests and the message: no I/O.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "base/error.h"
 #include "base/units.h"
 #include "core/sched.h"
 #include "run.h"
@@ -42,6 +49,40 @@ refuse(char *why, size_t len, const char *fmt, ...) {
   vsnprintf(why, len, fmt, ap);
   va_end(ap);
   return -1;
+}
+
+int lg_result_init(lg_result_t *res, const mlfq_workload_t *w,
+                   unsigned connections) {
+  size_t i;
+
+  res->n = w->n;
+  res->reqs = calloc(w->n ? w->n : 1, sizeof(*res->reqs));
+  if (res->reqs == NULL)
+    return MLFQ_ENOMEM;
+  for (i = 0; i < w->n; i++) {
+    res->reqs[i].input_len = w->reqs[i].input_len;
+    res->reqs[i].output_len = w->reqs[i].output_len;
+    res->reqs[i].conn = (uint16_t)(i % connections);
+    mlfq_list_init(&res->reqs[i].link);
+  }
+  return 0;
+}
+
+int lg_schedule(lg_result_t *res, const mlfq_workload_t *w, uint64_t t0_wall,
+                size_t *bad) {
+  double at, room = (double)(MLFQ_TIME_MAX - t0_wall);
+  size_t i;
+
+  res->t0_wall = t0_wall;
+  for (i = 0; i < res->n; i++) {
+    at = (double)w->reqs[i].arrival_ns * res->time_scale;
+    if (!(at < room)) {
+      *bad = i;
+      return MLFQ_ERANGE;
+    }
+    res->reqs[i].intended_wall = t0_wall + (uint64_t)at;
+  }
+  return 0;
 }
 
 int lg_check(const lg_result_t *res, unsigned conn, int ready,
@@ -147,4 +188,66 @@ int lg_check(const lg_result_t *res, unsigned conn, int ready,
   default:
     return 0;
   }
+}
+
+void lg_record(lg_req_t *q, const Mlfq__ServerMessage *m, uint64_t now) {
+  switch (m->msg_case) {
+  case MLFQ__SERVER_MESSAGE__MSG_ACCEPTED:
+    q->accepted = 1;
+    q->srv_arrival_ns = m->accepted->arrival_ns;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_TOKEN:
+    if (q->tokens == 0) {
+      q->first_wall = now;
+      q->srv_first_ns = m->token->t_ns;
+    }
+    q->srv_finish_ns = m->token->t_ns;
+    q->last_wall = now;
+    if (q->tok_wall != NULL && q->tokens < q->output_len)
+      q->tok_wall[q->tokens] = now;
+    q->tokens++;
+    break;
+  case MLFQ__SERVER_MESSAGE__MSG_DONE:
+    q->srv_arrival_ns = m->done->arrival_ns;
+    q->srv_first_ns = m->done->first_token_ns;
+    q->srv_finish_ns = m->done->finish_ns;
+    q->preemptions = m->done->preemptions;
+    q->swapped_tokens = m->done->swapped_tokens;
+    q->replica = m->done->replica;
+    break;
+  default:
+    break;
+  }
+}
+
+const char *lg_status_name(int32_t status, char *buf, size_t len) {
+  switch (status) {
+  case 0:
+    return "ok";
+  case LG_ERR_TIMEOUT:
+    return "TIMEOUT";
+  case LG_ERR_CONN_LOST:
+    return "CONNECTION_LOST";
+  case LG_ERR_INTERRUPTED:
+    return "INTERRUPTED";
+  case LG_ERR_PROTOCOL:
+    return "PROTOCOL_ERROR";
+  default:
+    if (protobuf_c_enum_descriptor_get_value(&mlfq__error_code__descriptor,
+                                             status) != NULL)
+      return mlfq_wire_error_name(status);
+    snprintf(buf, len, "ERROR_CODE_%d", (int)status);
+    return buf;
+  }
+}
+
+void lg_result_free(lg_result_t *res) {
+  size_t i;
+
+  for (i = 0; i < res->n && res->reqs != NULL; i++)
+    free(res->reqs[i].tok_wall);
+  free(res->reqs);
+  if (res->welcome != NULL)
+    mlfq__server_message__free_unpacked(res->welcome, NULL);
+  memset(res, 0, sizeof(*res));
 }
