@@ -19,7 +19,6 @@
  * Replicas are never paused for a client: their connection carries every
  * client's tokens.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 
 #include "base/error.h"
@@ -33,15 +32,6 @@ void client_close(client_t *c) { mlfq_session_close(&c->s); }
 
 void client_send(client_t *c, const Mlfq__ServerMessage *m) {
   mlfq_session_send(&c->s, m);
-}
-
-void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
-                  const char *fmt, ...) {
-  va_list ap;
-
-  va_start(ap, fmt);
-  mlfq_session_verror(&c->s, id, code, fmt, ap);
-  va_end(ap);
 }
 
 void client_linger(client_t *c) { mlfq_session_linger(&c->s); }
@@ -166,42 +156,33 @@ static void on_closed(mlfq_session_t *s) {
   free(c);
 }
 
-static const mlfq_session_ops_t session_ops = {NULL,       on_welcome, NULL,
-                                               on_submit,  on_cancel,  on_stats,
-                                               on_closing, on_closed};
+static size_t on_opened(mlfq_session_t *s) {
+  client_t *c = CLIENT_OF(s);
+
+  mlfq_list_push_tail(&c->rt->clients, &c->link);
+  return ++c->rt->nclients;
+}
+
+static const mlfq_session_ops_t session_ops = {
+    on_opened, NULL,     on_welcome, NULL,     on_submit,
+    on_cancel, on_stats, on_closing, on_closed};
 
 void client_setup(router_t *rt) {
-  mlfq_session_cfg_t *cfg = &rt->scfg;
-
-  cfg->who = "router";
-  cfg->max_frame = rt->opt.srv.max_frame_bytes;
-  cfg->max_queued = rt->opt.srv.max_queued_bytes;
-  cfg->hello_timeout_s = rt->opt.srv.hello_timeout;
-  cfg->max_input_length = rt->opt.srv.max_input_length;
-  cfg->max_output_length = rt->opt.srv.max_output_length;
-  cfg->draining = &rt->draining;
-  cfg->relay = 1;
+  mlfq_session_cfg_init(&rt->scfg, "router", rt->loop,
+                        (uv_stream_t *)&rt->listener, &rt->streams, &rt->hellos,
+                        &rt->draining);
+  mlfq_session_cfg_limits(&rt->scfg, &rt->opt.srv);
+  rt->scfg.relay = 1;
 }
 
 int client_accept(router_t *rt) {
-  client_t *c;
-  int rc;
+  client_t *c = calloc(1, sizeof(*c));
 
-  c = calloc(1, sizeof(*c));
   if (c == NULL) {
     mlfq_log(MLFQ_LOG_ERROR, "accept: out of memory");
     return UV_ENOMEM;
   }
   c->rt = rt;
   mlfq_list_init(&c->routes);
-  rc = mlfq_session_init(&c->s, rt->loop, &rt->scfg, &session_ops, &rt->streams,
-                         &rt->hellos, ++rt->conn_seq);
-  if (rc) {
-    free(c);
-    return rc;
-  }
-  mlfq_list_push_tail(&rt->clients, &c->link);
-  rt->nclients++;
-  return mlfq_session_accept(&c->s, (uv_stream_t *)&rt->listener,
-                             rt->nclients > rt->opt.srv.max_connections);
+  return mlfq_session_accept(&c->s, &rt->scfg, &session_ops, ++rt->conn_seq);
 }

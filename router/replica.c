@@ -221,9 +221,9 @@ static void replica_fail(replica_t *r, const char *why) {
     mlfq_balance_set_up(&rt->bal, r->index, 0);
     while (!mlfq_list_empty(&r->routes)) {
       q = MLFQ_CONTAINER_OF(r->routes.next, route_t, rlink);
-      client_error(q->client, q->client_id, MLFQ__ERROR_CODE__REPLICA_LOST,
-                   "replica %zu (%s) went away: %s", r->index + 1, r->addr,
-                   why);
+      mlfq_session_error(
+          &q->client->s, q->client_id, MLFQ__ERROR_CODE__REPLICA_LOST,
+          "replica %zu (%s) went away: %s", r->index + 1, r->addr, why);
       r->lost++;
       n++;
       router_end(rt, q);

@@ -319,8 +319,8 @@ static void on_drain_timeout(uv_timer_t *t) {
     while (!mlfq_list_empty(&c->routes)) {
       q = MLFQ_CONTAINER_OF(c->routes.next, route_t, clink);
       replica_cancel(q->replica, q->up_id);
-      client_error(c, q->client_id, MLFQ__ERROR_CODE__SHUTTING_DOWN,
-                   "router shut down before the request finished");
+      mlfq_session_error(&c->s, q->client_id, MLFQ__ERROR_CODE__SHUTTING_DOWN,
+                         "router shut down before the request finished");
       router_end(rt, q);
     }
   }

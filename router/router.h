@@ -149,13 +149,6 @@ void client_setup(router_t *rt);
 int client_accept(router_t *rt);
 /* Queues m for c; too much unread output marks c to be disconnected. */
 void client_send(client_t *c, const Mlfq__ServerMessage *m);
-/* Queues an Error about request id (0: about the connection) for c. */
-void client_error(client_t *c, uint64_t id, Mlfq__ErrorCode code,
-                  const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
 /* Closes c: its requests are cancelled upstream and ended. Idempotent. */
 void client_close(client_t *c);
 /* Stops reading from c and closes it once its output is written. */

@@ -221,7 +221,7 @@ static void fail_waiting(router_t *rt) {
     c->stats_now = c->stats_next = 0;
     mlfq_log(MLFQ_LOG_ERROR, "conn %llu %s: stats: out of memory",
              (unsigned long long)c->s.id, c->s.peer);
-    client_error(c, 0, MLFQ__ERROR_CODE__INTERNAL, "out of memory");
+    mlfq_session_error(&c->s, 0, MLFQ__ERROR_CODE__INTERNAL, "out of memory");
     client_linger(c);
   }
 }

@@ -166,9 +166,16 @@ static void on_closed(mlfq_session_t *s) {
   free(c);
 }
 
-static const mlfq_session_ops_t session_ops = {on_read,    on_welcome, on_check,
-                                               on_submit,  on_cancel,  on_stats,
-                                               on_closing, on_closed};
+static size_t on_opened(mlfq_session_t *s) {
+  conn_t *c = CONN_OF_SESSION(s);
+
+  mlfq_list_push_tail(&c->sv->conns, &c->link);
+  return ++c->sv->nconns;
+}
+
+static const mlfq_session_ops_t session_ops = {
+    on_opened, on_read,  on_welcome, on_check, on_submit,
+    on_cancel, on_stats, on_closing, on_closed};
 
 /* ---- the server's side ----------------------------------------------------
  */
@@ -179,37 +186,27 @@ static void on_settle(mlfq_stream_group_t *g) {
 
 void conn_setup(server_t *sv) {
   mlfq_session_cfg_t *cfg = &sv->scfg;
+  const server_opts_t *o = &sv->opt;
 
   mlfq_stream_group_init(&sv->streams, on_settle);
-  cfg->who = "server";
-  cfg->max_frame = sv->opt.lim.max_frame_bytes;
-  cfg->max_queued = sv->opt.max_queued_bytes;
-  cfg->hello_timeout_s = sv->opt.hello_timeout_s;
-  cfg->max_input_length = sv->opt.lim.max_input_length;
-  cfg->max_output_length = sv->opt.lim.max_output_length;
-  cfg->draining = &sv->draining;
-  cfg->relay = 0;
+  mlfq_session_cfg_init(cfg, "server", sv->loop, (uv_stream_t *)&sv->listener,
+                        &sv->streams, &sv->hellos, &sv->draining);
+  cfg->max_connections = o->max_connections;
+  cfg->max_frame = o->lim.max_frame_bytes;
+  cfg->max_queued = o->max_queued_bytes;
+  cfg->hello_timeout_s = o->hello_timeout_s;
+  cfg->max_input_length = o->lim.max_input_length;
+  cfg->max_output_length = o->lim.max_output_length;
 }
 
 int conn_accept(server_t *sv) {
-  conn_t *c;
-  int rc;
+  conn_t *c = calloc(1, sizeof(*c));
 
-  c = calloc(1, sizeof(*c));
   if (c == NULL)
     return UV_ENOMEM;
   c->sv = sv;
   mlfq_list_init(&c->reqs);
-  rc = mlfq_session_init(&c->s, sv->loop, &sv->scfg, &session_ops, &sv->streams,
-                         &sv->hellos, ++sv->conn_seq);
-  if (rc) {
-    free(c);
-    return rc;
-  }
-  mlfq_list_push_tail(&sv->conns, &c->link);
-  sv->nconns++;
-  return mlfq_session_accept(&c->s, (uv_stream_t *)&sv->listener,
-                             sv->nconns > sv->opt.max_connections);
+  return mlfq_session_accept(&c->s, &sv->scfg, &session_ops, ++sv->conn_seq);
 }
 
 void conn_close_all(server_t *sv, int now) {

@@ -60,20 +60,16 @@ void mlfq_session_send(mlfq_session_t *s, const Mlfq__ServerMessage *m) {
   }
 }
 
-void mlfq_session_verror(mlfq_session_t *s, uint64_t id, Mlfq__ErrorCode code,
-                         const char *fmt, va_list ap) {
-  mlfq_wire_error_t e;
-
-  mlfq_session_send(s, mlfq_wire_error_init(&e, id, code, fmt, ap));
-}
-
 void mlfq_session_error(mlfq_session_t *s, uint64_t id, Mlfq__ErrorCode code,
                         const char *fmt, ...) {
+  const Mlfq__ServerMessage *m;
+  mlfq_wire_error_t e;
   va_list ap;
 
   va_start(ap, fmt);
-  mlfq_session_verror(s, id, code, fmt, ap);
+  m = mlfq_wire_error_init(&e, id, code, fmt, ap);
   va_end(ap);
+  mlfq_session_send(s, m);
 }
 
 /* Nothing more is read; s closes once its output is written. */
@@ -273,34 +269,51 @@ static void on_read(mlfq_stream_t *st) {
 static const mlfq_stream_ops_t session_stream_ops = {
     on_read, on_frame, on_failed, on_flush, on_written};
 
-int mlfq_session_init(mlfq_session_t *s, uv_loop_t *loop,
-                      const mlfq_session_cfg_t *cfg,
-                      const mlfq_session_ops_t *ops, mlfq_stream_group_t *group,
-                      mlfq_deadlines_t *hellos, uint64_t id) {
+void mlfq_session_cfg_init(mlfq_session_cfg_t *cfg, const char *who,
+                           uv_loop_t *loop, uv_stream_t *listener,
+                           mlfq_stream_group_t *group, mlfq_deadlines_t *hellos,
+                           const int *draining) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->who = who;
+  cfg->loop = loop;
+  cfg->listener = listener;
+  cfg->group = group;
+  cfg->hellos = hellos;
+  cfg->draining = draining;
+}
+
+void mlfq_session_cfg_limits(mlfq_session_cfg_t *cfg,
+                             const mlfq_daemon_opts_t *o) {
+  cfg->max_connections = o->max_connections;
+  cfg->max_frame = o->max_frame_bytes;
+  cfg->max_queued = o->max_queued_bytes;
+  cfg->hello_timeout_s = o->hello_timeout;
+  cfg->max_input_length = o->max_input_length;
+  cfg->max_output_length = o->max_output_length;
+}
+
+int mlfq_session_accept(mlfq_session_t *s, const mlfq_session_cfg_t *cfg,
+                        const mlfq_session_ops_t *ops, uint64_t id) {
+  size_t open;
   int rc;
 
   s->cfg = cfg;
   s->ops = ops;
-  s->hellos = hellos;
   s->id = id;
-  s->hello = 0;
-  s->closing = 0;
   snprintf(s->peer, sizeof(s->peer), "?");
   mlfq_idmap_init(&s->ids);
   mlfq_deadline_init(&s->hello_due);
   mlfq_flow_init(&s->flow, cfg->max_queued, cfg->max_queued / 4);
-  mlfq_stream_init(&s->stream, group, &session_stream_ops, cfg->max_frame,
+  mlfq_stream_init(&s->stream, cfg->group, &session_stream_ops, cfg->max_frame,
                    cfg->max_queued, 0);
-  rc = uv_tcp_init(loop, &s->stream.tcp);
-  if (rc)
+  open = ops->opened(s);
+  rc = uv_tcp_init(cfg->loop, &s->stream.tcp);
+  if (rc) {
     mlfq_stream_reset(&s->stream);
-  return rc;
-}
-
-int mlfq_session_accept(mlfq_session_t *s, uv_stream_t *listener,
-                        int too_many) {
-  int rc = uv_accept(listener, (uv_stream_t *)&s->stream.tcp);
-
+    ops->closed(s);
+    return rc;
+  }
+  rc = uv_accept(cfg->listener, (uv_stream_t *)&s->stream.tcp);
   if (rc) {
     mlfq_session_close(s);
     return rc;
@@ -310,7 +323,7 @@ int mlfq_session_accept(mlfq_session_t *s, uv_stream_t *listener,
     mlfq_log(MLFQ_LOG_DEBUG, "conn %llu: nodelay: %s",
              (unsigned long long)s->id, uv_strerror(rc));
   mlfq_stream_peer_name(&s->stream, s->peer, sizeof(s->peer));
-  if (too_many) {
+  if (open > cfg->max_connections) {
     mlfq_session_fatal(s, MLFQ__ERROR_CODE__TOO_MANY_CONNECTIONS,
                        "too many connections (max-connections)");
     on_flush(&s->stream);
@@ -322,7 +335,7 @@ int mlfq_session_accept(mlfq_session_t *s, uv_stream_t *listener,
   if (rc)
     mlfq_session_close(s);
   else
-    mlfq_deadline_set(s->hellos, &s->hello_due);
+    mlfq_deadline_set(cfg->hellos, &s->hello_due);
   return rc;
 }
 

@@ -25,13 +25,13 @@
 #ifndef MLFQ_SESSION_H
 #define MLFQ_SESSION_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
 
 #include "base/idmap.h"
+#include "net/daemon.h"
 #include "net/deadline.h"
 #include "net/flow.h"
 #include "net/stream.h"
@@ -41,6 +41,12 @@ typedef struct mlfq_session_s mlfq_session_t;
 
 /* A server's side of its sessions, shared by all of them. */
 typedef struct {
+  uv_loop_t *loop;
+  uv_stream_t *listener;      /* where the sessions are accepted from */
+  mlfq_stream_group_t *group; /* their streams' */
+  mlfq_deadlines_t *hellos;   /* their Hello deadlines, whose expired
+                                 callback is mlfq_session_hello_due */
+  unsigned max_connections;
   const char *who; /* "server", "router": in BAD_VERSION, SHUTTING_DOWN */
   uint32_t max_frame;
   size_t max_queued; /* unread output that disconnects a client */
@@ -52,8 +58,24 @@ typedef struct {
                 be (mlfq_wire_tags_valid) with BAD_MESSAGE */
 } mlfq_session_cfg_t;
 
+/* Sets cfg up for the sessions of a server named who, accepted from
+ * listener on loop, their streams in group and their Hello deadlines in
+ * hellos, draining while *draining; no relay; the limits are zero (set
+ * them, or mlfq_session_cfg_limits). */
+void mlfq_session_cfg_init(mlfq_session_cfg_t *cfg, const char *who,
+                           uv_loop_t *loop, uv_stream_t *listener,
+                           mlfq_stream_group_t *group, mlfq_deadlines_t *hellos,
+                           const int *draining);
+/* Sets cfg's limits from a server's options o. */
+void mlfq_session_cfg_limits(mlfq_session_cfg_t *cfg,
+                             const mlfq_daemon_opts_t *o);
+
 /* What the program does for a session. */
 typedef struct {
+  /* A connection is being accepted into s: count it among the server's
+   * open sessions and return how many there are now, s included (over
+   * max_connections, s is refused). ops->closed follows in any case. */
+  size_t (*opened)(mlfq_session_t *s);
   /* Bytes arrived; their messages follow (may be NULL). */
   void (*read)(mlfq_session_t *s);
   /* Hello was accepted: fill w's server_id, config and replicas (the
@@ -73,7 +95,8 @@ typedef struct {
   void (*stats)(mlfq_session_t *s);
   /* The session is closing: end every request in s->ids at once. */
   void (*closing)(mlfq_session_t *s);
-  /* The handle has closed: forget and free the session. */
+  /* The handle has closed (or could not be made): forget and free the
+   * session. */
   void (*closed)(mlfq_session_t *s);
 } mlfq_session_ops_t;
 
@@ -81,8 +104,7 @@ struct mlfq_session_s {
   mlfq_stream_t stream;
   const mlfq_session_cfg_t *cfg;
   const mlfq_session_ops_t *ops;
-  mlfq_deadlines_t *hellos; /* the server's, where hello_due runs */
-  mlfq_flow_t flow;         /* when to pause, resume, close (flow.h) */
+  mlfq_flow_t flow; /* when to pause, resume, close (flow.h) */
   mlfq_deadline_t hello_due;
   mlfq_idmap_t ids; /* client id -> the program's request */
   uint64_t id;
@@ -91,19 +113,13 @@ struct mlfq_session_s {
   char peer[64];
 };
 
-/* Sets s up as connection number id of a server whose streams are in
- * group and whose Hello deadlines are hellos (their expired callback is
- * mlfq_session_hello_due), and initialises its handle on loop. Returns 0,
- * or a UV_E* code: then nothing is to be closed, free s. */
-int mlfq_session_init(mlfq_session_t *s, uv_loop_t *loop,
-                      const mlfq_session_cfg_t *cfg,
-                      const mlfq_session_ops_t *ops, mlfq_stream_group_t *group,
-                      mlfq_deadlines_t *hellos, uint64_t id);
-/* Accepts the connection waiting on listener into s (the program counts
- * it first): one over the limit (too_many) is sent TOO_MANY_CONNECTIONS
- * and closed, else it is read and its Hello deadline runs. Returns 0 or a
- * UV_E* code (s is then closing). */
-int mlfq_session_accept(mlfq_session_t *s, uv_stream_t *listener, int too_many);
+/* Accepts the connection waiting on cfg->listener into s (zeroed but for
+ * the program's fields), connection number id: ops->opened counts it; one
+ * over max_connections is sent TOO_MANY_CONNECTIONS and closed, else it is
+ * read and its Hello deadline runs. Returns 0 or a UV_E* code; either way
+ * ops->closed frees s in the end (at once if no handle could be made). */
+int mlfq_session_accept(mlfq_session_t *s, const mlfq_session_cfg_t *cfg,
+                        const mlfq_session_ops_t *ops, uint64_t id);
 /* Queues m for s; too much unread output marks s to be disconnected at
  * its flush (nothing more is queued or read). */
 void mlfq_session_send(mlfq_session_t *s, const Mlfq__ServerMessage *m);
@@ -112,13 +128,6 @@ void mlfq_session_error(mlfq_session_t *s, uint64_t id, Mlfq__ErrorCode code,
                         const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-/* The same with a va_list. */
-void mlfq_session_verror(mlfq_session_t *s, uint64_t id, Mlfq__ErrorCode code,
-                         const char *fmt, va_list ap)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 0)))
 #endif
     ;
 /* An error about the whole connection: nothing more is read, and s closes
