@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "client.h"
 #include "net/session.h"
 #include "task.h"
 #include "tpeer.h"
@@ -211,57 +212,29 @@ static void expect_eof(tpeer_t *p) {
   ASSERT_EQ(p->in.len, 0);
 }
 
-static void send_hello(tpeer_t *p) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__Hello h = MLFQ__HELLO__INIT;
-
-  h.protocol_version = MLFQ_PROTOCOL_VERSION;
-  h.client_name = "tpeer";
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_HELLO;
-  m.hello = &h;
-  tpeer_send_client(p, &m);
-}
+/* Sends what put appends (tests/client.h's tc_put_*). */
+#define SEND(p, put)                                                           \
+  do {                                                                         \
+    mlfq_buf_t b_;                                                             \
+    mlfq_buf_init(&b_, 1024);                                                  \
+    put;                                                                       \
+    tpeer_send((p), b_.data, b_.len);                                          \
+    mlfq_buf_free(&b_);                                                        \
+  } while (0)
+#define SEND_HELLO(p) SEND(p, tc_put_hello(&b_, MLFQ_PROTOCOL_VERSION))
+#define SEND_SUBMIT(p, id, in, out) SEND(p, tc_put_submit(&b_, id, in, out))
+#define SEND_CANCEL(p, id) SEND(p, tc_put_cancel(&b_, id))
+#define SEND_STATS(p) SEND(p, tc_put_stats(&b_))
 
 static void hello(tpeer_t *p) {
   Mlfq__ServerMessage *m;
 
-  send_hello(p);
+  SEND_HELLO(p);
   m = next(p);
   ASSERT_EQ(m->msg_case, MLFQ__SERVER_MESSAGE__MSG_WELCOME);
   ASSERT_EQ(m->welcome->protocol_version, MLFQ_PROTOCOL_VERSION);
   ASSERT_STR_EQ(m->welcome->server_id, "test");
   mlfq__server_message__free_unpacked(m, NULL);
-}
-
-static void send_submit(tpeer_t *p, uint64_t id, uint32_t in, uint32_t out) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__Submit s = MLFQ__SUBMIT__INIT;
-
-  s.id = id;
-  s.input_length = in;
-  s.output_length = out;
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_SUBMIT;
-  m.submit = &s;
-  tpeer_send_client(p, &m);
-}
-
-static void send_cancel(tpeer_t *p, uint64_t id) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__Cancel k = MLFQ__CANCEL__INIT;
-
-  k.id = id;
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_CANCEL;
-  m.cancel = &k;
-  tpeer_send_client(p, &m);
-}
-
-static void send_stats(tpeer_t *p) {
-  Mlfq__ClientMessage m = MLFQ__CLIENT_MESSAGE__INIT;
-  Mlfq__StatsRequest r = MLFQ__STATS_REQUEST__INIT;
-
-  m.msg_case = MLFQ__CLIENT_MESSAGE__MSG_STATS;
-  m.stats = &r;
-  tpeer_send_client(p, &m);
 }
 
 static int submitted(void *arg) { return g.submits >= *(int *)arg; }
@@ -273,29 +246,29 @@ TEST(session, hello_then_the_answers_the_session_gives) {
   setup(5000, 4, 1 << 16);
   tpeer_connect(&p, &g.loop, g.port);
   hello(&p);
-  send_submit(&p, 1, 5, 5);
+  SEND_SUBMIT(&p, 1, 5, 5);
   tpeer_run_until(&g.loop, submitted, &one);
   ASSERT_EQ(g.conns[0]->s.ids.n, 1);
-  send_submit(&p, 1, 5, 5);
+  SEND_SUBMIT(&p, 1, 5, 5);
   expect_error(&p, 1, MLFQ__ERROR_CODE__DUPLICATE_ID,
                "request 1 is already in flight on this connection");
-  send_submit(&p, 2, 13, 5); /* the program's check */
+  SEND_SUBMIT(&p, 2, 13, 5); /* the program's check */
   expect_error(&p, 2, MLFQ__ERROR_CODE__INVALID_REQUEST, "thirteen");
-  send_submit(&p, 3, 5, 101); /* over max_output_length */
+  SEND_SUBMIT(&p, 3, 5, 101); /* over max_output_length */
   expect_error(&p, 3, MLFQ__ERROR_CODE__INVALID_REQUEST, NULL);
-  send_cancel(&p, 5);
+  SEND_CANCEL(&p, 5);
   expect_error(&p, 5, MLFQ__ERROR_CODE__UNKNOWN_ID,
                "request 5 is not in flight on this connection");
-  send_cancel(&p, 1);
+  SEND_CANCEL(&p, 1);
   expect_error(&p, 1, MLFQ__ERROR_CODE__CANCELLED, "cancelled");
   ASSERT_EQ(g.cancels, 1);
   ASSERT_EQ(g.conns[0]->s.ids.n, 0);
   g.draining = 1;
-  send_submit(&p, 4, 5, 5);
+  SEND_SUBMIT(&p, 4, 5, 5);
   expect_error(&p, 4, MLFQ__ERROR_CODE__SHUTTING_DOWN,
                "the test is shutting down");
   g.stats_errors = 1;
-  send_stats(&p);
+  SEND_STATS(&p);
   expect_error(&p, 99, MLFQ__ERROR_CODE__INTERNAL, NULL);
   ASSERT_EQ(g.submits, 1);
   ASSERT_EQ(g.closed, 0);
@@ -309,7 +282,7 @@ TEST(session, connection_errors_close_once_written) {
 
   setup(5000, 4, 1 << 16);
   tpeer_connect(&p, &g.loop, g.port);
-  send_submit(&p, 1, 5, 5); /* before Hello */
+  SEND_SUBMIT(&p, 1, 5, 5); /* before Hello */
   expect_error(&p, 0, MLFQ__ERROR_CODE__HELLO_FIRST, NULL);
   expect_eof(&p);
   ASSERT_EQ(g.submits, 0);
@@ -320,7 +293,7 @@ TEST(session, connection_errors_close_once_written) {
   tpeer_connect(&p, &g.loop, g.port);
   hello(&p);
   tpeer_send(&p, empty, sizeof(empty));
-  send_submit(&p, 1, 5, 5); /* after the bad header: never read */
+  SEND_SUBMIT(&p, 1, 5, 5); /* after the bad header: never read */
   expect_error(&p, 0, MLFQ__ERROR_CODE__BAD_FRAME, NULL);
   expect_eof(&p);
   ASSERT_EQ(g.submits, 0);
@@ -350,7 +323,7 @@ TEST(session, one_connection_too_many_is_refused) {
                "too many connections (max-connections)");
   expect_eof(&p[1]);
   ASSERT_EQ(g.open, 1);
-  send_cancel(&p[0], 3); /* the first is still served */
+  SEND_CANCEL(&p[0], 3); /* the first is still served */
   expect_error(&p[0], 3, MLFQ__ERROR_CODE__UNKNOWN_ID, NULL);
   teardown(p, 2);
 }
@@ -364,11 +337,11 @@ TEST(session, back_pressure_pauses_reading_until_half_is_written) {
   tpeer_connect(&p, &g.loop, g.port);
   hello(&p);
   g.stats_errors = 8;
-  send_stats(&p);
+  SEND_STATS(&p);
   for (i = 0; i < 8; i++)
     expect_error(&p, 99, MLFQ__ERROR_CODE__INTERNAL, NULL);
   ASSERT_EQ(g.paused, 1);
-  send_cancel(&p, 3); /* read again once the writes ended */
+  SEND_CANCEL(&p, 3); /* read again once the writes ended */
   expect_error(&p, 3, MLFQ__ERROR_CODE__UNKNOWN_ID, NULL);
   ASSERT_EQ(g.resumed, 1);
   ASSERT_EQ(g.closed, 0);
@@ -382,7 +355,7 @@ TEST(session, slow_reader_is_disconnected_past_the_bound) {
   tpeer_connect(&p, &g.loop, g.port);
   hello(&p);
   g.stats_errors = 8;
-  send_stats(&p);
+  SEND_STATS(&p);
   expect_eof(&p); /* nothing of what was queued is written */
   ASSERT_EQ(g.closed, 1);
   teardown(&p, 1);

@@ -88,15 +88,6 @@ static inline void tpeer_send(tpeer_t *p, const void *data, size_t n) {
   ASSERT_EQ(send(p->fd, data, n, 0), (ssize_t)n);
 }
 
-static inline void tpeer_send_client(tpeer_t *p, const Mlfq__ClientMessage *m) {
-  mlfq_buf_t b;
-
-  mlfq_buf_init(&b, 1u << 20);
-  ASSERT_OK(mlfq_wire_put_client(&b, m));
-  tpeer_send(p, b.data, b.len);
-  mlfq_buf_free(&b);
-}
-
 /* The next whole ServerMessage the peer read (taken from p->in), or NULL
  * when none is whole yet. Free with mlfq__server_message__free_unpacked. */
 static inline Mlfq__ServerMessage *tpeer_next(tpeer_t *p) {
