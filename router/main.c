@@ -1,16 +1,16 @@
 /* mlfq-router: a load balancer in front of mlfqd replicas. Options, daemon
  * mode, pidfile, logging and signals; the router itself is router.c,
  * client.c, replica.c, stream.c and stats.c (docs/ROUTER.md). */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/error.h"
 #include "base/log.h"
 #include "net/daemon.h"
+#include "net/daemon_main.h"
 #include "net/peer.h"
-#include "net/signals.h"
 #include "router.h"
 
 typedef struct {
@@ -85,133 +85,108 @@ static const char usage[] =
     "backoff; Stats sums every replica and shows each one. docs/ROUTER.md\n"
     "has the details.\n";
 
+/* The router's state: its options, what they build, its router. */
 static struct {
+  mlfq_daemon_prog_t prog;
+  route_opts_t ro;
+  proc_opts_t po;
+  router_opts_t o;
   router_t rt;
-  mlfq_signals_t signals;
-  mlfq_daemon_t proc;
 } g;
 
-static void on_signal(int signum, void *arg) {
-  (void)arg;
-  if (mlfq_daemon_signal(&g.proc, signum))
-    router_drain(&g.rt);
+static int check(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
+  const route_opts_t *ro = &g.ro;
+  char host[256];
+  int port;
+  size_t i;
+
+  (void)p;
+  if (ro->replicas.n == 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--replica: at least one is needed");
+  if (mlfq_balance_parse(ro->policy, &g.o.policy) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--policy: unknown '%s' (round-robin, random, "
+                     "least-requests, least-tokens or power-of-two)",
+                     ro->policy);
+  for (i = 0; i < ro->replicas.n; i++)
+    if (mlfq_peer_parse_addr(ro->replicas.v[i], host, sizeof(host), &port) !=
+            0 ||
+        port < 1)
+      return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                       "--replica: '%s' is not HOST:PORT", ro->replicas.v[i]);
+  return 0;
+}
+
+static int configure(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
+  (void)p;
+  (void)err;
+  (void)errlen;
+  g.o.seed = g.ro.seed;
+  g.o.stats_timeout_ms = g.ro.stats_timeout_ms;
+  g.o.probe_interval_ms = g.ro.probe_interval_ms;
+  g.o.probe_timeout_ms = g.ro.probe_timeout_ms;
+  g.o.replica_queued_bytes = g.ro.replica_queued_bytes;
+  g.o.srv = g.po.s;
+  return 0;
+}
+
+static int start(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
+  int rc;
+
+  rc = router_init(&g.rt, &p->loop, &g.o, g.ro.replicas.v, g.ro.replicas.n, err,
+                   errlen);
+  if (rc == 0)
+    rc = router_listen(&g.rt, p->host, p->port, p->bound, sizeof(p->bound), err,
+                       errlen);
+  return rc;
 }
 
 static void on_stop(router_t *rt) {
   (void)rt;
-  mlfq_signals_close(&g.signals);
+  mlfq_daemon_main_stopped(&g.prog);
 }
 
-int main(int argc, char **argv) {
-  route_opts_t ro;
-  proc_opts_t po;
-  mlfq_cli_opt_t server_options[MLFQ_DAEMON_CLI_MAX];
-  mlfq_cli_group_t groups[2];
-  router_opts_t o;
-  mlfq_log_level_t level = MLFQ_LOG_INFO;
-  char err[512], host[256], bound[300];
-  uv_loop_t loop;
-  int rc, port, status = 0;
-  size_t i;
-
-  signal(SIGPIPE, SIG_IGN);
-  memset(&ro, 0, sizeof(ro));
-  memset(&o, 0, sizeof(o));
-  ro.policy = "least-tokens";
-  ro.seed = 1;
-  ro.stats_timeout_ms = ROUTER_STATS_TIMEOUT_MS;
-  ro.probe_interval_ms = 500;
-  ro.probe_timeout_ms = 1500;
-  ro.replica_queued_bytes = 64 << 20;
-  mlfq_daemon_opts_init(&po.s, "127.0.0.1:7080");
-  groups[0] = (mlfq_cli_group_t){"Routing", route_options, &ro};
-  mlfq_daemon_cli_table(server_options, proc_options,
-                        sizeof(proc_options) / sizeof(proc_options[0]), P(s));
-  groups[1] = (mlfq_cli_group_t){"Server", server_options, &po};
-
-  rc = mlfq_cli_parse(argc, argv, groups, 2, NULL, 0, NULL, err, sizeof(err));
-  if (mlfq_daemon_cli_info(rc, "mlfq-router", usage, groups, 2))
-    return 0;
-  if (rc < 0)
-    goto bad;
-  if (ro.replicas.n == 0) {
-    snprintf(err, sizeof(err), "--replica: at least one is needed");
-    goto bad;
-  }
-  if (mlfq_balance_parse(ro.policy, &o.policy) != 0) {
-    snprintf(err, sizeof(err),
-             "--policy: unknown '%s' (round-robin, random, least-requests, "
-             "least-tokens or power-of-two)",
-             ro.policy);
-    goto bad;
-  }
-  for (i = 0; i < ro.replicas.n; i++) {
-    if (mlfq_peer_parse_addr(ro.replicas.v[i], host, sizeof(host), &port) !=
-            0 ||
-        port < 1) {
-      snprintf(err, sizeof(err), "--replica: '%s' is not HOST:PORT",
-               ro.replicas.v[i]);
-      goto bad;
-    }
-  }
-  if (mlfq_daemon_opts_check(&po.s, &level, host, sizeof(host), &port, err,
-                             sizeof(err)) != 0)
-    goto bad;
-  o.seed = ro.seed;
-  o.stats_timeout_ms = ro.stats_timeout_ms;
-  o.probe_interval_ms = ro.probe_interval_ms;
-  o.probe_timeout_ms = ro.probe_timeout_ms;
-  o.replica_queued_bytes = ro.replica_queued_bytes;
-  o.srv = po.s;
-  status = mlfq_daemon_begin(&g.proc, "mlfq-router", po.s.pidfile,
-                             po.s.log_file, level, po.s.daemon);
-  if (status)
-    return status;
-
-  rc = uv_loop_init(&loop);
-  if (rc) {
-    snprintf(err, sizeof(err), "event loop: %s", uv_strerror(rc));
-    goto fail;
-  }
-  rc = router_init(&g.rt, &loop, &o, ro.replicas.v, ro.replicas.n, err,
-                   sizeof(err));
-  if (rc == 0)
-    rc = router_listen(&g.rt, host, port, bound, sizeof(bound), err,
-                       sizeof(err));
-  if (rc == 0)
-    rc = mlfq_daemon_publish(&g.proc, bound, po.s.port_file, err, sizeof(err));
-  if (rc == 0) {
-    rc = mlfq_signals_start(&g.signals, &loop, on_signal, NULL);
-    if (rc)
-      snprintf(err, sizeof(err), "signals: %s", uv_strerror(rc));
-  }
-  if (rc != 0) {
-    router_close(&g.rt);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    router_free(&g.rt);
-    return mlfq_daemon_fail(&g.proc, err);
-  }
+static void started(mlfq_daemon_prog_t *p) {
   g.rt.on_stop = on_stop;
+  mlfq_log(MLFQ_LOG_INFO, "listening on %s: policy %s, %zu replicas", p->bound,
+           mlfq_balance_name(g.o.policy), g.ro.replicas.n);
+}
 
-  mlfq_daemon_ready(&g.proc, bound);
-  mlfq_log(MLFQ_LOG_INFO, "listening on %s: policy %s, %zu replicas", bound,
-           mlfq_balance_name(o.policy), ro.replicas.n);
+static void drain(mlfq_daemon_prog_t *p) {
+  (void)p;
+  router_drain(&g.rt);
+}
 
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
-  rc = uv_loop_close(&loop);
-  if (rc) {
-    mlfq_log(MLFQ_LOG_ERROR, "loop did not close cleanly: %s", uv_strerror(rc));
-    status = 1;
-  }
+static void close_router(mlfq_daemon_prog_t *p) {
+  (void)p;
+  router_close(&g.rt);
+}
+
+static void free_router(mlfq_daemon_prog_t *p) {
+  (void)p;
   router_free(&g.rt);
-  return mlfq_daemon_end(&g.proc, status);
+}
 
-fail: /* a runtime failure: said once, to the log file or the caller */
-  return mlfq_daemon_fail(&g.proc, err);
+static const mlfq_daemon_ops_t ops = {check, configure,    start,       started,
+                                      drain, close_router, free_router, NULL};
 
-bad:
-  fprintf(stderr, "mlfq-router: %s\n", err);
-  return 2;
+int main(int argc, char **argv) {
+  g.ro.policy = "least-tokens";
+  g.ro.seed = 1;
+  g.ro.stats_timeout_ms = ROUTER_STATS_TIMEOUT_MS;
+  g.ro.probe_interval_ms = 500;
+  g.ro.probe_timeout_ms = 1500;
+  g.ro.replica_queued_bytes = 64 << 20;
+  g.prog = (mlfq_daemon_prog_t){.name = "mlfq-router",
+                                .usage = usage,
+                                .ops = &ops,
+                                .own = {"Routing", route_options, &g.ro},
+                                .own_server = proc_options,
+                                .nown_server = sizeof(proc_options) /
+                                               sizeof(proc_options[0]),
+                                .server_base = &g.po,
+                                .opts_off = P(s),
+                                .listen = "127.0.0.1:7080"};
+  return mlfq_daemon_main(&g.prog, argc, argv);
 }

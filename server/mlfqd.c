@@ -1,7 +1,6 @@
 /* mlfqd: the real-time serving daemon. Options, daemon mode, pidfile,
  * logging and signals; the server itself is server.c, conn.c, http.c and
  * metrics.c. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,7 @@
 #include "core/policy.h"
 #include "load/options.h"
 #include "net/daemon.h"
-#include "net/signals.h"
+#include "net/daemon_main.h"
 #include "server.h"
 
 typedef struct {
@@ -97,168 +96,147 @@ static const char usage[] =
     "streaming every token to its client as it is produced. The protocol is\n"
     "in docs/PROTOCOL.md. Times are model milliseconds.\n";
 
+/* The daemon's state: its options, what they build, its server. */
 static struct {
+  mlfq_daemon_prog_t prog;
+  mlfq_model_opts_t mo;
+  daemon_opts_t dopt;
+  server_opts_t so;
   server_t sv;
-  mlfq_signals_t signals;
-  mlfq_daemon_t proc;
+  char hhost[256];
+  int hport;
+  char hbound[300];
 } g;
 
-static void on_signal(int signum, void *arg) {
-  (void)arg;
-  if (mlfq_daemon_signal(&g.proc, signum))
-    server_drain(&g.sv);
+static int check(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
+  (void)p;
+  if (mlfq_policy_find(g.mo.sched.policy) == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--policy: unknown '%s' (fcfs, naive-mlfq, mlfq or srpt)",
+                     g.mo.sched.policy);
+  return 0;
+}
+
+/* The HTTP options, once the shared ones are checked. */
+static int check_http(const daemon_opts_t *d, char *err, size_t errlen) {
+  if (d->http_listen != NULL &&
+      mlfq_daemon_parse_listen(d->http_listen, g.hhost, sizeof(g.hhost),
+                               &g.hport) != 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--http-listen: '%s' is not a numeric HOST:PORT",
+                     d->http_listen);
+  if (d->http_port_file != NULL && d->http_listen == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--http-port-file: needs --http-listen");
+  if (d->http_max_tokens > d->s.max_output_length)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--http-max-tokens: %u is over --max-output-length (%u)",
+                     d->http_max_tokens, (unsigned)d->s.max_output_length);
+  return 0;
+}
+
+static int configure(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
+  const daemon_opts_t *d = &g.dopt;
+  server_opts_t *so = &g.so;
+  int rc;
+
+  (void)p;
+  rc = check_http(d, err, errlen);
+  if (rc)
+    return rc;
+  rc = mlfq_model_opts_cost(&g.mo, &so->cost, err, errlen);
+  if (rc)
+    return rc;
+  so->sched = g.mo.sched;
+  so->lim.time_scale = d->time_scale;
+  so->lim.max_pending = d->s.max_pending;
+  so->lim.max_pending_per_conn = d->s.max_pending_per_conn;
+  so->lim.max_input_length = d->s.max_input_length;
+  so->lim.max_output_length = d->s.max_output_length;
+  so->lim.max_frame_bytes = d->s.max_frame_bytes;
+  so->max_connections = d->s.max_connections;
+  so->max_queued_bytes = d->s.max_queued_bytes;
+  so->drain_timeout_s = d->s.drain_timeout;
+  so->hello_timeout_s = d->s.hello_timeout;
+  so->model_name = d->model_name;
+  so->http_max_tokens = d->http_max_tokens;
+  so->http_max_body_bytes = d->http_max_body_bytes;
+  so->http_read_timeout_s = d->http_read_timeout_s;
+  return server_replies_check(so, err, errlen);
+}
+
+static int start(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
+  int rc;
+
+  rc = server_init(&g.sv, &p->loop, &g.so, err, errlen);
+  if (rc == 0)
+    rc = server_listen(&g.sv, p->host, p->port, p->bound, sizeof(p->bound), err,
+                       errlen);
+  if (rc == 0 && g.dopt.http_listen != NULL)
+    rc = http_listen(&g.sv, g.hhost, g.hport, g.hbound, sizeof(g.hbound), err,
+                     errlen);
+  if (rc == 0 && g.dopt.http_port_file != NULL)
+    rc = mlfq_daemon_write_port_file(g.dopt.http_port_file, "--http-port-file",
+                                     g.hbound, err, errlen);
+  return rc;
 }
 
 static void on_stop(server_t *sv) {
   (void)sv;
-  mlfq_signals_close(&g.signals);
+  mlfq_daemon_main_stopped(&g.prog);
 }
 
-int main(int argc, char **argv) {
-  mlfq_model_opts_t mo;
-  daemon_opts_t dopt;
-  mlfq_cli_opt_t server_options[MLFQ_DAEMON_CLI_MAX];
-  mlfq_cli_group_t groups[2];
-  server_opts_t so;
-  mlfq_log_level_t level = MLFQ_LOG_INFO;
-  char err[512], host[256], bound[300], hhost[256], hbound[300];
-  uv_loop_t loop;
-  int rc, port, hport = 0, status = 0;
-
-  signal(SIGPIPE, SIG_IGN);
-  memset(&so, 0, sizeof(so));
-  mlfq_model_opts_init(&mo);
-  mlfq_daemon_opts_init(&dopt.s, "127.0.0.1:7070");
-  dopt.time_scale = 1;
-  dopt.http_listen = NULL;
-  dopt.http_port_file = NULL;
-  dopt.model_name = "mlfqd";
-  dopt.http_max_tokens = 16;
-  dopt.http_max_body_bytes = 1 << 20;
-  dopt.http_read_timeout_s = 30;
-  groups[0] =
-      (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &mo};
-  mlfq_daemon_cli_table(server_options, daemon_options,
-                        sizeof(daemon_options) / sizeof(daemon_options[0]),
-                        D(s));
-  groups[1] = (mlfq_cli_group_t){"Server", server_options, &dopt};
-
-  rc = mlfq_cli_parse(argc, argv, groups, 2, NULL, 0, NULL, err, sizeof(err));
-  if (mlfq_daemon_cli_info(rc, "mlfqd", usage, groups, 2))
-    return 0;
-  if (rc < 0)
-    goto bad;
-  if (mlfq_policy_find(mo.sched.policy) == NULL) {
-    snprintf(err, sizeof(err),
-             "--policy: unknown '%s' (fcfs, naive-mlfq, mlfq or srpt)",
-             mo.sched.policy);
-    goto bad;
-  }
-  if (mlfq_daemon_opts_check(&dopt.s, &level, host, sizeof(host), &port, err,
-                             sizeof(err)) != 0)
-    goto bad;
-  if (dopt.http_listen != NULL &&
-      mlfq_daemon_parse_listen(dopt.http_listen, hhost, sizeof(hhost),
-                               &hport) != 0) {
-    snprintf(err, sizeof(err), "--http-listen: '%s' is not a numeric HOST:PORT",
-             dopt.http_listen);
-    goto bad;
-  }
-  if (dopt.http_port_file != NULL && dopt.http_listen == NULL) {
-    snprintf(err, sizeof(err), "--http-port-file: needs --http-listen");
-    goto bad;
-  }
-  if (dopt.http_max_tokens > dopt.s.max_output_length) {
-    snprintf(err, sizeof(err),
-             "--http-max-tokens: %u is over --max-output-length (%u)",
-             dopt.http_max_tokens, (unsigned)dopt.s.max_output_length);
-    goto bad;
-  }
-  rc = mlfq_model_opts_cost(&mo, &so.cost, err, sizeof(err));
-  if (rc)
-    goto bad;
-  so.sched = mo.sched;
-  so.lim.time_scale = dopt.time_scale;
-  so.lim.max_pending = dopt.s.max_pending;
-  so.lim.max_pending_per_conn = dopt.s.max_pending_per_conn;
-  so.lim.max_input_length = dopt.s.max_input_length;
-  so.lim.max_output_length = dopt.s.max_output_length;
-  so.lim.max_frame_bytes = dopt.s.max_frame_bytes;
-  so.max_connections = dopt.s.max_connections;
-  so.max_queued_bytes = dopt.s.max_queued_bytes;
-  so.drain_timeout_s = dopt.s.drain_timeout;
-  so.hello_timeout_s = dopt.s.hello_timeout;
-  so.model_name = dopt.model_name;
-  so.http_max_tokens = dopt.http_max_tokens;
-  so.http_max_body_bytes = dopt.http_max_body_bytes;
-  so.http_read_timeout_s = dopt.http_read_timeout_s;
-  if (server_replies_check(&so, err, sizeof(err)) != 0)
-    goto bad;
-  status = mlfq_daemon_begin(&g.proc, "mlfqd", dopt.s.pidfile, dopt.s.log_file,
-                             level, dopt.s.daemon);
-  if (status) {
-    mlfq_cost_free(&so.cost);
-    return status;
-  }
-
-  rc = uv_loop_init(&loop);
-  if (rc) {
-    snprintf(err, sizeof(err), "event loop: %s", uv_strerror(rc));
-    goto fail;
-  }
-  rc = server_init(&g.sv, &loop, &so, err, sizeof(err));
-  if (rc == 0)
-    rc = server_listen(&g.sv, host, port, bound, sizeof(bound), err,
-                       sizeof(err));
-  if (rc == 0 && dopt.http_listen != NULL)
-    rc = http_listen(&g.sv, hhost, hport, hbound, sizeof(hbound), err,
-                     sizeof(err));
-  if (rc == 0 && dopt.http_port_file != NULL)
-    rc = mlfq_daemon_write_port_file(dopt.http_port_file, "--http-port-file",
-                                     hbound, err, sizeof(err));
-  if (rc == 0)
-    rc =
-        mlfq_daemon_publish(&g.proc, bound, dopt.s.port_file, err, sizeof(err));
-  if (rc == 0) {
-    rc = mlfq_signals_start(&g.signals, &loop, on_signal, NULL);
-    if (rc)
-      snprintf(err, sizeof(err), "signals: %s", uv_strerror(rc));
-  }
-  if (rc != 0) {
-    server_close(&g.sv);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    server_free(&g.sv);
-    goto fail;
-  }
+static void started(mlfq_daemon_prog_t *p) {
   g.sv.on_stop = on_stop;
-
-  mlfq_daemon_ready(&g.proc, bound);
   mlfq_log(MLFQ_LOG_INFO,
            "listening on %s: policy %s, %u workers, max_batch %u, "
            "time_scale %g",
-           bound, so.sched.policy, so.sched.workers, so.sched.max_batch,
-           so.lim.time_scale);
-  if (dopt.http_listen != NULL)
-    mlfq_log(MLFQ_LOG_INFO, "HTTP on %s: model %s", hbound, so.model_name);
+           p->bound, g.so.sched.policy, g.so.sched.workers,
+           g.so.sched.max_batch, g.so.lim.time_scale);
+  if (g.dopt.http_listen != NULL)
+    mlfq_log(MLFQ_LOG_INFO, "HTTP on %s: model %s", g.hbound, g.so.model_name);
+}
 
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
-  rc = uv_loop_close(&loop);
-  if (rc) {
-    mlfq_log(MLFQ_LOG_ERROR, "loop did not close cleanly: %s", uv_strerror(rc));
-    status = 1;
-  }
+static void drain(mlfq_daemon_prog_t *p) {
+  (void)p;
+  server_drain(&g.sv);
+}
+
+static void close_server(mlfq_daemon_prog_t *p) {
+  (void)p;
+  server_close(&g.sv);
+}
+
+static void free_server(mlfq_daemon_prog_t *p) {
+  (void)p;
   server_free(&g.sv);
-  mlfq_cost_free(&so.cost);
-  return mlfq_daemon_end(&g.proc, status);
+}
 
-fail: /* a runtime failure: said once, to the log file or the caller */
-  mlfq_cost_free(&so.cost);
-  return mlfq_daemon_fail(&g.proc, err);
+static void release(mlfq_daemon_prog_t *p) {
+  (void)p;
+  mlfq_cost_free(&g.so.cost);
+}
 
-bad:
-  fprintf(stderr, "mlfqd: %s\n", err);
-  mlfq_cost_free(&so.cost);
-  return 2;
+static const mlfq_daemon_ops_t ops = {check,       configure, start,
+                                      started,     drain,     close_server,
+                                      free_server, release};
+
+int main(int argc, char **argv) {
+  mlfq_model_opts_init(&g.mo);
+  g.dopt.time_scale = 1;
+  g.dopt.model_name = "mlfqd";
+  g.dopt.http_max_tokens = 16;
+  g.dopt.http_max_body_bytes = 1 << 20;
+  g.dopt.http_read_timeout_s = 30;
+  g.prog = (mlfq_daemon_prog_t){
+      .name = "mlfqd",
+      .usage = usage,
+      .ops = &ops,
+      .own = {"Scheduler and cost model", mlfq_model_options, &g.mo},
+      .own_server = daemon_options,
+      .nown_server = sizeof(daemon_options) / sizeof(daemon_options[0]),
+      .server_base = &g.dopt,
+      .opts_off = D(s),
+      .listen = "127.0.0.1:7070"};
+  return mlfq_daemon_main(&g.prog, argc, argv);
 }
