@@ -233,3 +233,18 @@ void mlfq_cli_help(FILE *f, const mlfq_cli_group_t *groups, size_t ngroups) {
   fprintf(f, "\n  %-27s %s\n  %-27s %s\n", "-h, --help", "show this help",
           "-V, --version", "show the version");
 }
+
+int mlfq_cli_info(int rc, const char *usage, const mlfq_cli_group_t *groups,
+                  size_t ngroups, const char *footer, const char *version) {
+  if (rc == MLFQ_CLI_HELP) {
+    fputs(usage, stdout);
+    mlfq_cli_help(stdout, groups, ngroups);
+    fputs(footer, stdout);
+    return 1;
+  }
+  if (rc == MLFQ_CLI_VERSION) {
+    printf("%s\n", version);
+    return 1;
+  }
+  return 0;
+}

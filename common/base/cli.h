@@ -77,4 +77,11 @@ int mlfq_cli_parse(int argc, char **argv, const mlfq_cli_group_t *groups,
 /* Prints every group's options with their help to f, then -h and -V. */
 void mlfq_cli_help(FILE *f, const mlfq_cli_group_t *groups, size_t ngroups);
 
+/* Answers --help and --version, which mlfq_cli_parse returned as rc: for
+ * MLFQ_CLI_HELP prints usage, the options of groups[0..ngroups) and footer
+ * on stdout; for MLFQ_CLI_VERSION prints the line version and a newline.
+ * Returns 1 when it printed (the program exits 0), else 0. */
+int mlfq_cli_info(int rc, const char *usage, const mlfq_cli_group_t *groups,
+                  size_t ngroups, const char *footer, const char *version);
+
 #endif

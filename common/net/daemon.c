@@ -111,17 +111,11 @@ void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const mlfq_cli_opt_t *own,
 
 int mlfq_daemon_cli_info(int rc, const char *prog, const char *usage,
                          const mlfq_cli_group_t *groups, size_t ngroups) {
-  if (rc == MLFQ_CLI_HELP) {
-    fputs(usage, stdout);
-    mlfq_cli_help(stdout, groups, ngroups);
-    fputs(MLFQ_DAEMON_FOOTER, stdout);
-    return 1;
-  }
-  if (rc == MLFQ_CLI_VERSION) {
-    printf("%s %s (protocol %d)\n", prog, MLFQ_VERSION, MLFQ_PROTOCOL_VERSION);
-    return 1;
-  }
-  return 0;
+  char version[128];
+
+  snprintf(version, sizeof(version), "%s %s (protocol %d)", prog, MLFQ_VERSION,
+           MLFQ_PROTOCOL_VERSION);
+  return mlfq_cli_info(rc, usage, groups, ngroups, MLFQ_DAEMON_FOOTER, version);
 }
 
 void mlfq_daemon_opts_init(mlfq_daemon_opts_t *o, const char *listen) {
