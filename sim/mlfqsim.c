@@ -14,6 +14,7 @@
 #include "base/version.h"
 #include "core/balance.h"
 #include "core/policy.h"
+#include "load/compare.h"
 #include "load/options.h"
 #include "load/report.h"
 #include "load/sim.h"
@@ -136,13 +137,17 @@ static void on_iteration(void *ud, unsigned e, uint64_t start_ns,
   fputc('\n', c->iters);
 }
 
-static void print_policies(void) {
+/* The end of --help: the policies, then the examples. */
+static void help_footer(char *buf, size_t len) {
   const mlfq_policy_t *const *all = mlfq_policy_all();
-  size_t i;
+  size_t n, i;
 
-  printf("\nPolicies:\n");
-  for (i = 0; all[i] != NULL; i++)
-    printf("  %-12s%s\n", all[i]->name, all[i]->summary);
+  n = (size_t)snprintf(buf, len, "\nPolicies:\n");
+  for (i = 0; all[i] != NULL && n < len; i++)
+    n += (size_t)snprintf(buf + n, len - n, "  %-12s%s\n", all[i]->name,
+                          all[i]->summary);
+  if (n < len)
+    snprintf(buf + n, len - n, "%s", examples);
 }
 
 static int split_policies(char *list, const char **names, size_t *n, char *err,
@@ -173,18 +178,19 @@ static int split_policies(char *list, const char **names, size_t *n, char *err,
   return 0;
 }
 
+/* Opens run label's output file path, its name in name[0..len). NULL
+ * after saying why on stderr. */
 static FILE *open_out(const char *path, const char *label, int labelled,
                       char *name, size_t len) {
+  const char *p = mlfq_compare_path(path, label, labelled, name, len);
   FILE *f;
 
-  if (labelled) {
-    if (mlfq_report_label_path(path, label, name, len) == NULL) {
-      fprintf(stderr, "mlfqsim: %s: name too long\n", path);
-      return NULL;
-    }
-  } else {
-    snprintf(name, len, "%s", path);
+  if (p == NULL) {
+    fprintf(stderr, "mlfqsim: %s: name too long\n", path);
+    return NULL;
   }
+  if (p != name)
+    snprintf(name, len, "%s", p);
   f = fopen(name, "w");
   if (f == NULL)
     fprintf(stderr, "mlfqsim: cannot write %s: %s\n", name, strerror(errno));
@@ -285,212 +291,257 @@ static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
   printf("\n");
 }
 
-int main(int argc, char **argv) {
+/* One mlfqsim invocation: its options, the workload and cost model they
+ * make, and each policy's run. */
+typedef struct {
   mlfq_model_opts_t mo;
   mlfq_load_opts_t lo;
   sim_output_opts_t soo;
   sim_cluster_opts_t co;
-  mlfq_output_opts_t *const oop = &soo.common;
-  mlfq_sim_cluster_t cluster;
-  mlfq_cli_group_t groups[4];
   const char *names[MAX_RUNS];
+  size_t nruns;
   mlfq_summary_t sums[MAX_RUNS];
   mlfq_sched_params_t params;
   mlfq_workload_t w;
   mlfq_cost_t cost;
-  mlfq_outcome_t *oc = NULL;
-  cJSON *doc = NULL, *runs = NULL;
-  char err[512], policies[256], fname[4096];
-  size_t nruns = 0, r, i;
+  mlfq_outcome_t *oc; /* one run's, reused */
+  cJSON *doc, *runs;
+  char policies[256];
+} sim_t;
+
+/* Parses the command line into s and makes the workload and the cost
+ * model. Returns -1 to go on, 0 after --help or --version, or 2 with err
+ * set. */
+static int parse(sim_t *s, int argc, char **argv, char *err, size_t errlen) {
+  mlfq_cli_group_t groups[4];
+  char footer[4096] = "", version[64];
+  int rc;
+
+  groups[0] = (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options,
+                                 &s->mo};
+  groups[1] = (mlfq_cli_group_t){"Workload", mlfq_load_options, &s->lo};
+  groups[2] = (mlfq_cli_group_t){"Replicas", cluster_options, &s->co};
+  groups[3] = (mlfq_cli_group_t){"Output", output_options, &s->soo};
+  rc = mlfq_cli_parse(argc, argv, groups, 4, NULL, 0, NULL, err, errlen);
+  if (rc == MLFQ_CLI_HELP)
+    help_footer(footer, sizeof(footer));
+  snprintf(version, sizeof(version), "mlfqsim %s", MLFQ_VERSION);
+  if (mlfq_cli_info(rc, usage, groups, 4, footer, version))
+    return 0;
+  if (rc < 0)
+    return 2;
+  snprintf(s->policies, sizeof(s->policies), "%s", s->mo.sched.policy);
+  rc = split_policies(s->policies, s->names, &s->nruns, err, errlen);
+  if (rc == 0)
+    rc = mlfq_model_opts_cost(&s->mo, &s->cost, err, errlen);
+  if (rc == 0)
+    rc = mlfq_sched_resolve(&s->params, &s->mo.sched, &s->cost, err, errlen);
+  if (rc == 0)
+    rc = mlfq_load_opts_make(&s->lo, &s->w, err, errlen);
+  if (rc == 0)
+    rc = mlfq_sim_check(&s->mo.sched, s->w.reqs, s->w.n, err, errlen);
+  return rc ? 2 : -1;
+}
+
+/* Opens run r's --trace-csv and --iterations-csv and sets the hooks that
+ * write them. Returns 0, or 1 (nothing left open). */
+static int open_run_files(const sim_t *s, size_t r, run_ctx_t *ctx,
+                          mlfq_sim_hooks_t *hooks, char *tname, size_t len) {
+  int labelled = s->nruns > 1;
+
+  if (s->soo.common.trace_csv != NULL) {
+    ctx->trace =
+        open_out(s->soo.common.trace_csv, s->names[r], labelled, tname, len);
+    if (ctx->trace == NULL)
+      return 1;
+    setvbuf(ctx->trace, NULL, _IOFBF, 1 << 20);
+    mlfq_report_trace_header(ctx->trace);
+    hooks->on_token = on_token;
+    hooks->ud = ctx;
+  }
+  if (s->soo.iterations_csv != NULL) {
+    ctx->iters = open_out(s->soo.iterations_csv, s->names[r], labelled,
+                          ctx->iname, sizeof(ctx->iname));
+    if (ctx->iters == NULL) {
+      if (ctx->trace != NULL)
+        fclose(ctx->trace);
+      return 1;
+    }
+    fputs("engine,start_ms,end_ms,batch\n", ctx->iters);
+    hooks->on_iteration = on_iteration;
+    hooks->ud = ctx;
+  }
+  return 0;
+}
+
+/* Run r's outcomes into s->oc and its summary; its --jobs-csv. Returns 0,
+ * or 1 (out of memory, or the file could not be written: *fatal says
+ * which). */
+static int record_run(sim_t *s, size_t r, const mlfq_sim_result_t *res,
+                      int *fatal) {
+  const mlfq_workload_t *w = &s->w;
+  int replicas = s->co.replicas > 1, labelled = s->nruns > 1;
+  char fname[4096];
+  FILE *f;
+  size_t i;
+
+  for (i = 0; i < w->n; i++) {
+    s->oc[i].arrival_ns = res->jobs[i].arrival_ns;
+    s->oc[i].first_token_ns = res->jobs[i].first_token_ns;
+    s->oc[i].finish_ns = res->jobs[i].finish_ns;
+    s->oc[i].input_len = res->jobs[i].input_len;
+    s->oc[i].output_len = res->jobs[i].output_len;
+    s->oc[i].preemptions = res->jobs[i].preemptions;
+    s->oc[i].swapped_tokens = res->jobs[i].swapped_tokens;
+    s->oc[i].replica = replicas ? res->replica[i] + 1 : 0;
+    s->oc[i].status = NULL;
+  }
+  *fatal = mlfq_summary_compute(&s->sums[r], s->oc, w->n) != 0;
+  if (*fatal) {
+    fprintf(stderr, "mlfqsim: out of memory\n");
+    return 1;
+  }
+  s->sums[r].kv_capacity = s->params.kv_capacity;
+  s->sums[r].kv_peak = res->stats.kv_peak;
+  if (s->soo.common.jobs_csv == NULL)
+    return 0;
+  f = open_out(s->soo.common.jobs_csv, s->names[r], labelled, fname,
+               sizeof(fname));
+  if (f == NULL ||
+      mlfq_report_jobs_csv(f, s->oc, w->n,
+                           (s->params.kv_capacity ? MLFQ_REPORT_KV : 0) |
+                               (replicas ? MLFQ_REPORT_REPLICA : 0)) != 0 ||
+      close_out(f, fname))
+    return 1;
+  return 0;
+}
+
+/* Run r's entry of the JSON document's "runs". */
+static cJSON *run_json(const sim_t *s, size_t r, const mlfq_sched_config_t *cfg,
+                       const mlfq_sim_result_t *res) {
+  const sim_cluster_opts_t *co = &s->co;
+  cJSON *run = cJSON_CreateObject();
+
+  cJSON_AddStringToObject(run, "label", s->names[r]);
+  cJSON_AddItemToObject(run, "config",
+                        mlfq_report_config_json(cfg, &s->params, &s->cost));
+  cJSON_AddItemToObject(run, "summary", mlfq_report_summary_json(&s->sums[r]));
+  cJSON_AddNumberToObject(run, "iterations", (double)res->stats.iterations);
+  cJSON_AddNumberToObject(run, "demotions", (double)res->stats.demotions);
+  cJSON_AddNumberToObject(run, "promotions", (double)res->stats.promotions);
+  if (co->replicas > 1) {
+    cJSON_AddNumberToObject(run, "replicas", co->replicas);
+    cJSON_AddStringToObject(run, "route", mlfq_balance_name(co->route));
+    if (co->route == MLFQ_BALANCE_RANDOM ||
+        co->route == MLFQ_BALANCE_POWER_OF_TWO)
+      cJSON_AddNumberToObject(run, "route_seed", (double)co->route_seed);
+  }
+  return run;
+}
+
+/* Simulates policy r and reports it. Returns -1 to go on (*status may
+ * become 1), or the exit status to stop with: 1, or 2 with err set
+ * (already said when the model time overflowed: err is ""). */
+static int run_policy(sim_t *s, size_t r, int *status, char *err,
+                      size_t errlen) {
+  const mlfq_sim_cluster_t cluster = {.replicas = s->co.replicas,
+                                      .route = s->co.route,
+                                      .seed = s->co.route_seed};
+  mlfq_sched_config_t cfg = s->mo.sched;
+  mlfq_sim_hooks_t hooks;
+  mlfq_sim_result_t res;
+  run_ctx_t ctx;
+  char fname[4096], opts[512];
+  int rc, fatal;
+
+  cfg.policy = s->names[r];
+  memset(&hooks, 0, sizeof(hooks));
+  memset(&ctx, 0, sizeof(ctx));
+  if (open_run_files(s, r, &ctx, &hooks, fname, sizeof(fname)) != 0)
+    return 1;
+  rc = mlfq_sim_run_cluster(&cfg, &s->cost, &cluster, s->w.reqs, s->w.n, &hooks,
+                            &res, err, errlen);
+  if (ctx.trace != NULL && close_out(ctx.trace, fname))
+    *status = 1;
+  if (ctx.iters != NULL && close_out(ctx.iters, ctx.iname))
+    *status = 1;
+  if (rc == MLFQ_ERANGE) { /* model time overflowed: name the inputs */
+    cost_options(&s->mo, opts, sizeof(opts));
+    fprintf(stderr,
+            "mlfqsim: model time overflows with %s and this "
+            "workload: %s\n",
+            opts, err);
+    err[0] = '\0';
+    return 2;
+  }
+  if (rc)
+    return 2;
+  if (record_run(s, r, &res, &fatal) != 0) {
+    *status = 1;
+    if (fatal) {
+      mlfq_sim_result_free(&res);
+      return 1;
+    }
+  }
+  cJSON_AddItemToArray(s->runs, run_json(s, r, &cfg, &res));
+  mlfq_sim_result_free(&res);
+  return -1;
+}
+
+/* Simulates every policy on the workload and reports them. Returns the
+ * exit status. */
+static int simulate(sim_t *s, char *err, size_t errlen) {
+  size_t r;
   int rc, status = 0;
 
-  mlfq_model_opts_init(&mo);
-  mlfq_load_opts_init(&lo);
-  memset(&soo, 0, sizeof(soo));
-  memset(&co, 0, sizeof(co));
-  co.replicas = 1;
-  co.route = MLFQ_BALANCE_ROUND_ROBIN;
-  co.route_seed = 1;
-  build_output_options();
-  memset(&w, 0, sizeof(w));
-  memset(&cost, 0, sizeof(cost));
-  groups[0] =
-      (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &mo};
-  groups[1] = (mlfq_cli_group_t){"Workload", mlfq_load_options, &lo};
-  groups[2] = (mlfq_cli_group_t){"Replicas", cluster_options, &co};
-  groups[3] = (mlfq_cli_group_t){"Output", output_options, &soo};
-
-  rc = mlfq_cli_parse(argc, argv, groups, 4, NULL, 0, NULL, err, sizeof(err));
-  if (rc == MLFQ_CLI_HELP) {
-    fputs(usage, stdout);
-    mlfq_cli_help(stdout, groups, 4);
-    print_policies();
-    fputs(examples, stdout);
-    return 0;
-  }
-  if (rc == MLFQ_CLI_VERSION) {
-    printf("mlfqsim %s\n", MLFQ_VERSION);
-    return 0;
-  }
-  if (rc < 0)
-    goto bad;
-
-  snprintf(policies, sizeof(policies), "%s", mo.sched.policy);
-  rc = split_policies(policies, names, &nruns, err, sizeof(err));
-  if (rc)
-    goto bad;
-  rc = mlfq_model_opts_cost(&mo, &cost, err, sizeof(err));
-  if (rc)
-    goto bad;
-  rc = mlfq_sched_resolve(&params, &mo.sched, &cost, err, sizeof(err));
-  if (rc)
-    goto bad;
-  rc = mlfq_load_opts_make(&lo, &w, err, sizeof(err));
-  if (rc)
-    goto bad;
-  rc = mlfq_sim_check(&mo.sched, w.reqs, w.n, err, sizeof(err));
-  if (rc)
-    goto bad;
-
-  oc = calloc(w.n ? w.n : 1, sizeof(*oc));
-  doc = cJSON_CreateObject();
-  if (oc == NULL || doc == NULL) {
+  s->oc = calloc(s->w.n ? s->w.n : 1, sizeof(*s->oc));
+  s->doc =
+      mlfq_compare_doc("mlfqsim", s->w.n, s->lo.workload ? s->lo.workload : "",
+                       s->lo.seed, &s->runs);
+  if (s->oc == NULL || s->doc == NULL) {
     fprintf(stderr, "mlfqsim: out of memory\n");
-    status = 1;
-    goto done;
+    return 1;
   }
-  cJSON_AddStringToObject(doc, "tool", "mlfqsim");
-  cJSON_AddStringToObject(doc, "version", MLFQ_VERSION);
-  cJSON_AddNumberToObject(doc, "requests", (double)w.n);
-  cJSON_AddStringToObject(doc, "workload", lo.workload ? lo.workload : "");
-  cJSON_AddNumberToObject(doc, "seed", (double)lo.seed);
-  runs = cJSON_AddArrayToObject(doc, "runs");
-
-  cluster.replicas = co.replicas;
-  cluster.route = co.route;
-  cluster.seed = co.route_seed;
-  describe(&lo, &w, &cost, &params, &co, names, nruns);
-  for (r = 0; r < nruns; r++) {
-    mlfq_sched_config_t cfg = mo.sched;
-    mlfq_sim_hooks_t hooks;
-    mlfq_sim_result_t res;
-    run_ctx_t ctx;
-    cJSON *run;
-
-    cfg.policy = names[r];
-    memset(&hooks, 0, sizeof(hooks));
-    memset(&ctx, 0, sizeof(ctx));
-    if (oop->trace_csv != NULL) {
-      ctx.trace =
-          open_out(oop->trace_csv, names[r], nruns > 1, fname, sizeof(fname));
-      if (ctx.trace == NULL) {
-        status = 1;
-        goto done;
-      }
-      setvbuf(ctx.trace, NULL, _IOFBF, 1 << 20);
-      mlfq_report_trace_header(ctx.trace);
-      hooks.on_token = on_token;
-      hooks.ud = &ctx;
-    }
-    if (soo.iterations_csv != NULL) {
-      ctx.iters = open_out(soo.iterations_csv, names[r], nruns > 1, ctx.iname,
-                           sizeof(ctx.iname));
-      if (ctx.iters == NULL) {
-        if (ctx.trace != NULL)
-          fclose(ctx.trace);
-        status = 1;
-        goto done;
-      }
-      fputs("engine,start_ms,end_ms,batch\n", ctx.iters);
-      hooks.on_iteration = on_iteration;
-      hooks.ud = &ctx;
-    }
-    rc = mlfq_sim_run_cluster(&cfg, &cost, &cluster, w.reqs, w.n, &hooks, &res,
-                              err, sizeof(err));
-    if (ctx.trace != NULL && close_out(ctx.trace, fname))
-      status = 1;
-    if (ctx.iters != NULL && close_out(ctx.iters, ctx.iname))
-      status = 1;
-    if (rc == MLFQ_ERANGE) { /* model time overflowed: name the inputs */
-      char opts[512];
-
-      cost_options(&mo, opts, sizeof(opts));
-      fprintf(stderr,
-              "mlfqsim: model time overflows with %s and this "
-              "workload: %s\n",
-              opts, err);
-      status = 2;
-      goto done;
-    }
-    if (rc)
-      goto bad;
-    for (i = 0; i < w.n; i++) {
-      oc[i].arrival_ns = res.jobs[i].arrival_ns;
-      oc[i].first_token_ns = res.jobs[i].first_token_ns;
-      oc[i].finish_ns = res.jobs[i].finish_ns;
-      oc[i].input_len = res.jobs[i].input_len;
-      oc[i].output_len = res.jobs[i].output_len;
-      oc[i].preemptions = res.jobs[i].preemptions;
-      oc[i].swapped_tokens = res.jobs[i].swapped_tokens;
-      oc[i].replica = co.replicas > 1 ? res.replica[i] + 1 : 0;
-      oc[i].status = NULL;
-    }
-    if (mlfq_summary_compute(&sums[r], oc, w.n)) {
-      fprintf(stderr, "mlfqsim: out of memory\n");
-      mlfq_sim_result_free(&res);
-      status = 1;
-      goto done;
-    }
-    sums[r].kv_capacity = params.kv_capacity;
-    sums[r].kv_peak = res.stats.kv_peak;
-    if (oop->jobs_csv != NULL) {
-      FILE *f =
-          open_out(oop->jobs_csv, names[r], nruns > 1, fname, sizeof(fname));
-      if (f == NULL ||
-          mlfq_report_jobs_csv(
-              f, oc, w.n,
-              (params.kv_capacity ? MLFQ_REPORT_KV : 0) |
-                  (co.replicas > 1 ? MLFQ_REPORT_REPLICA : 0)) != 0 ||
-          close_out(f, fname))
-        status = 1;
-    }
-    run = cJSON_CreateObject();
-    cJSON_AddStringToObject(run, "label", names[r]);
-    cJSON_AddItemToObject(run, "config",
-                          mlfq_report_config_json(&cfg, &params, &cost));
-    cJSON_AddItemToObject(run, "summary", mlfq_report_summary_json(&sums[r]));
-    cJSON_AddNumberToObject(run, "iterations", (double)res.stats.iterations);
-    cJSON_AddNumberToObject(run, "demotions", (double)res.stats.demotions);
-    cJSON_AddNumberToObject(run, "promotions", (double)res.stats.promotions);
-    if (co.replicas > 1) {
-      cJSON_AddNumberToObject(run, "replicas", co.replicas);
-      cJSON_AddStringToObject(run, "route", mlfq_balance_name(co.route));
-      if (co.route == MLFQ_BALANCE_RANDOM ||
-          co.route == MLFQ_BALANCE_POWER_OF_TWO)
-        cJSON_AddNumberToObject(run, "route_seed", (double)co.route_seed);
-    }
-    cJSON_AddItemToArray(runs, run);
-    mlfq_sim_result_free(&res);
+  describe(&s->lo, &s->w, &s->cost, &s->params, &s->co, s->names, s->nruns);
+  for (r = 0; r < s->nruns; r++) {
+    rc = run_policy(s, r, &status, err, errlen);
+    if (rc >= 0)
+      return rc;
   }
-  mlfq_report_table(stdout, names, sums, nruns);
-  if (oop->json != NULL) {
-    rc = mlfq_report_write_json(oop->json, doc);
+  mlfq_report_table(stdout, s->names, s->sums, s->nruns);
+  if (s->soo.common.json != NULL) {
+    rc = mlfq_report_write_json(s->soo.common.json, s->doc);
     if (rc) {
-      fprintf(stderr, "mlfqsim: cannot write %s: %s\n", oop->json,
+      fprintf(stderr, "mlfqsim: cannot write %s: %s\n", s->soo.common.json,
               mlfq_strerror(rc));
       status = 1;
     }
   }
-  goto done;
+  return status;
+}
 
-bad:
-  fprintf(stderr, "mlfqsim: %s\n", err);
-  status = 2;
-done:
-  cJSON_Delete(doc);
-  free(oc);
-  mlfq_workload_free(&w);
-  mlfq_cost_free(&cost);
+int main(int argc, char **argv) {
+  static sim_t s;
+  char err[512];
+  int status;
+
+  mlfq_model_opts_init(&s.mo);
+  mlfq_load_opts_init(&s.lo);
+  s.co.replicas = 1;
+  s.co.route = MLFQ_BALANCE_ROUND_ROBIN;
+  s.co.route_seed = 1;
+  build_output_options();
+  status = parse(&s, argc, argv, err, sizeof(err));
+  if (status == 0)
+    return 0; /* --help, --version */
+  if (status < 0)
+    status = simulate(&s, err, sizeof(err));
+  if (status == 2 && err[0] != '\0')
+    fprintf(stderr, "mlfqsim: %s\n", err);
+  cJSON_Delete(s.doc);
+  free(s.oc);
+  mlfq_workload_free(&s.w);
+  mlfq_cost_free(&s.cost);
   if (fflush(stdout) != 0 && status == 0)
     status = 1;
   return status;
