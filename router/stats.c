@@ -72,122 +72,121 @@ static int fits(const router_t *rt, const Mlfq__ServerMessage *m) {
          rt->opt.srv.max_queued_bytes / 2;
 }
 
-/* Sums what round j gathered into one reply and sends it to every client
- * waiting for j, as many times as each asked. Returns 0 or MLFQ_ENOMEM
- * (nothing is sent). */
-static int send_replies(stats_job_t *j) {
-  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
-  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
-  router_t *rt = j->rt;
-  mlfq_link_t *l;
-  client_t *c;
-  unsigned n;
-  Mlfq__ReplicaStats *rs, **rsp;
-  Mlfq__StatsReply *bare = NULL;
-  const Mlfq__StatsReply *x;
-  uint64_t *levels;
-  double *busy;
-  size_t i, k, nl = 0, nb = 0;
-  Mlfq__Config cfg;
+/* What one reply points to, freed together. */
+typedef struct {
+  Mlfq__ReplicaStats *rs;   /* one per replica */
+  Mlfq__ReplicaStats **rsp; /* to rs[i] */
+  uint64_t *levels;         /* the summed queue lengths */
+  double *busy;             /* every replica's engines */
+  Mlfq__StatsReply *bare;   /* the replicas' replies without configuration */
+} reply_bufs_t;
 
+static void bufs_free(reply_bufs_t *b) {
+  free(b->bare);
+  free(b->rs);
+  free(b->rsp);
+  free(b->levels);
+  free(b->busy);
+}
+
+/* Allocates b for what round j gathered; *nl is the most queue levels of
+ * a reply. Returns 0 or MLFQ_ENOMEM (nothing allocated). */
+static int bufs_alloc(reply_bufs_t *b, const stats_job_t *j, size_t *nl) {
+  const router_t *rt = j->rt;
+  const Mlfq__StatsReply *x;
+  size_t i, nb = 0;
+
+  memset(b, 0, sizeof(*b));
+  *nl = 0;
   for (i = 0; i < rt->nreplicas; i++) {
     if (j->slots[i].reply == NULL)
       continue;
     x = j->slots[i].reply->stats;
-    nl = x->n_level_lengths > nl ? x->n_level_lengths : nl;
+    *nl = x->n_level_lengths > *nl ? x->n_level_lengths : *nl;
     nb += x->n_worker_busy;
   }
-  rs = calloc(rt->nreplicas, sizeof(*rs));
-  rsp = calloc(rt->nreplicas, sizeof(*rsp));
-  levels = calloc(nl + 1, sizeof(*levels));
-  busy = calloc(nb + 1, sizeof(*busy));
-  if (rs == NULL || rsp == NULL || levels == NULL || busy == NULL) {
-    free(rs);
-    free(rsp);
-    free(levels);
-    free(busy);
+  b->rs = calloc(rt->nreplicas, sizeof(*b->rs));
+  b->rsp = calloc(rt->nreplicas, sizeof(*b->rsp));
+  b->levels = calloc(*nl + 1, sizeof(*b->levels));
+  b->busy = calloc(nb + 1, sizeof(*b->busy));
+  if (b->rs == NULL || b->rsp == NULL || b->levels == NULL || b->busy == NULL) {
+    bufs_free(b);
     return MLFQ_ENOMEM;
   }
-  nb = 0;
-  for (i = 0; i < rt->nreplicas; i++) {
-    const replica_t *r = &rt->replicas[i];
+  return 0;
+}
 
-    mlfq__replica_stats__init(&rs[i]);
-    rsp[i] = &rs[i];
-    rs[i].address = (char *)r->addr;
-    rs[i].up = r->state == REPLICA_UP;
-    rs[i].outstanding_requests = rt->bal.replicas[i].requests;
-    rs[i].outstanding_tokens = rt->bal.replicas[i].tokens;
-    rs[i].routed = r->routed;
-    rs[i].lost = r->lost;
-    if (j->slots[i].reply == NULL)
-      continue;
-    x = j->slots[i].reply->stats;
-    rs[i].stats = (Mlfq__StatsReply *)x;
-    for (k = 0; k < x->n_level_lengths; k++)
-      levels[k] += x->level_lengths[k];
-    for (k = 0; k < x->n_worker_busy; k++)
-      busy[nb++] = x->worker_busy[k];
-    s.running += x->running;
-    s.waiting += x->waiting;
-    s.submitted += x->submitted;
-    s.completed += x->completed;
-    s.cancelled += x->cancelled;
-    s.rejected += x->rejected;
-    s.tokens += x->tokens;
-    s.iterations += x->iterations;
-    s.demotions += x->demotions;
-    s.promotions += x->promotions;
-    s.preemptions += x->preemptions;
-    s.swapped_tokens += x->swapped_tokens;
-    s.kv_used_tokens += x->kv_used_tokens;
-    /* the highest replica's, as mlfqsim --replicas reports it: each
-     * replica has its own cache of the capacity clients are told */
-    if (x->kv_peak_tokens > s.kv_peak_tokens)
-      s.kv_peak_tokens = x->kv_peak_tokens;
-    s.lateness_p50_us = x->lateness_p50_us > s.lateness_p50_us
-                            ? x->lateness_p50_us
-                            : s.lateness_p50_us;
-    s.lateness_p99_us = x->lateness_p99_us > s.lateness_p99_us
-                            ? x->lateness_p99_us
-                            : s.lateness_p99_us;
-    s.lateness_max_us = x->lateness_max_us > s.lateness_max_us
-                            ? x->lateness_max_us
-                            : s.lateness_max_us;
-  }
-  s.n_level_lengths = nl;
-  s.level_lengths = levels;
-  s.n_worker_busy = nb;
-  s.worker_busy = busy;
-  s.rejected += rt->rejected;
-  s.uptime_s = (double)(uv_hrtime() - rt->t0) / 1e9;
-  s.heap_trims = rt->trim.trims;
-  s.connections = rt->nclients;
-  s.draining = rt->draining != 0;
-  s.config = (Mlfq__Config *)router_config(rt, &cfg);
-  s.n_replicas = rt->nreplicas;
-  s.replicas = rsp;
-  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
-  m.stats = &s;
-  if (!fits(rt, &m)) {
-    bare = calloc(rt->nreplicas, sizeof(*bare));
-    if (bare == NULL) {
-      free(rs);
-      free(rsp);
-      free(levels);
-      free(busy);
+#define MAX_OF(a, b) ((a) > (b) ? (a) : (b))
+
+/* Adds replica reply x to s: its counters, its queue lengths to levels,
+ * its engines to busy[*nb..), and its lateness where it is the worst. */
+static void add_replica(Mlfq__StatsReply *s, const Mlfq__StatsReply *x,
+                        uint64_t *levels, double *busy, size_t *nb) {
+  size_t k;
+
+  for (k = 0; k < x->n_level_lengths; k++)
+    levels[k] += x->level_lengths[k];
+  for (k = 0; k < x->n_worker_busy; k++)
+    busy[(*nb)++] = x->worker_busy[k];
+  s->running += x->running;
+  s->waiting += x->waiting;
+  s->submitted += x->submitted;
+  s->completed += x->completed;
+  s->cancelled += x->cancelled;
+  s->rejected += x->rejected;
+  s->tokens += x->tokens;
+  s->iterations += x->iterations;
+  s->demotions += x->demotions;
+  s->promotions += x->promotions;
+  s->preemptions += x->preemptions;
+  s->swapped_tokens += x->swapped_tokens;
+  s->kv_used_tokens += x->kv_used_tokens;
+  /* the highest replica's, as mlfqsim --replicas reports it: each replica
+   * has its own cache of the capacity clients are told */
+  s->kv_peak_tokens = MAX_OF(x->kv_peak_tokens, s->kv_peak_tokens);
+  s->lateness_p50_us = MAX_OF(x->lateness_p50_us, s->lateness_p50_us);
+  s->lateness_p99_us = MAX_OF(x->lateness_p99_us, s->lateness_p99_us);
+  s->lateness_max_us = MAX_OF(x->lateness_max_us, s->lateness_max_us);
+}
+
+/* Replica i's row of the reply, with its own reply of round j if any. */
+static void replica_row(const stats_job_t *j, size_t i,
+                        Mlfq__ReplicaStats *rs) {
+  const router_t *rt = j->rt;
+  const replica_t *r = &rt->replicas[i];
+
+  mlfq__replica_stats__init(rs);
+  rs->address = (char *)r->addr;
+  rs->up = r->state == REPLICA_UP;
+  rs->outstanding_requests = rt->bal.replicas[i].requests;
+  rs->outstanding_tokens = rt->bal.replicas[i].tokens;
+  rs->routed = r->routed;
+  rs->lost = r->lost;
+  if (j->slots[i].reply != NULL)
+    rs->stats = j->slots[i].reply->stats;
+}
+
+/* When m does not fit, its replicas' replies go without their
+ * configurations (copies in b->bare); the log says so when that starts
+ * and when it ends. Returns 0 or MLFQ_ENOMEM. */
+static int leave_out_configs(router_t *rt, const Mlfq__ServerMessage *m,
+                             reply_bufs_t *b) {
+  size_t i;
+
+  if (!fits(rt, m)) {
+    b->bare = calloc(rt->nreplicas, sizeof(*b->bare));
+    if (b->bare == NULL)
       return MLFQ_ENOMEM;
-    }
     for (i = 0; i < rt->nreplicas; i++) {
-      if (rs[i].stats == NULL)
+      if (b->rs[i].stats == NULL)
         continue;
-      bare[i] = *rs[i].stats;
-      bare[i].config = NULL;
-      rs[i].stats = &bare[i];
+      b->bare[i] = *b->rs[i].stats;
+      b->bare[i].config = NULL;
+      b->rs[i].stats = &b->bare[i];
     }
   }
-  if ((bare != NULL) != rt->stats_bare) {
-    if (bare != NULL)
+  if ((b->bare != NULL) != rt->stats_bare) {
+    if (b->bare != NULL)
       mlfq_log(MLFQ_LOG_WARN,
                "stats: a reply with every replica's configuration would be "
                "over half of --max-queued-bytes (%zu): the replicas' "
@@ -195,19 +194,58 @@ static int send_replies(stats_job_t *j) {
                rt->opt.srv.max_queued_bytes);
     else
       mlfq_log(MLFQ_LOG_INFO, "stats: the replicas' configurations fit again");
-    rt->stats_bare = bare != NULL;
+    rt->stats_bare = b->bare != NULL;
   }
-  for (l = rt->stats_clients.next; l != &rt->stats_clients; l = l->next) {
+  return 0;
+}
+
+/* Sums what round j gathered into one reply and sends it to every client
+ * waiting for j, as many times as each asked. Returns 0 or MLFQ_ENOMEM
+ * (nothing is sent). */
+static int send_replies(stats_job_t *j) {
+  Mlfq__ServerMessage m = MLFQ__SERVER_MESSAGE__INIT;
+  Mlfq__StatsReply s = MLFQ__STATS_REPLY__INIT;
+  router_t *rt = j->rt;
+  reply_bufs_t b;
+  mlfq_link_t *l;
+  client_t *c;
+  unsigned n;
+  size_t i, nl, nb = 0;
+  Mlfq__Config cfg;
+  int rc;
+
+  rc = bufs_alloc(&b, j, &nl);
+  if (rc)
+    return rc;
+  for (i = 0; i < rt->nreplicas; i++) {
+    b.rsp[i] = &b.rs[i];
+    replica_row(j, i, &b.rs[i]);
+    if (b.rs[i].stats != NULL)
+      add_replica(&s, b.rs[i].stats, b.levels, b.busy, &nb);
+  }
+  s.n_level_lengths = nl;
+  s.level_lengths = b.levels;
+  s.n_worker_busy = nb;
+  s.worker_busy = b.busy;
+  s.rejected += rt->rejected;
+  s.uptime_s = (double)(uv_hrtime() - rt->t0) / 1e9;
+  s.heap_trims = rt->trim.trims;
+  s.connections = rt->nclients;
+  s.draining = rt->draining != 0;
+  s.config = (Mlfq__Config *)router_config(rt, &cfg);
+  s.n_replicas = rt->nreplicas;
+  s.replicas = b.rsp;
+  m.msg_case = MLFQ__SERVER_MESSAGE__MSG_STATS;
+  m.stats = &s;
+  rc = leave_out_configs(rt, &m, &b);
+  for (l = rt->stats_clients.next; rc == 0 && l != &rt->stats_clients;
+       l = l->next) {
     c = CLIENT_OF_STATS(l);
     for (n = 0; n < c->stats_now && !c->s.closing; n++)
       client_send(c, &m);
   }
-  free(bare);
-  free(rs);
-  free(rsp);
-  free(levels);
-  free(busy);
-  return 0;
+  bufs_free(&b);
+  return rc;
 }
 
 /* Every client that waits for the round in flight (or, with all, for any
