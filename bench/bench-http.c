@@ -98,22 +98,16 @@ static int good(const slot_t *s, const opts_t *o) {
          strstr(done + 1, "data: ") == NULL;
 }
 
-int main(int argc, char **argv) {
-  static slot_t slots[MAX_CONNS];
-  struct epoll_event evs[MAX_CONNS];
-  char body[256], req[512], host[64];
-  long started = 0, finished = 0, errors = 0;
-  double t0, secs;
-  opts_t o;
-  size_t rn;
-  int i, k, nev, ep, port = 0;
-  ssize_t r;
+/* Parses argv into o, the server's host into host[64]. Returns 0, or 2
+ * after saying why on stderr. */
+static int parse_opts(int argc, char **argv, opts_t *o, char *host) {
+  int i, port = 0;
 
-  memset(&o, 0, sizeof(o));
-  o.stream = 1;
-  o.n = 1000;
-  o.len = 64;
-  o.conns = 8;
+  memset(o, 0, sizeof(*o));
+  o->stream = 1;
+  o->n = 1000;
+  o->len = 64;
+  o->conns = 8;
   for (i = 1; i < argc; i++) {
     if (i + 1 >= argc) {
       fprintf(stderr, "bench-http: %s needs a value\n", argv[i]);
@@ -121,7 +115,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[i], "--server") == 0) {
       if (sscanf(argv[++i], "%63[^:]:%d", host, &port) != 2 ||
-          inet_pton(AF_INET, host, &o.addr.sin_addr) != 1) {
+          inet_pton(AF_INET, host, &o->addr.sin_addr) != 1) {
         fprintf(stderr, "bench-http: --server: not a numeric HOST:PORT\n");
         return 2;
       }
@@ -131,26 +125,63 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench-http: --mode: stream or plain\n");
         return 2;
       }
-      o.stream = strcmp(argv[i], "stream") == 0;
+      o->stream = strcmp(argv[i], "stream") == 0;
     } else if (strcmp(argv[i], "--requests") == 0) {
-      o.n = atol(argv[++i]);
+      o->n = atol(argv[++i]);
     } else if (strcmp(argv[i], "--tokens") == 0) {
-      o.len = atol(argv[++i]);
+      o->len = atol(argv[++i]);
     } else if (strcmp(argv[i], "--conns") == 0) {
-      o.conns = atoi(argv[++i]);
+      o->conns = atoi(argv[++i]);
     } else {
       fprintf(stderr, "bench-http: unknown option %s\n", argv[i]);
       return 2;
     }
   }
-  if (port <= 0 || o.n < 1 || o.len < 1 || o.conns < 1 || o.conns > MAX_CONNS) {
+  if (port <= 0 || o->n < 1 || o->len < 1 || o->conns < 1 ||
+      o->conns > MAX_CONNS) {
     fprintf(stderr, "usage: bench-http --server HOST:PORT [--mode "
                     "stream|plain] [--requests N] [--tokens L] [--conns C "
                     "(1..1024)]\n");
     return 2;
   }
-  o.addr.sin_family = AF_INET;
-  o.addr.sin_port = htons((uint16_t)port);
+  o->addr.sin_family = AF_INET;
+  o->addr.sin_port = htons((uint16_t)port);
+  return 0;
+}
+
+/* Reads what came on slot s; at the end of its response, checks it and
+ * frees the slot. Returns 1 when the response ended, counting an error in
+ * *errors, else 0. */
+static int on_readable(slot_t *s, const opts_t *o, long *errors) {
+  ssize_t r = recv(s->fd, s->in + s->len, s->cap - s->len, 0);
+
+  if (r < 0 && errno == EINTR)
+    return 0;
+  if (r > 0 && s->len + (size_t)r < s->cap) {
+    s->len += (size_t)r;
+    return 0;
+  }
+  /* closed (the end of the response), failed, or far too long */
+  s->in[s->len] = '\0';
+  if (r != 0 || !good(s, o))
+    (*errors)++;
+  close(s->fd); /* which takes it out of the epoll set */
+  s->fd = -1;
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  static slot_t slots[MAX_CONNS];
+  struct epoll_event evs[MAX_CONNS];
+  char body[256], req[512], host[64];
+  long started = 0, finished = 0, errors = 0;
+  double t0, secs;
+  opts_t o;
+  size_t rn;
+  int k, nev, ep;
+
+  if (parse_opts(argc, argv, &o, host) != 0)
+    return 2;
   snprintf(body, sizeof(body),
            "{\"prompt\":\"a b c d e f g h\",\"max_tokens\":%ld,"
            "\"stream\":%s}",
@@ -183,24 +214,8 @@ int main(int argc, char **argv) {
       errno = nev == 0 ? ETIMEDOUT : errno;
       die("epoll_wait");
     }
-    for (k = 0; k < nev; k++) {
-      slot_t *s = evs[k].data.ptr;
-
-      r = recv(s->fd, s->in + s->len, s->cap - s->len, 0);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r > 0 && s->len + (size_t)r < s->cap) {
-        s->len += (size_t)r;
-        continue;
-      }
-      /* closed (the end of the response), failed, or far too long */
-      s->in[s->len] = '\0';
-      if (r != 0 || !good(s, &o))
-        errors++;
-      close(s->fd); /* which takes it out of the epoll set */
-      s->fd = -1;
-      finished++;
-    }
+    for (k = 0; k < nev; k++)
+      finished += on_readable(evs[k].data.ptr, &o, &errors);
   }
   secs = now_s() - t0;
   printf("bench=http mode=%s conns=%d requests=%ld tokens_per_request=%ld "

@@ -331,92 +331,132 @@ static void pcts(const mlfq_hist_t *h, double v[3]) {
   v[2] = us(h->max);
 }
 
-int main(int argc, char **argv) {
-  Mlfq__ServerMessage *w;
-  opts_t o;
-  path_t *x, *both[2];
-  mlfq_hist_t *paired;
-  uint64_t t0, rtt, secs_ns, w0, w1;
-  int64_t off, moved;
-  double scale, d[3], r[3], pp[3];
-  long negative = 0, errors = 0, tokens[2];
+/* What one measurement found. */
+typedef struct {
+  double d[3], r[3], pp[3]; /* direct, router and paired p50, p99, max */
+  long negative, errors, tokens[2];
+  uint64_t secs_ns; /* of the router's phase */
   size_t events;
-  int i, k, attempt, on = 1;
+} result_t;
 
-  memset(&o, 0, sizeof(o));
-  o.streams = 10;
-  o.tokens = 2000;
+/* Parses argv into o. Returns 0, or 2 after saying why on stderr. */
+static int parse_opts(int argc, char **argv, opts_t *o) {
+  int i;
+
+  memset(o, 0, sizeof(*o));
+  o->streams = 10;
+  o->tokens = 2000;
   for (i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--direct") == 0)
-      snprintf(o.direct, sizeof(o.direct), "%s", argv[i + 1]);
+      snprintf(o->direct, sizeof(o->direct), "%s", argv[i + 1]);
     else if (strcmp(argv[i], "--router") == 0)
-      snprintf(o.router, sizeof(o.router), "%s", argv[i + 1]);
+      snprintf(o->router, sizeof(o->router), "%s", argv[i + 1]);
     else if (strcmp(argv[i], "--streams") == 0)
-      o.streams = atol(argv[i + 1]);
+      o->streams = atol(argv[i + 1]);
     else if (strcmp(argv[i], "--tokens") == 0)
-      o.tokens = atol(argv[i + 1]);
+      o->tokens = atol(argv[i + 1]);
     else {
       fprintf(stderr, "bench-router: unknown option %s\n", argv[i]);
       return 2;
     }
   }
-  if (i != argc || o.direct[0] == '\0' || o.router[0] == '\0' ||
-      o.streams < 1 || o.streams > 10000 || o.tokens < 2 ||
-      o.tokens > 10000000) {
+  if (i != argc || o->direct[0] == '\0' || o->router[0] == '\0' ||
+      o->streams < 1 || o->streams > 10000 || o->tokens < 2 ||
+      o->tokens > 10000000) {
     fprintf(stderr, "usage: bench-router --direct REPLICA --router ROUTER "
                     "[--streams S] [--tokens L]\n");
     return 2;
   }
-  x = calloc(2, sizeof(*x));
-  paired = malloc(sizeof(*paired));
-  if (x == NULL || paired == NULL)
-    die("alloc", MLFQ_ENOMEM);
-  mlfq_hist_init(paired);
-  connect_hello(o.direct, &x[0].p, &w);
-  scale =
+  return 0;
+}
+
+/* Connects x[0] to the replica and x[1] to the router, and gets the
+ * replica's time scale and time 0 (*rtt: the round trip it was read
+ * with). */
+static void open_paths(path_t *x, const opts_t *o, double *scale, uint64_t *t0,
+                       uint64_t *rtt) {
+  Mlfq__ServerMessage *w;
+  int k, on = 1;
+
+  connect_hello(o->direct, &x[0].p, &w);
+  *scale =
       w->welcome->config->time_scale > 0 ? w->welcome->config->time_scale : 1;
   mlfq__server_message__free_unpacked(w, NULL);
-  connect_hello(o.router, &x[1].p, NULL);
-  t0 = replica_t0(&x[0].p, 20, &rtt);
+  connect_hello(o->router, &x[1].p, NULL);
+  *t0 = replica_t0(&x[0].p, 20, rtt);
   for (k = 0; k < 2; k++) {
     if (x[k].p.in.len != 0)
       die("unexpected bytes", MLFQ_EPARSE);
     if (setsockopt(x[k].p.fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)))
       die("SO_TIMESTAMPNS", -errno);
     mlfq_buf_init(&x[k].in, (64u << 20) + 65536);
-    x[k].maxev = (size_t)o.tokens * 2 + 16;
+    x[k].maxev = (size_t)o->tokens * 2 + 16;
     x[k].ev_t = calloc(x[k].maxev, sizeof(uint64_t));
     x[k].ev_at = calloc(x[k].maxev, sizeof(uint64_t));
     if (x[k].ev_t == NULL || x[k].ev_at == NULL)
       die("alloc", MLFQ_ENOMEM);
   }
+}
+
+/* The three phases: direct alone, router alone, both at once and paired.
+ * Returns how far the realtime clock's offset moved over them, ns, and
+ * *slack the error of its two readings. */
+static int64_t measure(path_t *x, const opts_t *o, uint64_t t0, double scale,
+                       mlfq_hist_t *paired, result_t *res, int64_t *slack) {
+  path_t *both[2];
+  uint64_t w0, w1;
+  int64_t off;
+
+  off = clock_offset(&w0);
+  res->errors = 0;
+  res->negative = 0;
+  mlfq_hist_init(paired);
+  both[0] = &x[0];
+  phase(both, 1, o, off, t0, scale);
+  pcts(&x[0].late, res->d);
+  res->tokens[0] = x[0].tokens;
+  res->errors += x[0].errors;
+  both[0] = &x[1];
+  res->secs_ns = phase(both, 1, o, off, t0, scale);
+  pcts(&x[1].late, res->r);
+  res->tokens[1] = x[1].tokens;
+  res->errors += x[1].errors;
+  both[0] = &x[0];
+  both[1] = &x[1];
+  phase(both, 2, o, off, t0, scale);
+  res->errors += x[0].errors + x[1].errors;
+  res->events = pair_events(&x[0], &x[1], paired, &res->negative);
+  pcts(paired, res->pp);
+  off = llabs(clock_offset(&w1) - off);
+  *slack = (int64_t)(w0 + w1);
+  return off;
+}
+
+int main(int argc, char **argv) {
+  opts_t o;
+  path_t *x;
+  mlfq_hist_t *paired;
+  uint64_t t0, rtt;
+  int64_t moved, slack;
+  double scale;
+  result_t z;
+  int k, attempt;
+
+  if (parse_opts(argc, argv, &o) != 0)
+    return 2;
+  x = calloc(2, sizeof(*x));
+  paired = malloc(sizeof(*paired));
+  if (x == NULL || paired == NULL)
+    die("alloc", MLFQ_ENOMEM);
+  mlfq_hist_init(paired);
+  open_paths(x, &o, &scale, &t0, &rtt);
   /* The kernel stamps in CLOCK_REALTIME: the offset to CLOCK_MONOTONIC
    * must not move during the run. If the realtime clock is stepped (NTP,
    * on a machine that has just booted), the run is measured again, at
    * most three times in all. */
   for (attempt = 1;; attempt++) {
-    off = clock_offset(&w0);
-    errors = 0;
-    negative = 0;
-    mlfq_hist_init(paired);
-    both[0] = &x[0];
-    phase(both, 1, &o, off, t0, scale);
-    pcts(&x[0].late, d);
-    tokens[0] = x[0].tokens;
-    errors += x[0].errors;
-    both[0] = &x[1];
-    secs_ns = phase(both, 1, &o, off, t0, scale);
-    pcts(&x[1].late, r);
-    tokens[1] = x[1].tokens;
-    errors += x[1].errors;
-    both[0] = &x[0];
-    both[1] = &x[1];
-    phase(both, 2, &o, off, t0, scale);
-    errors += x[0].errors + x[1].errors;
-    events = pair_events(&x[0], &x[1], paired, &negative);
-    pcts(paired, pp);
-    moved = llabs(clock_offset(&w1) - off);
-    if (moved <= 1000 + (int64_t)(w0 + w1))
+    moved = measure(x, &o, t0, scale, paired, &z, &slack);
+    if (moved <= 1000 + slack)
       break;
     if (attempt == 3)
       die("the realtime clock moved during each of 3 runs", MLFQ_EIO);
@@ -433,11 +473,14 @@ int main(int argc, char **argv) {
          "router_p99_us=%.1f router_max_us=%.1f added_p50_us=%.1f "
          "added_p99_us=%.1f added_max_us=%.1f events=%zu negative=%ld "
          "paired_p50_us=%.1f paired_p99_us=%.1f paired_max_us=%.1f "
-         "unstamped=%ld\n",
-         o.streams, o.tokens, tokens[0], tokens[1], errors,
-         (double)tokens[1] / ((double)secs_ns / 1e9), us(rtt), d[0], d[1], d[2],
-         r[0], r[1], r[2], r[0] - d[0], r[1] - d[1], r[2] - d[2], events,
-         negative, pp[0], pp[1], pp[2], x[0].unstamped + x[1].unstamped);
+         "unstamped=%ld
+         ",
+         o.streams,
+         o.tokens, z.tokens[0], z.tokens[1], z.errors,
+         (double)z.tokens[1] / ((double)z.secs_ns / 1e9), us(rtt), z.d[0],
+         z.d[1], z.d[2], z.r[0], z.r[1], z.r[2], z.r[0] - z.d[0],
+         z.r[1] - z.d[1], z.r[2] - z.d[2], z.events, z.negative, z.pp[0],
+         z.pp[1], z.pp[2], x[0].unstamped + x[1].unstamped);
   for (k = 0; k < 2; k++) {
     mlfq_peer_close(&x[k].p);
     mlfq_buf_free(&x[k].in);
