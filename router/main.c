@@ -1,6 +1,8 @@
-/* mlfq-router: a load balancer in front of mlfqd replicas. Options, daemon
- * mode, pidfile, logging and signals; the router itself is router.c,
- * client.c, replica.c, stream.c and stats.c (docs/ROUTER.md). */
+/* mlfq-router: a load balancer in front of mlfqd replicas. Its options,
+ * what they build, and the ops by which the servers' one life cycle
+ * (common/net/daemon_main.h: daemon mode, pidfile, logging, signals, the
+ * drain, the exit) runs it; the router itself is router.c, client.c,
+ * replica.c, stream.c and stats.c (docs/ROUTER.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +25,7 @@ typedef struct {
   size_t replica_queued_bytes;
 } route_opts_t;
 
-typedef struct {
-  mlfq_daemon_opts_t s;
-} proc_opts_t;
-
 #define R(field) offsetof(route_opts_t, field)
-#define P(field) offsetof(proc_opts_t, field)
 
 static const mlfq_cli_opt_t route_options[] = {
     {"replica", "HOST:PORT",
@@ -59,19 +56,6 @@ static const mlfq_cli_opt_t route_options[] = {
      mlfq_cli_set_size, R(replica_queued_bytes), 0, 4096, 1e12},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0}};
 
-/* The router's own server options; the others are every server's
- * (daemon.h). */
-static const mlfq_cli_opt_t proc_options[] = {
-    {"listen", "HOST:PORT",
-     "address to listen on for clients; port 0 takes a free port (default "
-     "127.0.0.1:7080)",
-     mlfq_cli_set_str, P(s.listen), 0, 0, 0},
-    {"port-file", "FILE", "write the bound HOST:PORT to FILE", mlfq_cli_set_str,
-     P(s.port_file), 0, 0, 0}};
-_Static_assert(sizeof(proc_options) / sizeof(proc_options[0]) <=
-                   MLFQ_DAEMON_CLI_OWN,
-               "MLFQ_DAEMON_CLI_OWN is too small");
-
 static const char usage[] =
     "Usage: mlfq-router --replica HOST:PORT [--replica HOST:PORT ...] "
     "[OPTIONS]\n"
@@ -89,7 +73,7 @@ static const char usage[] =
 static struct {
   mlfq_daemon_prog_t prog;
   route_opts_t ro;
-  proc_opts_t po;
+  mlfq_daemon_opts_t srv; /* the "Server" group: every server's options */
   router_opts_t o;
   router_t rt;
 } g;
@@ -127,7 +111,7 @@ static int configure(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
   g.o.probe_interval_ms = g.ro.probe_interval_ms;
   g.o.probe_timeout_ms = g.ro.probe_timeout_ms;
   g.o.replica_queued_bytes = g.ro.replica_queued_bytes;
-  g.o.srv = g.po.s;
+  g.o.srv = g.srv;
   return 0;
 }
 
@@ -168,8 +152,15 @@ static void free_router(mlfq_daemon_prog_t *p) {
   router_free(&g.rt);
 }
 
-static const mlfq_daemon_ops_t ops = {check, configure,    start,       started,
-                                      drain, close_router, free_router, NULL};
+static const mlfq_daemon_ops_t ops = {
+    .check = check,
+    .configure = configure,
+    .start = start,
+    .started = started,
+    .drain = drain,
+    .close = close_router,
+    .free = free_router,
+};
 
 int main(int argc, char **argv) {
   g.ro.policy = "least-tokens";
@@ -178,15 +169,12 @@ int main(int argc, char **argv) {
   g.ro.probe_interval_ms = 500;
   g.ro.probe_timeout_ms = 1500;
   g.ro.replica_queued_bytes = 64 << 20;
-  g.prog = (mlfq_daemon_prog_t){.name = "mlfq-router",
-                                .usage = usage,
-                                .ops = &ops,
-                                .own = {"Routing", route_options, &g.ro},
-                                .own_server = proc_options,
-                                .nown_server = sizeof(proc_options) /
-                                               sizeof(proc_options[0]),
-                                .server_base = &g.po,
-                                .opts_off = P(s),
-                                .listen = "127.0.0.1:7080"};
+  g.prog.name = "mlfq-router";
+  g.prog.usage = usage;
+  g.prog.ops = &ops;
+  g.prog.own = (mlfq_cli_group_t){"Routing", route_options, &g.ro};
+  g.prog.server_base = &g.srv; /* no options of its own there */
+  g.prog.listen = "127.0.0.1:7080";
+  g.prog.listen_for = " for clients";
   return mlfq_daemon_main(&g.prog, argc, argv);
 }

@@ -1,6 +1,7 @@
-/* mlfqd: the real-time serving daemon. Options, daemon mode, pidfile,
- * logging and signals; the server itself is server.c, conn.c, http.c and
- * metrics.c. */
+/* mlfqd: the real-time serving daemon. Its options, what they build, and
+ * the ops by which the servers' one life cycle (common/net/daemon_main.h:
+ * daemon mode, pidfile, logging, signals, the drain, the exit) runs it;
+ * the server itself is server.c, conn.c, http.c and metrics.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,6 @@ static int set_model_name(const mlfq_cli_opt_t *o, void *field, const char *val,
 
 /* mlfqd's own server options; the others are every server's (daemon.h). */
 static const mlfq_cli_opt_t daemon_options[] = {
-    {"listen", "HOST:PORT",
-     "address to listen on; port 0 takes a free port (default "
-     "127.0.0.1:7070)",
-     mlfq_cli_set_str, D(s.listen), 0, 0, 0},
-    {"port-file", "FILE", "write the bound HOST:PORT to FILE", mlfq_cli_set_str,
-     D(s.port_file), 0, 0, 0},
     {"time-scale", "X",
      "wall seconds per model second: 0.1 runs ten times faster (default "
      "1); model time lasts 2^63 ns (292 years), that is 292 years times X "
@@ -217,9 +212,16 @@ static void release(mlfq_daemon_prog_t *p) {
   mlfq_cost_free(&g.so.cost);
 }
 
-static const mlfq_daemon_ops_t ops = {check,       configure, start,
-                                      started,     drain,     close_server,
-                                      free_server, release};
+static const mlfq_daemon_ops_t ops = {
+    .check = check,
+    .configure = configure,
+    .start = start,
+    .started = started,
+    .drain = drain,
+    .close = close_server,
+    .free = free_server,
+    .release = release,
+};
 
 int main(int argc, char **argv) {
   mlfq_model_opts_init(&g.mo);
@@ -228,15 +230,16 @@ int main(int argc, char **argv) {
   g.dopt.http_max_tokens = 16;
   g.dopt.http_max_body_bytes = 1 << 20;
   g.dopt.http_read_timeout_s = 30;
-  g.prog = (mlfq_daemon_prog_t){
-      .name = "mlfqd",
-      .usage = usage,
-      .ops = &ops,
-      .own = {"Scheduler and cost model", mlfq_model_options, &g.mo},
-      .own_server = daemon_options,
-      .nown_server = sizeof(daemon_options) / sizeof(daemon_options[0]),
-      .server_base = &g.dopt,
-      .opts_off = D(s),
-      .listen = "127.0.0.1:7070"};
+  g.prog.name = "mlfqd";
+  g.prog.usage = usage;
+  g.prog.ops = &ops;
+  g.prog.own =
+      (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &g.mo};
+  g.prog.own_server = daemon_options;
+  g.prog.nown_server = sizeof(daemon_options) / sizeof(daemon_options[0]);
+  g.prog.server_base = &g.dopt;
+  g.prog.opts_off = D(s);
+  g.prog.listen = "127.0.0.1:7070";
+  g.prog.listen_for = "";
   return mlfq_daemon_main(&g.prog, argc, argv);
 }

@@ -42,6 +42,15 @@ int mlfq_daemon_parse_listen(const char *s, char *host, size_t hostlen,
 
 #define O(field) offsetof(mlfq_daemon_opts_t, field)
 
+/* Where a server listens: first in its "Server" group. The help of
+ * --listen is the program's (mlfq_daemon_cli_table). */
+static const mlfq_cli_opt_t address_options[] = {
+    {"listen", "HOST:PORT", NULL, mlfq_cli_set_str, O(listen), 0, 0, 0},
+    {"port-file", "FILE", "write the bound HOST:PORT to FILE", mlfq_cli_set_str,
+     O(port_file), 0, 0, 0}};
+
+#define NADDRESS (sizeof(address_options) / sizeof(address_options[0]))
+
 static const mlfq_cli_opt_t shared_options[] = {
     {"max-pending", "N",
      "requests in flight beyond which Submit is refused with OVERLOADED "
@@ -90,23 +99,30 @@ static const mlfq_cli_opt_t shared_options[] = {
 
 #define NSHARED (sizeof(shared_options) / sizeof(shared_options[0]))
 
-void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const mlfq_cli_opt_t *own,
-                           size_t nown, size_t base) {
-  size_t i;
+void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const char *listen_help,
+                           const mlfq_cli_opt_t *own, size_t nown,
+                           size_t base) {
+  size_t i, n = 0;
 
-  if (nown > MLFQ_DAEMON_CLI_OWN || nown + NSHARED >= MLFQ_DAEMON_CLI_MAX) {
+  if (nown > MLFQ_DAEMON_CLI_OWN ||
+      NADDRESS + nown + NSHARED >= MLFQ_DAEMON_CLI_MAX) {
     /* a program's table outgrew the room: a bug, found at its start */
     fprintf(stderr, "mlfq_daemon_cli_table: %zu own options, room for %d\n",
             nown, MLFQ_DAEMON_CLI_OWN);
     abort();
   }
-  for (i = 0; i < nown; i++)
-    t[i] = own[i];
-  for (i = 0; i < NSHARED; i++) {
-    t[nown + i] = shared_options[i];
-    t[nown + i].off += base;
+  for (i = 0; i < NADDRESS; i++) {
+    t[n] = address_options[i];
+    t[n++].off += base;
   }
-  memset(&t[nown + NSHARED], 0, sizeof(t[0]));
+  t[0].help = listen_help;
+  for (i = 0; i < nown; i++)
+    t[n++] = own[i];
+  for (i = 0; i < NSHARED; i++) {
+    t[n] = shared_options[i];
+    t[n++].off += base;
+  }
+  memset(&t[n], 0, sizeof(t[0]));
 }
 
 int mlfq_daemon_cli_info(int rc, const char *prog, const char *usage,

@@ -38,14 +38,16 @@ typedef struct {
   const char *log_level;
 } mlfq_daemon_opts_t;
 
-/* The entries of a server's option table: own[0..nown) (at most
- * MLFQ_DAEMON_CLI_OWN), then the limits and the process options of the
- * mlfq_daemon_opts_t at offset base of the option group's struct, then
- * the end of the table. t has room for MLFQ_DAEMON_CLI_MAX entries. */
+/* The entries of a server's option table: --listen (its help
+ * listen_help) and --port-file, then own[0..nown) (at most
+ * MLFQ_DAEMON_CLI_OWN), then the limits and the process options, the
+ * shared ones writing the mlfq_daemon_opts_t at offset base of the option
+ * group's struct, then the end of the table. t has room for
+ * MLFQ_DAEMON_CLI_MAX entries. */
 #define MLFQ_DAEMON_CLI_OWN 16
-#define MLFQ_DAEMON_CLI_MAX (MLFQ_DAEMON_CLI_OWN + 16)
-void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const mlfq_cli_opt_t *own,
-                           size_t nown, size_t base);
+#define MLFQ_DAEMON_CLI_MAX (MLFQ_DAEMON_CLI_OWN + 18)
+void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const char *listen_help,
+                           const mlfq_cli_opt_t *own, size_t nown, size_t base);
 
 /* The end of a server's --help: its signals and exit statuses. */
 #define MLFQ_DAEMON_FOOTER                                                     \

@@ -32,8 +32,11 @@ static int parse(mlfq_daemon_prog_t *p, int argc, char **argv, char *err,
   p->opts = (mlfq_daemon_opts_t *)((char *)p->server_base + p->opts_off);
   mlfq_daemon_opts_init(p->opts, p->listen);
   groups[0] = p->own;
-  mlfq_daemon_cli_table(server_options, p->own_server, p->nown_server,
-                        p->opts_off);
+  snprintf(p->_listen_help, sizeof(p->_listen_help),
+           "address to listen on%s; port 0 takes a free port (default %s)",
+           p->listen_for, p->listen);
+  mlfq_daemon_cli_table(server_options, p->_listen_help, p->own_server,
+                        p->nown_server, p->opts_off);
   groups[1] = (mlfq_cli_group_t){"Server", server_options, p->server_base};
   rc = mlfq_cli_parse(argc, argv, groups, 2, NULL, 0, NULL, err, errlen);
   if (mlfq_daemon_cli_info(rc, p->name, p->usage, groups, 2))

@@ -60,14 +60,16 @@ struct mlfq_daemon_prog_s {
   const char *usage; /* the start of --help */
   const mlfq_daemon_ops_t *ops;
   mlfq_cli_group_t own; /* the program's first option group */
-  /* The "Server" group: the program's options own_server[0..nown_server)
-   * (at most MLFQ_DAEMON_CLI_OWN), then every server's, into the struct
-   * server_base, which holds the mlfq_daemon_opts_t at offset opts_off. */
+  /* The "Server" group: --listen and --port-file, the program's options
+   * own_server[0..nown_server) (at most MLFQ_DAEMON_CLI_OWN), then every
+   * server's, into the struct server_base, which holds the
+   * mlfq_daemon_opts_t at offset opts_off. */
   const mlfq_cli_opt_t *own_server;
   size_t nown_server;
   void *server_base;
   size_t opts_off;
-  const char *listen; /* the default --listen */
+  const char *listen;     /* the default --listen */
+  const char *listen_for; /* in its help: "" or " for clients" */
 
   /* Set by mlfq_daemon_main, for the ops to read. */
   mlfq_daemon_opts_t *opts; /* the shared options, checked */
@@ -80,6 +82,7 @@ struct mlfq_daemon_prog_s {
   mlfq_daemon_t _proc;
   mlfq_signals_t _signals;
   mlfq_log_level_t _level;
+  char _listen_help[160];
 };
 
 /* Runs the server p describes with the command line argv[0..argc) from
