@@ -137,29 +137,15 @@ static void started(mlfq_daemon_prog_t *p) {
            mlfq_balance_name(g.o.policy), g.ro.replicas.n);
 }
 
-static void drain(mlfq_daemon_prog_t *p) {
-  (void)p;
-  router_drain(&g.rt);
-}
+static void drain(void *rt) { router_drain(rt); }
 
-static void close_router(mlfq_daemon_prog_t *p) {
-  (void)p;
-  router_close(&g.rt);
-}
+static void close_router(void *rt) { router_close(rt); }
 
-static void free_router(mlfq_daemon_prog_t *p) {
-  (void)p;
-  router_free(&g.rt);
-}
+static void free_router(void *rt) { router_free(rt); }
 
+/* In the order of mlfq_daemon_ops_t. */
 static const mlfq_daemon_ops_t ops = {
-    .check = check,
-    .configure = configure,
-    .start = start,
-    .started = started,
-    .drain = drain,
-    .close = close_router,
-    .free = free_router,
+    check, configure, start, started, drain, close_router, free_router, NULL,
 };
 
 int main(int argc, char **argv) {
@@ -172,6 +158,7 @@ int main(int argc, char **argv) {
   g.prog.name = "mlfq-router";
   g.prog.usage = usage;
   g.prog.ops = &ops;
+  g.prog.server = &g.rt;
   g.prog.own = (mlfq_cli_group_t){"Routing", route_options, &g.ro};
   g.prog.server_base = &g.srv; /* no options of its own there */
   g.prog.listen = "127.0.0.1:7080";

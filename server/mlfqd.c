@@ -192,35 +192,20 @@ static void started(mlfq_daemon_prog_t *p) {
     mlfq_log(MLFQ_LOG_INFO, "HTTP on %s: model %s", g.hbound, g.so.model_name);
 }
 
-static void drain(mlfq_daemon_prog_t *p) {
-  (void)p;
-  server_drain(&g.sv);
-}
+static void drain(void *sv) { server_drain(sv); }
 
-static void close_server(mlfq_daemon_prog_t *p) {
-  (void)p;
-  server_close(&g.sv);
-}
+static void close_server(void *sv) { server_close(sv); }
 
-static void free_server(mlfq_daemon_prog_t *p) {
-  (void)p;
-  server_free(&g.sv);
-}
+static void free_server(void *sv) { server_free(sv); }
 
 static void release(mlfq_daemon_prog_t *p) {
   (void)p;
   mlfq_cost_free(&g.so.cost);
 }
 
+/* In the order of mlfq_daemon_ops_t. */
 static const mlfq_daemon_ops_t ops = {
-    .check = check,
-    .configure = configure,
-    .start = start,
-    .started = started,
-    .drain = drain,
-    .close = close_server,
-    .free = free_server,
-    .release = release,
+    check, configure, start, started, drain, close_server, free_server, release,
 };
 
 int main(int argc, char **argv) {
@@ -233,6 +218,7 @@ int main(int argc, char **argv) {
   g.prog.name = "mlfqd";
   g.prog.usage = usage;
   g.prog.ops = &ops;
+  g.prog.server = &g.sv;
   g.prog.own =
       (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &g.mo};
   g.prog.own_server = daemon_options;

@@ -14,7 +14,7 @@ static void on_signal(int signum, void *arg) {
   mlfq_daemon_prog_t *p = arg;
 
   if (mlfq_daemon_signal(&p->_proc, signum))
-    p->ops->drain(p);
+    p->ops->drain(p->server);
 }
 
 void mlfq_daemon_main_stopped(mlfq_daemon_prog_t *p) {
@@ -72,10 +72,10 @@ static int start(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
       snprintf(err, errlen, "signals: %s", uv_strerror(rc));
   }
   if (rc != 0) {
-    p->ops->close(p);
+    p->ops->close(p->server);
     uv_run(&p->loop, UV_RUN_DEFAULT);
     uv_loop_close(&p->loop);
-    p->ops->free(p);
+    p->ops->free(p->server);
   }
   return rc;
 }
@@ -92,7 +92,7 @@ static int run(mlfq_daemon_prog_t *p) {
     mlfq_log(MLFQ_LOG_ERROR, "loop did not close cleanly: %s", uv_strerror(rc));
     status = 1;
   }
-  p->ops->free(p);
+  p->ops->free(p->server);
   return status;
 }
 

@@ -30,8 +30,9 @@
 typedef struct mlfq_daemon_prog_s mlfq_daemon_prog_t;
 
 /* What the program does at each step; p is the mlfq_daemon_prog_t it
- * passed (the program finds its own state around it, or in its globals).
- * The int-returning ones return 0, or a negative code with err set. */
+ * passed (the program finds its own state around it, or in its globals),
+ * server its p->server. The int-returning ones return 0, or a negative
+ * code with err set. */
 typedef struct {
   /* The program's own options, before the shared ones are checked. */
   int (*check)(mlfq_daemon_prog_t *p, char *err, size_t errlen);
@@ -45,11 +46,11 @@ typedef struct {
   /* Start-up is over: logs what the server is (may be NULL). */
   void (*started)(mlfq_daemon_prog_t *p);
   /* The first SIGINT or SIGTERM: begin to drain. */
-  void (*drain)(mlfq_daemon_prog_t *p);
+  void (*drain)(void *server);
   /* Closes a server that failed to start. */
-  void (*close)(mlfq_daemon_prog_t *p);
+  void (*close)(void *server);
   /* Frees what ops.start made, after the loop has ended. */
-  void (*free)(mlfq_daemon_prog_t *p);
+  void (*free)(void *server);
   /* Frees what ops.configure made (may be NULL). */
   void (*release)(mlfq_daemon_prog_t *p);
 } mlfq_daemon_ops_t;
@@ -59,6 +60,7 @@ struct mlfq_daemon_prog_s {
   const char *name;  /* "mlfqd": messages, the log, --version */
   const char *usage; /* the start of --help */
   const mlfq_daemon_ops_t *ops;
+  void *server;         /* what ops.drain, ops.close and ops.free take */
   mlfq_cli_group_t own; /* the program's first option group */
   /* The "Server" group: --listen and --port-file, the program's options
    * own_server[0..nown_server) (at most MLFQ_DAEMON_CLI_OWN), then every
