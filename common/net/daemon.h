@@ -3,11 +3,12 @@
  * pipe so that `PROG --daemon` returns once the server listens, the port
  * file, the first and second signal, and the exit.
  *
- * A server's main calls, in order: mlfq_daemon_begin (after its options
- * are parsed), then sets up its loop and listens, mlfq_daemon_publish and
- * mlfq_daemon_ready; mlfq_daemon_signal from its SIGINT/SIGTERM handler;
- * and mlfq_daemon_end, or mlfq_daemon_fail if it could not start. No
- * libuv and no threads: call these from the loop thread.
+ * The servers' life cycle (mlfq_daemon_main, daemon_main.h) calls, in
+ * order: mlfq_daemon_begin (after the options are parsed), then sets up
+ * its loop and listens, mlfq_daemon_publish and mlfq_daemon_ready;
+ * mlfq_daemon_signal from its SIGINT/SIGTERM handler; and mlfq_daemon_end,
+ * or mlfq_daemon_fail if the server could not start. No libuv and no
+ * threads: call these from the loop thread.
  */
 #ifndef MLFQ_DAEMON_H
 #define MLFQ_DAEMON_H
