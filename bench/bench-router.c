@@ -473,10 +473,8 @@ int main(int argc, char **argv) {
          "router_p99_us=%.1f router_max_us=%.1f added_p50_us=%.1f "
          "added_p99_us=%.1f added_max_us=%.1f events=%zu negative=%ld "
          "paired_p50_us=%.1f paired_p99_us=%.1f paired_max_us=%.1f "
-         "unstamped=%ld
-         ",
-         o.streams,
-         o.tokens, z.tokens[0], z.tokens[1], z.errors,
+         "unstamped=%ld\n",
+         o.streams, o.tokens, z.tokens[0], z.tokens[1], z.errors,
          (double)z.tokens[1] / ((double)z.secs_ns / 1e9), us(rtt), z.d[0],
          z.d[1], z.d[2], z.r[0], z.r[1], z.r[2], z.r[0] - z.d[0],
          z.r[1] - z.d[1], z.r[2] - z.d[2], z.events, z.negative, z.pp[0],
