@@ -94,7 +94,7 @@ int server_kv_fits(const server_t *sv, uint64_t in, uint64_t out,
                    const char *lengths, char *err, size_t errlen) {
   uint64_t cap = mlfq_sched_params(sv->sched)->kv_capacity;
 
-  if (cap == 0 || in + out <= cap)
+  if (mlfq_kv_fits(cap, in, out))
     return 1;
   snprintf(err, errlen,
            "the request needs %llu KV tokens (%s) and the KV capacity is %llu",

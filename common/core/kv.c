@@ -46,6 +46,10 @@ int mlfq_on_full_parse(const char *name, mlfq_on_full_t *m) {
   return MLFQ_EINVAL;
 }
 
+int mlfq_kv_fits(uint64_t cap, uint64_t in, uint64_t out) {
+  return cap == 0 || (in <= cap && out <= cap - in);
+}
+
 void mlfq_kv_init(mlfq_kv_t *kv, uint64_t cap, mlfq_on_full_t on_full,
                   uint64_t swap_ns, const mlfq_policy_t *pol, void *ps) {
   memset(kv, 0, sizeof(*kv));

@@ -50,6 +50,12 @@ typedef struct {
 void mlfq_kv_init(mlfq_kv_t *kv, uint64_t cap, mlfq_on_full_t on_full,
                   uint64_t swap_ns, const mlfq_policy_t *pol, void *ps);
 
+/* Whether a job of in prompt tokens and out tokens to generate can ever run
+ * under a KV capacity of cap tokens (0: unlimited): 1 if its footprint,
+ * in + out, is at most cap, else 0. The one check of the scheduler's
+ * submit, the simulator's and the daemon's request checks. */
+int mlfq_kv_fits(uint64_t cap, uint64_t in, uint64_t out);
+
 /* The most KV a job ever holds: input_len + output_len. */
 static inline uint64_t mlfq_kv_footprint(const mlfq_job_t *j) {
   return (uint64_t)j->input_len + j->output_len;

@@ -196,7 +196,7 @@ int mlfq_sched_submit(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now) {
 
   if (j->input_len == 0 || j->output_len == 0 || j->_state == MLFQ_JOB_READY)
     return MLFQ_EINVAL;
-  if (s->kv.cap > 0 && mlfq_kv_footprint(j) > s->kv.cap)
+  if (!mlfq_kv_fits(s->kv.cap, j->input_len, j->output_len))
     return MLFQ_EINVAL; /* it could never run */
   j->tokens = 0;
   j->demotions = 0;

@@ -65,7 +65,7 @@ int mlfq_sim_check(const mlfq_sched_config_t *cfg, const mlfq_req_t *reqs,
                        MLFQ_TIME_MAX_TEXT);
   for (i = 0; i < n && cap > 0; i++) {
     need = (uint64_t)reqs[i].input_len + reqs[i].output_len;
-    if (need > cap)
+    if (!mlfq_kv_fits(cap, reqs[i].input_len, reqs[i].output_len))
       return mlfq_fail(err, errlen, MLFQ_EINVAL,
                        "request %zu: needs %llu KV tokens (input_length %u + "
                        "output_length %u), more than the KV capacity of %llu",
