@@ -104,11 +104,13 @@ static struct {
 } g;
 
 static int check(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
+  char names[MLFQ_POLICY_NAMES_BUFSIZE];
+
   (void)p;
   if (mlfq_policy_find(g.mo.sched.policy) == NULL)
-    return mlfq_fail(err, errlen, MLFQ_EINVAL,
-                     "--policy: unknown '%s' (fcfs, naive-mlfq, mlfq or srpt)",
-                     g.mo.sched.policy);
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "--policy: unknown '%s' (%s)",
+                     g.mo.sched.policy,
+                     mlfq_policy_names(names, sizeof(names), NULL));
   return 0;
 }
 

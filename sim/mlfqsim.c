@@ -153,7 +153,7 @@ static void help_footer(char *buf, size_t len) {
 static int split_policies(char *list, const char **names, size_t *n, char *err,
                           size_t errlen) {
   const mlfq_policy_t *const *all = mlfq_policy_all();
-  char *tok, *save = NULL;
+  char known[MLFQ_POLICY_NAMES_BUFSIZE], *tok, *save = NULL;
   size_t i;
 
   *n = 0;
@@ -165,10 +165,8 @@ static int split_policies(char *list, const char **names, size_t *n, char *err,
   for (tok = strtok_r(list, ",", &save); tok != NULL;
        tok = strtok_r(NULL, ",", &save)) {
     if (mlfq_policy_find(tok) == NULL)
-      return mlfq_fail(err, errlen, MLFQ_EINVAL,
-                       "--policy: unknown '%s' (fcfs, naive-mlfq, mlfq, srpt "
-                       "or all)",
-                       tok);
+      return mlfq_fail(err, errlen, MLFQ_EINVAL, "--policy: unknown '%s' (%s)",
+                       tok, mlfq_policy_names(known, sizeof(known), "all"));
     if (*n == MAX_RUNS)
       return mlfq_fail(err, errlen, MLFQ_EINVAL, "--policy: too many");
     names[(*n)++] = tok;

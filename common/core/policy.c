@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "core/policy.h"
@@ -18,3 +19,27 @@ const mlfq_policy_t *mlfq_policy_find(const char *name) {
 }
 
 const mlfq_policy_t *const *mlfq_policy_all(void) { return policies; }
+
+const char *mlfq_policy_names(char *buf, size_t len, const char *extra) {
+  const char *name[sizeof(policies) / sizeof(policies[0]) + 1];
+  size_t i, n = 0, at = 0;
+  int w;
+
+  for (i = 0; policies[i] != NULL; i++)
+    name[n++] = policies[i]->name;
+  if (extra != NULL)
+    name[n++] = extra;
+  if (len > 0)
+    buf[0] = '\0';
+  for (i = 0; i < n && at < len; i++) {
+    w = snprintf(buf + at, len - at, "%s%s",
+                 i == 0      ? ""
+                 : i + 1 < n ? ", "
+                             : " or ",
+                 name[i]);
+    if (w < 0)
+      break;
+    at += (size_t)w;
+  }
+  return buf;
+}

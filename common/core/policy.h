@@ -76,4 +76,13 @@ const mlfq_policy_t *mlfq_policy_find(const char *name);
  * srpt), NULL-terminated. */
 const mlfq_policy_t *const *mlfq_policy_all(void);
 
+/* Room for any list mlfq_policy_names writes. */
+#define MLFQ_POLICY_NAMES_BUFSIZE 128
+
+/* Writes the known policies' names, in display order, to buf (len bytes)
+ * as a list for help texts and error messages: "fcfs, naive-mlfq, mlfq or
+ * srpt", or with extra (NULL: none) one more choice at its end,
+ * "fcfs, naive-mlfq, mlfq, srpt or all". Returns buf (truncated to fit). */
+const char *mlfq_policy_names(char *buf, size_t len, const char *extra);
+
 #endif

@@ -137,6 +137,7 @@ int mlfq_sched_resolve(mlfq_sched_params_t *p, const mlfq_sched_config_t *cfg,
 mlfq_sched_t *mlfq_sched_new(const mlfq_sched_config_t *cfg,
                              const mlfq_cost_t *cost, char *err,
                              size_t errlen) {
+  char names[MLFQ_POLICY_NAMES_BUFSIZE];
   mlfq_sched_t *s;
   unsigned i;
 
@@ -146,9 +147,9 @@ mlfq_sched_t *mlfq_sched_new(const mlfq_sched_config_t *cfg,
   s->cfg = *cfg;
   s->pol = mlfq_policy_find(cfg->policy);
   if (s->pol == NULL) {
-    mlfq_fail(err, errlen, MLFQ_EINVAL,
-              "policy: unknown '%s' (fcfs, naive-mlfq, mlfq or srpt)",
-              cfg->policy ? cfg->policy : "");
+    mlfq_fail(err, errlen, MLFQ_EINVAL, "policy: unknown '%s' (%s)",
+              cfg->policy ? cfg->policy : "",
+              mlfq_policy_names(names, sizeof(names), NULL));
     goto fail;
   }
   s->cfg.policy = s->pol->name; /* static storage, unlike the caller's */

@@ -1,7 +1,9 @@
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "core/policy.h"
 #include "load/options.h"
 
 static int set_preempt(const mlfq_cli_opt_t *o, void *field, const char *val,
@@ -30,9 +32,12 @@ static int set_on_full(const mlfq_cli_opt_t *o, void *field, const char *val,
 #define MS(field) offsetof(mlfq_model_opts_t, sched.field)
 #define MG MLFQ_CLI_GIVEN(mlfq_model_opts_t, linear)
 
+/* The help of --policy, written from the policy table by
+ * mlfq_model_opts_init. */
+static char policy_help[MLFQ_POLICY_NAMES_BUFSIZE + 32];
+
 const mlfq_cli_opt_t mlfq_model_options[] = {
-    {"policy", "NAME", "fcfs, naive-mlfq, mlfq or srpt (default mlfq)",
-     mlfq_cli_set_str, MS(policy), 0, 0, 0},
+    {"policy", "NAME", policy_help, mlfq_cli_set_str, MS(policy), 0, 0, 0},
     {"queues", "K", "levels of mlfq and naive-mlfq, 1-64 (default 4)",
      mlfq_cli_set_uint, MS(queues), 0, 1, MLFQ_MAX_QUEUES},
     {"quantum-ms", "MS",
@@ -122,11 +127,15 @@ const mlfq_cli_opt_t mlfq_output_options[] = {
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0}};
 
 void mlfq_model_opts_init(mlfq_model_opts_t *o) {
+  char names[MLFQ_POLICY_NAMES_BUFSIZE];
+
   memset(o, 0, sizeof(*o));
   mlfq_sched_config_init(&o->sched);
   o->prefill_base_ms = 0;
   o->prefill_ms_per_token = 0.09;
   o->decode_ms = 5.5;
+  snprintf(policy_help, sizeof(policy_help), "%s (default %s)",
+           mlfq_policy_names(names, sizeof(names), NULL), o->sched.policy);
 }
 
 void mlfq_load_opts_init(mlfq_load_opts_t *o) {

@@ -51,6 +51,9 @@ extern const mlfq_cli_opt_t mlfq_output_options[];
 #define MLFQ_DEFAULT_INPUT_LEN "uniform:1:512"
 #define MLFQ_DEFAULT_OUTPUT_LEN "uniform:1:512"
 
+/* Fills o with the defaults. Also writes the help of --policy in
+ * mlfq_model_options from the policy table (core/policy.h): call it before
+ * printing that table's help. Not thread-safe: call it at start-up. */
 void mlfq_model_opts_init(mlfq_model_opts_t *o);
 void mlfq_load_opts_init(mlfq_load_opts_t *o);
 
