@@ -13,15 +13,15 @@
  * overhead never accumulates as drift.
  *
  * Event order. The scheduler must see events in model-time order, as the
- * simulator does: at one time, arrivals first, then iteration ends in
- * engine order, then idle engines pick. An arrival is stamped with the
- * model time at which its Submit was read, but an engine may have ended an
- * iteration earlier in model time whose thread has not yet woken or been
- * heard from. So arrivals wait in `pending`, in time order, and the pump
- * advances through the earliest due events only as far as every engine
- * ending at or before them has reported. The wait is the timer lateness,
- * microseconds; what the scheduler computes is then exactly what mlfqsim
- * computes for the same arrival times.
+ * simulator does: the scheduling point (core/point.h), which the simulator
+ * calls too, orders them. An arrival is stamped with the model time at
+ * which its Submit was read, but an engine may have ended an iteration
+ * earlier in model time whose thread has not yet woken or been heard from.
+ * So arrivals wait in `pending`, in time order, and an engine's end is
+ * reported to the point only when its thread wakes: the point advances only
+ * as far as every engine ending at or before the next event has reported.
+ * The wait is the timer lateness, microseconds; what the scheduler computes
+ * is then exactly what mlfqsim computes for the same arrival times.
  *
  * Output. The pump appends each connection's frames to its buffer and
  * flushes every touched connection once at the end, so the frames one
@@ -38,6 +38,8 @@
 #include "base/secret.h"
 #include "base/units.h"
 #include "base/version.h"
+#include "core/kv.h"
+#include "core/point.h"
 #include "net/admit.h"
 #include "net/tcp.h"
 #include "server.h"
@@ -77,8 +79,8 @@ void server_arrive(server_t *sv, request_t *r, uint64_t now) {
   /* Stamps are monotonic and never before a processed point. */
   if (now < sv->last_arrival)
     now = sv->last_arrival;
-  if (now < sv->point)
-    now = sv->point;
+  if (now < sv->pt.now)
+    now = sv->pt.now;
   sv->last_arrival = now;
   sv->submitted++;
   r->job.id = sv->next_job_id++;
@@ -125,7 +127,7 @@ static void let_go(server_t *sv, request_t *r) {
 
 void server_forget(server_t *sv, request_t *r) {
   if (r->in_sched) {
-    mlfq_sched_cancel(sv->sched, &r->job, sv->point);
+    mlfq_sched_cancel(sv->sched, &r->job, sv->pt.now);
   } else {
     mlfq_list_remove(&r->plink);
     sv->cancelled_early++;
@@ -133,7 +135,20 @@ void server_forget(server_t *sv, request_t *r) {
   let_go(sv, r);
 }
 
-static void submit(server_t *sv, request_t *r, uint64_t t) {
+/* The daemon's side of the scheduling points (core/point.h): arrivals are
+ * the pending requests, in stamp order; an engine's end is reported when
+ * its thread wakes (on_wakes). */
+static uint64_t next_arrival(void *ud) {
+  server_t *sv = ud;
+
+  return mlfq_list_empty(&sv->pending)
+             ? MLFQ_POINT_NONE
+             : REQ_OF_PLINK(sv->pending.next)->job.arrival_ns;
+}
+
+static int arrive(void *ud, uint64_t t) {
+  server_t *sv = ud;
+  request_t *r = REQ_OF_PLINK(sv->pending.next);
   int rc;
 
   mlfq_list_remove(&r->plink);
@@ -141,14 +156,15 @@ static void submit(server_t *sv, request_t *r, uint64_t t) {
   if (rc) { /* lengths were validated on receipt: cannot happen */
     let_go(sv, r);
     r->ops->failed(r, SERVER_ERR_INTERNAL, "the scheduler refused the request");
-    return;
+    return 0;
   }
   r->in_sched = 1;
   r->ops->accepted(r);
+  return 0;
 }
 
 /* The jobs that begin their first iteration at t: their queue time. */
-static void started(server_t *sv, unsigned e, uint64_t t) {
+static void first_started(server_t *sv, unsigned e, uint64_t t) {
   unsigned i, n;
   mlfq_job_t *const *b = mlfq_sched_batch(sv->sched, e, &n, NULL, NULL);
   request_t *r;
@@ -165,33 +181,26 @@ static void started(server_t *sv, unsigned e, uint64_t t) {
   }
 }
 
-static void dispatch(server_t *sv, uint64_t t) {
-  unsigned e, workers = mlfq_sched_params(sv->sched)->workers;
-  uint64_t dur;
+/* The engine's thread sleeps to the wall time of the model end. */
+static int started(void *ud, unsigned e, uint64_t t, uint64_t dur,
+                   uint64_t end) {
+  server_t *sv = ud;
 
-  for (e = 0; e < workers; e++) {
-    if (sv->end[e] != MLFQ_NONE)
-      continue;
-    if (mlfq_sched_dispatch(sv->sched, e, t, &dur) == 0)
-      continue;
-    started(sv, e, t);
-    /* Saturated at the largest time, where server_model_now stops too,
-     * never wrapped to an early end nor MLFQ_NONE; dur may itself be a
-     * saturated cost (UINT64_MAX), so the busy time saturates too. */
-    sv->end[e] = dur > MLFQ_TIME_MAX - t ? MLFQ_TIME_MAX : t + dur;
-    sv->woke[e] = 0;
-    sv->busy_ns[e] = mlfq_add_sat(sv->busy_ns[e], dur);
-    mlfq_workers_run(sv->workers, e, wall_of(sv, sv->end[e]));
-  }
+  first_started(sv, e, t);
+  sv->busy_ns[e] = mlfq_add_sat(sv->busy_ns[e], dur);
+  mlfq_workers_run(sv->workers, e, wall_of(sv, end));
+  return 0;
 }
 
-static void complete(server_t *sv, unsigned e, uint64_t t) {
-  unsigned i, n = mlfq_sched_complete(sv->sched, e, t, sv->out);
+static void ended(void *ud, unsigned e, uint64_t t, mlfq_job_t *const *out,
+                  unsigned n) {
+  server_t *sv = ud;
   request_t *r;
+  unsigned i;
 
-  sv->end[e] = MLFQ_NONE;
+  (void)e;
   for (i = 0; i < n; i++) {
-    r = MLFQ_CONTAINER_OF(sv->out[i], request_t, job);
+    r = MLFQ_CONTAINER_OF(out[i], request_t, job);
     if (r->job.tokens == 1)
       mlfq_prom_hist_add(&sv->metrics.ttft,
                          (double)(t - r->job.arrival_ns) / 1e9);
@@ -205,53 +214,15 @@ static void complete(server_t *sv, unsigned e, uint64_t t) {
   }
 }
 
+static const mlfq_point_ops_t point_ops = {next_arrival, arrive, ended, started,
+                                           NULL};
+
 static void begin_shutdown(server_t *sv);
 
 void server_pump(server_t *sv) {
-  unsigned e, workers = mlfq_sched_params(sv->sched)->workers;
-  uint64_t tc, ta, t;
-  request_t *r;
   server_out_t *o;
-  int ready;
 
-  for (;;) {
-    tc = MLFQ_NONE;
-    for (e = 0; e < workers; e++)
-      if (sv->end[e] < tc)
-        tc = sv->end[e];
-    ready = 1;
-    for (e = 0; e < workers; e++)
-      if (sv->end[e] == tc && tc != MLFQ_NONE && !sv->woke[e])
-        ready = 0;
-    ta = mlfq_list_empty(&sv->pending)
-             ? MLFQ_NONE
-             : REQ_OF_PLINK(sv->pending.next)->job.arrival_ns;
-    if (ta == MLFQ_NONE && tc == MLFQ_NONE)
-      break;
-    t = ta <= tc ? ta : tc;
-    if (t == tc && !ready && ta > tc)
-      break; /* the next event is an iteration end not yet reported */
-
-    /* Arrivals first, then the iterations ending now, then idle engines
-     * pick; arrivals at a time whose iteration ends are not reported yet
-     * are enqueued, and the picking waits for the report. */
-    while (!mlfq_list_empty(&sv->pending)) {
-      r = REQ_OF_PLINK(sv->pending.next);
-      if (r->job.arrival_ns > t)
-        break;
-      submit(sv, r, t);
-    }
-    sv->point = t;
-    if (t == tc) {
-      if (!ready)
-        break;
-      for (e = 0; e < workers; e++)
-        if (sv->end[e] == t)
-          complete(sv, e, t);
-    }
-    dispatch(sv, t);
-  }
-
+  mlfq_point_run(&sv->pt); /* never fails: arrive and started return 0 */
   while (!mlfq_list_empty(&sv->dirty)) {
     o = MLFQ_CONTAINER_OF(sv->dirty.next, server_out_t, link);
     mlfq_list_remove(&o->link);
@@ -267,7 +238,7 @@ static void on_wakes(void *ud, const mlfq_wake_t *w, size_t n) {
   size_t i;
 
   for (i = 0; i < n; i++) {
-    sv->woke[w[i].engine] = 1;
+    mlfq_point_report(&sv->pt, w[i].engine);
     mlfq_hist_add(&sv->lateness,
                   w[i].woke > w[i].deadline ? w[i].woke - w[i].deadline : 0);
   }
@@ -428,7 +399,6 @@ static uint64_t trim_activity(void *arg) {
 int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
                 char *err, size_t errlen) {
   const mlfq_sched_params_t *p;
-  unsigned e;
   int rc;
 
   memset(sv, 0, sizeof(*sv));
@@ -459,15 +429,10 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
                              mlfq_sched_cost(sv->sched), &o->lim);
   if (rc)
     return mlfq_fail(err, errlen, rc, "out of memory");
-  sv->end = malloc(p->workers * sizeof(*sv->end));
-  sv->woke = calloc(p->workers, 1);
   sv->busy_ns = calloc(p->workers, sizeof(*sv->busy_ns));
-  sv->out = malloc(p->max_batch * sizeof(*sv->out));
-  if (sv->end == NULL || sv->woke == NULL || sv->busy_ns == NULL ||
-      sv->out == NULL)
+  if (sv->busy_ns == NULL ||
+      mlfq_point_init(&sv->pt, &sv->sched, 1, &point_ops, sv) != 0)
     return mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
-  for (e = 0; e < p->workers; e++)
-    sv->end[e] = MLFQ_NONE;
   snprintf(sv->server_id, sizeof(sv->server_id), "mlfqd-%d-%llx", (int)getpid(),
            (unsigned long long)uv_hrtime());
   rc = uv_timer_init(loop, &sv->drain_timer);
@@ -522,10 +487,8 @@ void server_close(server_t *sv) {
 void server_free(server_t *sv) {
   mlfq_wire_config_free(&sv->wcfg);
   mlfq_sched_free(sv->sched);
-  free(sv->end);
-  free(sv->woke);
+  mlfq_point_free(&sv->pt);
   free(sv->busy_ns);
-  free(sv->out);
   http_free(sv->http);
   sv->http = NULL;
 }

@@ -17,6 +17,7 @@
 #include "base/idmap.h"
 #include "base/list.h"
 #include "core/job.h"
+#include "core/point.h"
 #include "core/sched.h"
 #include "errors.h"
 #include "http/prom.h"
@@ -148,13 +149,10 @@ struct server_s {
   char server_id[64];
   uint64_t t0;       /* uv_hrtime() at model time 0 */
   int clock_stopped; /* model time reached MLFQ_TIME_MAX (logged once) */
-  /* engines: model end of the iteration running (MLFQ_NONE when idle),
-   * whether its thread has reported, total modeled busy time */
-  uint64_t *end;
-  uint8_t *woke;
-  uint64_t *busy_ns;
-  mlfq_job_t **out; /* max_batch, for mlfq_sched_complete */
-  uint64_t point;   /* model time of the last scheduling point */
+  /* the scheduling points: engines' ends, reports, the latest point's
+   * model time (pt.now) */
+  mlfq_point_t pt;
+  uint64_t *busy_ns; /* per engine: total modeled busy time */
   uint64_t last_arrival;
   uint64_t next_job_id;
   mlfq_link_t pending;  /* arrived, not yet in the scheduler, by time */

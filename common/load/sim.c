@@ -5,6 +5,8 @@
 
 #include "base/error.h"
 #include "base/units.h"
+#include "core/kv.h"
+#include "core/point.h"
 #include "load/sim.h"
 
 typedef struct {
@@ -124,161 +126,191 @@ static void stats_add(mlfq_sched_stats_t *a, const mlfq_sched_stats_t *b) {
   a->waiting += b->waiting;
 }
 
+/* The simulator's side of the scheduling points (core/point.h): arrivals
+ * come from the sorted requests and are routed by the balancer; ends are
+ * reported as soon as an iteration starts. */
+typedef struct {
+  const mlfq_sim_hooks_t *hooks;
+  const mlfq_req_t *reqs;
+  size_t n, ai;  /* requests, and how many were submitted */
+  size_t *order; /* arrival order, NULL: the requests are in it */
+  mlfq_sched_t **s;
+  mlfq_point_t pt;
+  mlfq_balance_t bal;
+  mlfq_balance_load_t *load;
+  mlfq_sim_result_t *res;
+  unsigned w; /* engines per replica */
+  char *err;
+  size_t errlen;
+} sim_t;
+
+static uint64_t next_arrival(void *ud) {
+  const sim_t *sm = ud;
+
+  if (sm->ai >= sm->n)
+    return MLFQ_POINT_NONE;
+  return sm->reqs[sm->order ? sm->order[sm->ai] : sm->ai].arrival_ns;
+}
+
+static int arrive(void *ud, uint64_t t) {
+  sim_t *sm = ud;
+  size_t id = sm->order ? sm->order[sm->ai] : sm->ai;
+  mlfq_job_t *j = &sm->res->jobs[id];
+  int pick, rc;
+
+  pick = mlfq_balance_pick(&sm->bal);
+  assert(pick >= 0); /* every replica is up */
+  sm->res->replica[id] = (uint32_t)pick;
+  mlfq_balance_dispatch(&sm->bal, (size_t)pick, &sm->load[id], j->input_len,
+                        j->output_len);
+  rc = mlfq_sched_submit(sm->s[pick], j, t);
+  if (rc)
+    return mlfq_fail(sm->err, sm->errlen, rc, "request %zu: %s", id,
+                     mlfq_strerror(rc));
+  sm->ai++;
+  return 0;
+}
+
+static void ended(void *ud, unsigned e, uint64_t t, mlfq_job_t *const *out,
+                  unsigned n) {
+  sim_t *sm = ud;
+  unsigned k, r = e / sm->w;
+  size_t id;
+
+  for (k = 0; k < n; k++) {
+    id = (size_t)out[k]->id;
+    if (sm->hooks->on_token != NULL)
+      sm->hooks->on_token(sm->hooks->ud, id, out[k]->tokens, t);
+    mlfq_balance_token(&sm->bal, r, &sm->load[id]);
+    if (out[k]->tokens == out[k]->output_len) {
+      mlfq_balance_end(&sm->bal, r, &sm->load[id]);
+      if (out[k]->finish_ns > sm->res->makespan_ns)
+        sm->res->makespan_ns = out[k]->finish_ns;
+    }
+  }
+}
+
+static int started(void *ud, unsigned e, uint64_t t, uint64_t dur,
+                   uint64_t end) {
+  sim_t *sm = ud;
+  mlfq_sched_t *s = sm->s[e / sm->w];
+  mlfq_job_t *const *b;
+  unsigned n;
+
+  (void)end;
+  if (dur > MLFQ_TIME_MAX - t)
+    return past_the_end(s, e % sm->w, t, dur, sm->err, sm->errlen);
+  mlfq_point_report(&sm->pt, e); /* its end is known: no clock to wait for */
+  sm->res->busy_ns[e] += dur;
+  if (sm->hooks->on_iteration != NULL) {
+    b = mlfq_sched_batch(s, e % sm->w, &n, NULL, NULL);
+    sm->hooks->on_iteration(sm->hooks->ud, e, t, dur, b, n);
+  }
+  return 0;
+}
+
+static void picked(void *ud, unsigned r, uint64_t t) {
+  sim_t *sm = ud;
+
+  if (sm->hooks->on_point != NULL)
+    sm->hooks->on_point(sm->hooks->ud, sm->s[r], t);
+}
+
+static const mlfq_point_ops_t sim_ops = {next_arrival, arrive, ended, started,
+                                         picked};
+
+/* Sets up sm's schedulers, balancer and result for nr replicas. Returns 0
+ * or a negative code with sm->err set. */
+static int sim_init(sim_t *sm, const mlfq_sched_config_t *cfg,
+                    const mlfq_cost_t *cost, const mlfq_sim_cluster_t *cl,
+                    unsigned nr) {
+  mlfq_sim_result_t *res = sm->res;
+  size_t i, n = sm->n;
+  mlfq_job_t *j;
+  unsigned r;
+  int nomem, rc;
+
+  sm->s = calloc(nr, sizeof(*sm->s));
+  if (sm->s == NULL)
+    return mlfq_fail(sm->err, sm->errlen, MLFQ_ENOMEM, "out of memory");
+  for (r = 0; r < nr; r++) {
+    sm->s[r] = mlfq_sched_new(cfg, cost, sm->err, sm->errlen);
+    if (sm->s[r] == NULL)
+      return MLFQ_EINVAL;
+  }
+  rc = mlfq_balance_init(&sm->bal, cl != NULL ? cl->route : 0, nr,
+                         cl != NULL ? cl->seed : 0);
+  if (rc)
+    return mlfq_fail(sm->err, sm->errlen, rc, "out of memory");
+  for (r = 0; r < nr; r++)
+    mlfq_balance_set_up(&sm->bal, r, 1);
+  sm->order = arrival_order(sm->reqs, n, &nomem);
+  res->jobs = calloc(n ? n : 1, sizeof(*res->jobs));
+  res->replica = calloc(n ? n : 1, sizeof(*res->replica));
+  res->busy_ns = calloc((size_t)nr * sm->w, sizeof(*res->busy_ns));
+  sm->load = calloc(n ? n : 1, sizeof(*sm->load));
+  if (nomem || res->jobs == NULL || res->replica == NULL ||
+      res->busy_ns == NULL || sm->load == NULL ||
+      mlfq_point_init(&sm->pt, sm->s, nr, &sim_ops, sm) != 0)
+    return mlfq_fail(sm->err, sm->errlen, MLFQ_ENOMEM, "out of memory");
+  rc = mlfq_sim_check(cfg, sm->reqs, n, sm->err, sm->errlen);
+  if (rc)
+    return rc;
+  res->n = n;
+  res->workers = nr * sm->w;
+  res->replicas = nr;
+  for (i = 0; i < n; i++) {
+    j = &res->jobs[i];
+    j->id = i;
+    j->arrival_ns = sm->reqs[i].arrival_ns;
+    j->input_len = sm->reqs[i].input_len;
+    j->output_len = sm->reqs[i].output_len;
+  }
+  return 0;
+}
+
 int mlfq_sim_run_cluster(const mlfq_sched_config_t *cfg,
                          const mlfq_cost_t *cost, const mlfq_sim_cluster_t *cl,
                          const mlfq_req_t *reqs, size_t n,
                          const mlfq_sim_hooks_t *hooks, mlfq_sim_result_t *res,
                          char *err, size_t errlen) {
   static const mlfq_sim_hooks_t none;
-  mlfq_sched_t **s = NULL;
-  mlfq_balance_t bal;
-  mlfq_balance_load_t *load = NULL;
   mlfq_sched_stats_t st;
-  mlfq_job_t *j, **out = NULL;
-  uint64_t t, dur, *done = NULL;
-  size_t i, ai, *order = NULL, id;
-  unsigned e, k, nb, r, nr, w, ne;
-  int nomem, rc, pick;
+  sim_t sm;
+  unsigned r, nr;
+  int rc;
 
-  if (hooks == NULL)
-    hooks = &none;
   memset(res, 0, sizeof(*res));
-  memset(&bal, 0, sizeof(bal));
+  memset(&sm, 0, sizeof(sm));
   nr = cl != NULL ? cl->replicas : 1;
-  w = cfg->workers;
   if (nr < 1 || nr > MLFQ_SIM_MAX_REPLICAS)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "replicas: %u is not in [1, %d]",
                      nr, MLFQ_SIM_MAX_REPLICAS);
-  ne = nr * w;
-  s = calloc(nr, sizeof(*s));
-  if (s == NULL)
-    return mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
-  for (r = 0; r < nr; r++) {
-    s[r] = mlfq_sched_new(cfg, cost, err, errlen);
-    if (s[r] == NULL) {
-      rc = MLFQ_EINVAL;
-      goto fail;
-    }
-  }
-  rc = mlfq_balance_init(&bal, cl != NULL ? cl->route : 0, nr,
-                         cl != NULL ? cl->seed : 0);
-  if (rc) {
-    mlfq_fail(err, errlen, rc, "out of memory");
-    goto fail;
-  }
-  for (r = 0; r < nr; r++)
-    mlfq_balance_set_up(&bal, r, 1);
-  order = arrival_order(reqs, n, &nomem);
-  res->jobs = calloc(n ? n : 1, sizeof(*res->jobs));
-  res->replica = calloc(n ? n : 1, sizeof(*res->replica));
-  res->busy_ns = calloc(ne, sizeof(*res->busy_ns));
-  load = calloc(n ? n : 1, sizeof(*load));
-  done = malloc(ne * sizeof(*done));
-  out = malloc(cfg->max_batch * sizeof(*out));
-  if (nomem || res->jobs == NULL || res->replica == NULL ||
-      res->busy_ns == NULL || load == NULL || done == NULL || out == NULL) {
-    rc = mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
-    goto fail;
-  }
-  rc = mlfq_sim_check(cfg, reqs, n, err, errlen);
-  if (rc)
-    goto fail;
-  res->n = n;
-  res->workers = ne;
-  res->replicas = nr;
-  for (e = 0; e < ne; e++)
-    done[e] = UINT64_MAX;
-  for (i = 0; i < n; i++) {
-    j = &res->jobs[i];
-    j->id = i;
-    j->arrival_ns = reqs[i].arrival_ns;
-    j->input_len = reqs[i].input_len;
-    j->output_len = reqs[i].output_len;
-  }
-
-  ai = 0;
-  for (;;) {
-    t = UINT64_MAX;
-    if (ai < n)
-      t = reqs[order ? order[ai] : ai].arrival_ns;
-    for (e = 0; e < ne; e++)
-      if (done[e] < t)
-        t = done[e];
-    if (t == UINT64_MAX)
-      break;
-
-    while (ai < n && reqs[order ? order[ai] : ai].arrival_ns <= t) {
-      id = order ? order[ai] : ai;
-      j = &res->jobs[id];
-      pick = mlfq_balance_pick(&bal);
-      assert(pick >= 0); /* every replica is up */
-      res->replica[id] = (uint32_t)pick;
-      mlfq_balance_dispatch(&bal, (size_t)pick, &load[id], j->input_len,
-                            j->output_len);
-      rc = mlfq_sched_submit(s[pick], j, t);
-      if (rc) {
-        mlfq_fail(err, errlen, rc, "request %zu: %s", id, mlfq_strerror(rc));
-        goto fail;
-      }
-      ai++;
-    }
-    for (e = 0; e < ne; e++) {
-      if (done[e] != t)
-        continue;
-      r = e / w;
-      done[e] = UINT64_MAX;
-      nb = mlfq_sched_complete(s[r], e % w, t, out);
-      for (k = 0; k < nb; k++) {
-        id = (size_t)out[k]->id;
-        if (hooks->on_token != NULL)
-          hooks->on_token(hooks->ud, id, out[k]->tokens, t);
-        mlfq_balance_token(&bal, r, &load[id]);
-        if (out[k]->tokens == out[k]->output_len) {
-          mlfq_balance_end(&bal, r, &load[id]);
-          if (out[k]->finish_ns > res->makespan_ns)
-            res->makespan_ns = out[k]->finish_ns;
-        }
-      }
-    }
+  sm.hooks = hooks != NULL ? hooks : &none;
+  sm.reqs = reqs;
+  sm.n = n;
+  sm.res = res;
+  sm.w = cfg->workers;
+  sm.err = err;
+  sm.errlen = errlen;
+  rc = sim_init(&sm, cfg, cost, cl, nr);
+  if (rc == 0)
+    rc = mlfq_point_run(&sm.pt);
+  if (rc == 0) {
     for (r = 0; r < nr; r++) {
-      for (e = 0; e < w; e++) {
-        if (mlfq_sched_busy(s[r], e))
-          continue;
-        nb = mlfq_sched_dispatch(s[r], e, t, &dur);
-        if (nb == 0)
-          continue;
-        if (dur > MLFQ_TIME_MAX - t) {
-          rc = past_the_end(s[r], e, t, dur, err, errlen);
-          goto fail;
-        }
-        done[r * w + e] = t + dur;
-        res->busy_ns[r * w + e] += dur;
-        if (hooks->on_iteration != NULL)
-          hooks->on_iteration(hooks->ud, r * w + e, t, dur,
-                              mlfq_sched_batch(s[r], e, NULL, NULL, NULL), nb);
-      }
-      if (hooks->on_point != NULL)
-        hooks->on_point(hooks->ud, s[r], t);
+      mlfq_sched_stats(sm.s[r], &st);
+      stats_add(&res->stats, &st);
     }
+  } else {
+    mlfq_sim_result_free(res);
   }
-  for (r = 0; r < nr; r++) {
-    mlfq_sched_stats(s[r], &st);
-    stats_add(&res->stats, &st);
-  }
-  rc = 0;
-  goto out;
-
-fail:
-  mlfq_sim_result_free(res);
-out:
-  for (r = 0; s != NULL && r < nr; r++)
-    mlfq_sched_free(s[r]);
-  free(s);
-  mlfq_balance_free(&bal);
-  free(order);
-  free(load);
-  free(done);
-  free(out);
+  mlfq_point_free(&sm.pt);
+  for (r = 0; sm.s != NULL && r < nr; r++)
+    mlfq_sched_free(sm.s[r]);
+  free(sm.s);
+  mlfq_balance_free(&sm.bal);
+  free(sm.order);
+  free(sm.load);
   return rc;
 }
 

@@ -69,7 +69,7 @@ int fz_server_idle(const server_t *sv) {
       !mlfq_list_empty(&sv->dirty) || !mlfq_list_empty(&sv->streams.dirty))
     return 0;
   for (e = 0; e < workers; e++)
-    if (sv->end[e] != MLFQ_NONE)
+    if (mlfq_point_end(&sv->pt, e) != MLFQ_POINT_NONE)
       return 0;
   for (l = sv->conns.next; l != &sv->conns; l = l->next) {
     c = MLFQ_CONTAINER_OF(l, conn_t, link);
