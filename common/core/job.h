@@ -4,7 +4,7 @@
  * struct (recovering it with MLFQ_CONTAINER_OF), so the scheduler never
  * allocates per job. The caller fills the first block before
  * mlfq_sched_submit; the scheduler maintains the rest. Fields starting with
- * '_' are the scheduler's and policies' private state.
+ * '_' are the scheduler's private state, and _pj its policy's.
  */
 #ifndef MLFQ_JOB_H
 #define MLFQ_JOB_H
@@ -14,6 +14,17 @@
 #include "base/list.h"
 
 typedef struct mlfq_job_s mlfq_job_t;
+
+/* A policy's own per-job state: room that only the job's policy
+ * interprets, through its own struct and accessor (policy_mlfq.c,
+ * policy_srpt.c), so that a policy adds no field to the shared job. The
+ * policy sets it up in arrive; nothing else reads or writes it. Seven
+ * words: two list links and three counters. */
+#define MLFQ_JOB_POLICY_WORDS 7
+typedef union {
+  uint64_t _u64[MLFQ_JOB_POLICY_WORDS];
+  void *_ptr; /* for the alignment of pointers */
+} mlfq_job_policy_t;
 struct mlfq_job_s {
   /* Set by the caller before submit. */
   uint64_t id;         /* caller's id: breaks ties of equal arrival times */
@@ -33,21 +44,15 @@ struct mlfq_job_s {
   uint16_t initial_level;  /* level it joined at arrival */
 
   /* Private. */
-  uint32_t _heap_idx;     /* position in a policy heap */
-  uint64_t _seq;          /* submission order */
-  uint64_t _lseq;         /* order of joining its level (mlfq family) */
-  uint64_t _prefill_ns;   /* cost of its own prefill */
-  uint64_t _decode_ns;    /* cost of one of its decodes */
-  uint64_t _attained_ns;  /* time attained in the current level */
-  uint64_t _wait_ns;      /* start of the current wait (starvation) */
-  uint64_t _remaining_ns; /* remaining own processing time (srpt key) */
-  uint64_t _kv;           /* KV cache tokens allocated to it (kv.h) */
-  mlfq_link_t _link;      /* in the policy's queue */
-  mlfq_link_t _wlink;     /* in the starvation wait list */
-  mlfq_link_t _mlink;     /* in the KV cache's resident list */
-  int32_t _engine;        /* engine running it, or -1 */
-  uint8_t _state;         /* MLFQ_JOB_* below */
-  uint8_t _kvstate;       /* MLFQ_KV_* below */
+  int32_t _engine;       /* engine running it, or -1 */
+  uint64_t _seq;         /* submission order */
+  uint64_t _prefill_ns;  /* cost of its own prefill */
+  uint64_t _decode_ns;   /* cost of one of its decodes */
+  uint64_t _kv;          /* KV cache tokens allocated to it (kv.h) */
+  mlfq_link_t _mlink;    /* in the KV cache's resident list */
+  mlfq_job_policy_t _pj; /* its policy's own state (below) */
+  uint8_t _state;        /* MLFQ_JOB_* below */
+  uint8_t _kvstate;      /* MLFQ_KV_* below */
 };
 
 enum {

@@ -11,6 +11,11 @@
  * batch, unfinished); and finally leave (finished or cancelled, running or
  * not). At any time the core may ask which of two ready jobs comes first
  * (before). All calls come from the scheduler's thread.
+ *
+ * A policy keeps its per-job state in the job's policy slot (j->_pj,
+ * job.h), under its own struct: arrive sets it up, and no one else reads
+ * it. What every policy needs (submission order, prefill and decode costs)
+ * is the scheduler's, in the job's own fields.
  */
 #ifndef MLFQ_POLICY_H
 #define MLFQ_POLICY_H

@@ -6,8 +6,10 @@
  * they joined it: a job that runs and keeps its level keeps its place (the
  * docs/MODEL.md's "kept in place"), so no list ever needs a sorted insert. fcfs
  * is the one-level case whose quantum never runs out. Each push stamps the job
- * with a sequence number (_lseq), so that `before` compares two jobs'
- * places in O(1): (level, _lseq) is exactly the order of next.
+ * with a sequence number (lseq), so that `before` compares two jobs'
+ * places in O(1): (level, lseq) is exactly the order of next. A job's own
+ * state (its links, lseq, attained time, wait start) sits in its policy
+ * slot (job.h, pjob_t here), not in fields of the shared job.
  *
  * Engines fill a batch by walking from the head of the highest non-empty
  * level (a 64-bit mask finds it) and skipping running jobs. With one engine
@@ -34,14 +36,33 @@ typedef struct {
   uint64_t starve_ns;
   mlfq_sched_stats_t *st;
   uint64_t nonempty; /* bit i: level i has a job */
-  uint64_t lseq;     /* pushes so far: a job's _lseq orders its level */
+  uint64_t lseq;     /* pushes so far: a job's lseq orders its level */
   size_t len[MLFQ_MAX_QUEUES];
   mlfq_link_t level[MLFQ_MAX_QUEUES];
   mlfq_link_t wait; /* waiting jobs of levels >= 1, by wait start */
 } mlfq_state_t;
 
-#define JOB(link) MLFQ_CONTAINER_OF(link, mlfq_job_t, _link)
-#define WJOB(link) MLFQ_CONTAINER_OF(link, mlfq_job_t, _wlink)
+/* The family's own state of a job, in its policy slot (job.h). */
+typedef struct {
+  mlfq_link_t link;     /* in its level's list */
+  mlfq_link_t wlink;    /* in the starvation wait list */
+  uint64_t lseq;        /* order of joining its level */
+  uint64_t attained_ns; /* time attained in the current level */
+  uint64_t wait_ns;     /* start of the current wait (starvation) */
+} pjob_t;
+
+_Static_assert(sizeof(pjob_t) <= sizeof(mlfq_job_policy_t),
+               "pjob_t does not fit in a job's policy slot");
+
+static pjob_t *pj(mlfq_job_t *j) { return (pjob_t *)&j->_pj; }
+
+static const pjob_t *cpj(const mlfq_job_t *j) {
+  return (const pjob_t *)&j->_pj;
+}
+
+#define JOB_OF(pjob) MLFQ_CONTAINER_OF((void *)(pjob), mlfq_job_t, _pj)
+#define JOB(l) JOB_OF(MLFQ_CONTAINER_OF(l, pjob_t, link))
+#define WJOB(l) JOB_OF(MLFQ_CONTAINER_OF(l, pjob_t, wlink))
 
 static void *create(int kind, const mlfq_sched_params_t *p,
                     mlfq_sched_stats_t *st) {
@@ -90,9 +111,9 @@ static void destroy(void *ps) { free(ps); }
 
 static void level_push(mlfq_state_t *m, mlfq_job_t *j, unsigned lv) {
   j->level = (uint16_t)lv;
-  j->_attained_ns = 0;
-  j->_lseq = m->lseq++; /* lists only grow at the tail: this is list order */
-  mlfq_list_push_tail(&m->level[lv], &j->_link);
+  pj(j)->attained_ns = 0;
+  pj(j)->lseq = m->lseq++; /* lists only grow at the tail: list order */
+  mlfq_list_push_tail(&m->level[lv], &pj(j)->link);
   m->len[lv]++;
   m->nonempty |= UINT64_C(1) << lv;
 }
@@ -100,7 +121,7 @@ static void level_push(mlfq_state_t *m, mlfq_job_t *j, unsigned lv) {
 static void level_remove(mlfq_state_t *m, mlfq_job_t *j) {
   unsigned lv = j->level;
 
-  mlfq_list_remove(&j->_link);
+  mlfq_list_remove(&pj(j)->link);
   if (--m->len[lv] == 0)
     m->nonempty &= ~(UINT64_C(1) << lv);
 }
@@ -108,8 +129,8 @@ static void level_remove(mlfq_state_t *m, mlfq_job_t *j) {
 static void wait_begin(mlfq_state_t *m, mlfq_job_t *j, uint64_t now) {
   if (m->starve_ns == 0 || j->level == 0)
     return;
-  j->_wait_ns = now;
-  mlfq_list_push_tail(&m->wait, &j->_wlink);
+  pj(j)->wait_ns = now;
+  mlfq_list_push_tail(&m->wait, &pj(j)->wlink);
 }
 
 /* Skip-join: the highest level whose quantum covers the job's prefill. */
@@ -128,6 +149,7 @@ static int arrive(void *ps, mlfq_job_t *j, uint64_t now) {
   mlfq_state_t *m = ps;
   unsigned lv = join_level(m, j);
 
+  mlfq_list_init(&pj(j)->wlink);
   level_push(m, j, lv);
   j->initial_level = (uint16_t)lv;
   wait_begin(m, j, now);
@@ -140,9 +162,9 @@ static void refresh(void *ps, uint64_t now) {
 
   while (!mlfq_list_empty(&m->wait)) {
     j = WJOB(m->wait.next);
-    if (now < j->_wait_ns || now - j->_wait_ns <= m->starve_ns)
+    if (now < pj(j)->wait_ns || now - pj(j)->wait_ns <= m->starve_ns)
       break;
-    mlfq_list_remove(&j->_wlink);
+    mlfq_list_remove(&pj(j)->wlink);
     level_remove(m, j);
     level_push(m, j, 0);
     j->promotions++;
@@ -185,18 +207,19 @@ static mlfq_job_t *next(void *ps, mlfq_cursor_t *c) {
 
 static void take(void *ps, mlfq_job_t *j) {
   (void)ps;
-  if (mlfq_list_linked(&j->_wlink))
-    mlfq_list_remove(&j->_wlink);
+  if (mlfq_list_linked(&pj(j)->wlink))
+    mlfq_list_remove(&pj(j)->wlink);
 }
 
 static int ran(void *ps, mlfq_job_t *j, uint64_t dur, uint64_t now) {
   mlfq_state_t *m = ps;
+  pjob_t *q = pj(j);
   unsigned lv = j->level;
 
   (void)now;
-  j->_attained_ns =
-      dur > UINT64_MAX - j->_attained_ns ? UINT64_MAX : j->_attained_ns + dur;
-  if (j->_attained_ns < m->quantum[lv])
+  q->attained_ns =
+      dur > UINT64_MAX - q->attained_ns ? UINT64_MAX : q->attained_ns + dur;
+  if (q->attained_ns < m->quantum[lv])
     return 0;
   /* Quantum used: one level down (the last level keeps it), to the tail. */
   level_remove(m, j);
@@ -217,8 +240,8 @@ static void leave(void *ps, mlfq_job_t *j) {
   mlfq_state_t *m = ps;
 
   level_remove(m, j);
-  if (mlfq_list_linked(&j->_wlink))
-    mlfq_list_remove(&j->_wlink);
+  if (mlfq_list_linked(&pj(j)->wlink))
+    mlfq_list_remove(&pj(j)->wlink);
 }
 
 /* next's order: levels from the highest, each in list order. */
@@ -226,7 +249,7 @@ static int before(const void *ps, const mlfq_job_t *a, const mlfq_job_t *b) {
   (void)ps;
   if (a->level != b->level)
     return a->level < b->level;
-  return a->_lseq < b->_lseq;
+  return cpj(a)->lseq < cpj(b)->lseq;
 }
 
 static unsigned levels(const void *ps) { return ((const mlfq_state_t *)ps)->k; }

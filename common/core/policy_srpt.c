@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
+#include "base/units.h"
 #include "core/policy.h"
 
 /* A heap entry carries its key, so that sifting compares within the array
@@ -27,6 +28,21 @@ typedef struct {
   uint64_t seq;
   mlfq_job_t *job;
 } entry_t;
+
+/* srpt's own state of a job, in its policy slot (job.h). */
+typedef struct {
+  uint64_t remaining; /* remaining own processing time: the key */
+  uint32_t heap_idx;  /* slot in the heap, UINT32_MAX when out of it */
+} pjob_t;
+
+_Static_assert(sizeof(pjob_t) <= sizeof(mlfq_job_policy_t),
+               "pjob_t does not fit in a job's policy slot");
+
+static pjob_t *pj(mlfq_job_t *j) { return (pjob_t *)&j->_pj; }
+
+static const pjob_t *cpj(const mlfq_job_t *j) {
+  return (const pjob_t *)&j->_pj;
+}
 
 typedef struct {
   entry_t *heap;
@@ -43,7 +59,7 @@ static int before(const entry_t *a, const entry_t *b) {
 
 static void place(srpt_state_t *h, size_t i, const entry_t *e) {
   h->heap[i] = *e;
-  e->job->_heap_idx = (uint32_t)i;
+  pj(e->job)->heap_idx = (uint32_t)i;
 }
 
 static void sift_up(srpt_state_t *h, size_t i, entry_t e) {
@@ -77,16 +93,16 @@ static void sift_down(srpt_state_t *h, size_t i, entry_t e) {
 }
 
 static void heap_push(srpt_state_t *h, mlfq_job_t *j) {
-  entry_t e = {j->_remaining_ns, j->_seq, j};
+  entry_t e = {pj(j)->remaining, j->_seq, j};
 
   sift_up(h, h->n++, e);
 }
 
 static void heap_remove(srpt_state_t *h, mlfq_job_t *j) {
-  size_t i = j->_heap_idx;
+  size_t i = pj(j)->heap_idx;
   entry_t last;
 
-  j->_heap_idx = UINT32_MAX;
+  pj(j)->heap_idx = UINT32_MAX;
   last = h->heap[--h->n];
   if (i == h->n)
     return;
@@ -131,6 +147,8 @@ static int arrive(void *ps, mlfq_job_t *j, uint64_t now) {
   h->unfinished++;
   j->level = 0;
   j->initial_level = 0;
+  pj(j)->remaining = mlfq_add_sat(
+      j->_prefill_ns, mlfq_mul_sat(j->output_len - 1, j->_decode_ns));
   heap_push(h, j);
   return 0;
 }
@@ -149,11 +167,12 @@ static mlfq_job_t *next(void *ps, mlfq_cursor_t *c) {
 
 static void take(void *ps, mlfq_job_t *j) { heap_remove(ps, j); }
 
+/* j got its token j->tokens: its prefill or one decode is done. */
 static int ran(void *ps, mlfq_job_t *j, uint64_t dur, uint64_t now) {
   (void)ps;
-  (void)j;
   (void)dur;
   (void)now;
+  pj(j)->remaining -= j->tokens == 1 ? j->_prefill_ns : j->_decode_ns;
   return 0;
 }
 
@@ -165,18 +184,18 @@ static void release(void *ps, mlfq_job_t *j, uint64_t now) {
 static void leave(void *ps, mlfq_job_t *j) {
   srpt_state_t *h = ps;
 
-  if (j->_heap_idx != UINT32_MAX)
+  if (pj(j)->heap_idx != UINT32_MAX)
     heap_remove(h, j);
   h->unfinished--;
 }
 
-/* The heap's key order. A job's key, its _remaining_ns and _seq, changes
+/* The heap's key order. A job's key, its remaining time and _seq, changes
  * only while it runs (out of the heap). */
 static int job_before(const void *ps, const mlfq_job_t *a,
                       const mlfq_job_t *b) {
   (void)ps;
-  if (a->_remaining_ns != b->_remaining_ns)
-    return a->_remaining_ns < b->_remaining_ns;
+  if (cpj(a)->remaining != cpj(b)->remaining)
+    return cpj(a)->remaining < cpj(b)->remaining;
   return a->_seq < b->_seq;
 }
 

@@ -209,18 +209,10 @@ int mlfq_sched_submit(mlfq_sched_t *s, mlfq_job_t *j, uint64_t now) {
   j->first_token_ns = 0;
   j->finish_ns = 0;
   j->_seq = s->seq;
-  j->_lseq = 0;
   j->_prefill_ns = mlfq_cost_prefill_ns(&s->cost, j->input_len);
   j->_decode_ns = mlfq_cost_decode_ns(&s->cost, j->input_len);
-  j->_attained_ns = 0;
-  j->_wait_ns = now;
-  j->_remaining_ns = mlfq_add_sat(
-      j->_prefill_ns, mlfq_mul_sat(j->output_len - 1, j->_decode_ns));
   j->_kv = 0;
-  mlfq_list_init(&j->_link);
-  mlfq_list_init(&j->_wlink);
   mlfq_list_init(&j->_mlink);
-  j->_heap_idx = UINT32_MAX;
   j->_engine = -1;
   j->_kvstate = MLFQ_KV_NONE;
   err = s->pol->arrive(s->ps, j, now);
@@ -404,12 +396,8 @@ unsigned mlfq_sched_complete(mlfq_sched_t *s, unsigned e, uint64_t now,
     j->tokens++;
     if (s->kv.cap > 0)
       mlfq_kv_ran(&s->kv, j);
-    if (j->tokens == 1) {
+    if (j->tokens == 1)
       j->first_token_ns = now;
-      j->_remaining_ns -= j->_prefill_ns;
-    } else {
-      j->_remaining_ns -= j->_decode_ns;
-    }
     if (j->tokens == j->output_len) {
       j->finish_ns = now;
       j->_engine = -1;
