@@ -36,9 +36,11 @@ typedef struct {
 
 #define O(f) offsetof(opts_t, f), 0
 
+/* The help of --policy, written from the policy table in main. */
+static char policy_help[MLFQ_POLICY_NAMES_BUFSIZE + 32];
+
 static const mlfq_cli_opt_t options[] = {
-    {"policy", "NAME", "fcfs, naive-mlfq, mlfq or srpt (default mlfq)",
-     mlfq_cli_set_str, O(policy), 0, 0},
+    {"policy", "NAME", policy_help, mlfq_cli_set_str, O(policy), 0, 0},
     {"jobs", "N", "jobs submitted and left waiting (default 1000000)",
      mlfq_cli_set_size, O(jobs), 1, 1e9},
     {"quick", NULL, "tiny size (10000 jobs) for CI", mlfq_cli_set_flag,
@@ -70,11 +72,13 @@ int main(int argc, char **argv) {
   struct rusage ru;
   long long r0, r1, r2;
   uint64_t rng = 88172645463325252u;
-  char err[256];
+  char err[256], names[MLFQ_POLICY_NAMES_BUFSIZE];
   opts_t o;
   size_t i;
   int rc, status = 1;
 
+  snprintf(policy_help, sizeof(policy_help), "%s (default mlfq)",
+           mlfq_policy_names(names, sizeof(names), NULL));
   memset(&o, 0, sizeof(o));
   o.policy = "mlfq";
   o.jobs = 1000000;

@@ -40,9 +40,11 @@ typedef struct {
 
 #define O(f) offsetof(opts_t, f), 0
 
+/* The help of --policy, written from the policy table in main. */
+static char policy_help[MLFQ_POLICY_NAMES_BUFSIZE + 32];
+
 static const mlfq_cli_opt_t options[] = {
-    {"policy", "NAME", "fcfs, naive-mlfq, mlfq, srpt or all (default all)",
-     mlfq_cli_set_str, O(policy), 0, 0},
+    {"policy", "NAME", policy_help, mlfq_cli_set_str, O(policy), 0, 0},
     {"jobs", "N", "jobs submitted and kept waiting (default 10000)",
      mlfq_cli_set_size, O(jobs), 1, 1e8},
     {"iterations", "N", "timed iterations per policy (default 20000000)",
@@ -167,10 +169,12 @@ int main(int argc, char **argv) {
   mlfq_cli_group_t group;
   mlfq_cost_t cost;
   opts_t o;
-  char err[256];
+  char err[256], names[MLFQ_POLICY_NAMES_BUFSIZE];
   size_t i;
   int rc;
 
+  snprintf(policy_help, sizeof(policy_help), "%s (default all)",
+           mlfq_policy_names(names, sizeof(names), "all"));
   memset(&o, 0, sizeof(o));
   o.policy = "all";
   o.jobs = 10000;
