@@ -181,7 +181,10 @@ static void first_started(server_t *sv, unsigned e, uint64_t t) {
   }
 }
 
-/* The engine's thread sleeps to the wall time of the model end. */
+/* The engine's thread sleeps to the wall time of the model end, which the
+ * point saturates at the largest time, where server_model_now stops too;
+ * dur may itself be a saturated cost (UINT64_MAX), so the busy time
+ * saturates too. */
 static int started(void *ud, unsigned e, uint64_t t, uint64_t dur,
                    uint64_t end) {
   server_t *sv = ud;
