@@ -32,17 +32,20 @@ int mlfq_point_init(mlfq_point_t *pt, mlfq_sched_t *const *sched,
   pt->nsched = nsched;
   pt->workers = p->workers;
   pt->now = 0;
+  pt->_unreported = 0;
   pt->_ops = ops;
   pt->_ud = ud;
   pt->_end = malloc(ne * sizeof(*pt->_end));
-  pt->_reported = calloc(ne, sizeof(*pt->_reported));
+  pt->_reported = malloc(ne * sizeof(*pt->_reported));
   pt->_out = malloc(p->max_batch * sizeof(*pt->_out));
   if (pt->_end == NULL || pt->_reported == NULL || pt->_out == NULL) {
     mlfq_point_free(pt);
     return MLFQ_ENOMEM;
   }
-  for (e = 0; e < ne; e++)
+  for (e = 0; e < ne; e++) {
     pt->_end[e] = MLFQ_POINT_NONE;
+    pt->_reported[e] = 1; /* 0 only while busy with an end not reported */
+  }
   return 0;
 }
 
@@ -53,12 +56,6 @@ void mlfq_point_free(mlfq_point_t *pt) {
   pt->_end = NULL;
   pt->_reported = NULL;
   pt->_out = NULL;
-}
-
-void mlfq_point_report(mlfq_point_t *pt, unsigned e) { pt->_reported[e] = 1; }
-
-uint64_t mlfq_point_end(const mlfq_point_t *pt, unsigned e) {
-  return pt->_end[e];
 }
 
 /* Closes the iterations that end at t, in engine order. */
@@ -93,6 +90,7 @@ static int pick_all(mlfq_point_t *pt, uint64_t t) {
        * to NONE; dur may itself be a saturated cost (UINT64_MAX). */
       pt->_end[e] = dur > MLFQ_TIME_MAX - t ? MLFQ_TIME_MAX : t + dur;
       pt->_reported[e] = 0;
+      pt->_unreported++;
       rc = pt->_ops->started(pt->_ud, e, t, dur, pt->_end[e]);
       if (rc)
         return rc;
@@ -114,9 +112,11 @@ int mlfq_point_run(mlfq_point_t *pt) {
       if (pt->_end[e] < tc)
         tc = pt->_end[e];
     ready = 1;
-    for (e = 0; e < ne && tc != MLFQ_POINT_NONE; e++)
+    for (e = 0; e < ne && pt->_unreported > 0; e++)
       if (pt->_end[e] == tc && !pt->_reported[e])
         ready = 0;
+    /* Asked at every point: the driver's calls may have removed arrivals
+     * (a daemon's connection that closed). */
     ta = pt->_ops->next_arrival(pt->_ud);
     if (ta == MLFQ_POINT_NONE && tc == MLFQ_POINT_NONE)
       return 0;
@@ -126,10 +126,11 @@ int mlfq_point_run(mlfq_point_t *pt) {
 
     /* Arrivals at the time of an end not yet reported are submitted; the
      * end and the picks wait for the report. */
-    while (pt->_ops->next_arrival(pt->_ud) <= t) {
+    while (ta <= t) {
       rc = pt->_ops->arrive(pt->_ud, t);
       if (rc)
         return rc;
+      ta = pt->_ops->next_arrival(pt->_ud);
     }
     pt->now = t;
     if (t == tc) {

@@ -57,11 +57,12 @@ typedef struct {
 typedef struct {
   mlfq_sched_t *const *sched; /* nsched schedulers, the same workers each */
   unsigned nsched;
-  unsigned workers;   /* engines per scheduler */
-  uint64_t now;       /* model time of the latest point begun (0) */
-  uint64_t *_end;     /* per engine: end of its iteration, or NONE */
-  uint8_t *_reported; /* per engine: its end was reported */
-  mlfq_job_t **_out;  /* max_batch, for mlfq_sched_complete */
+  unsigned workers;     /* engines per scheduler */
+  uint64_t now;         /* model time of the latest point begun (0) */
+  uint64_t *_end;       /* per engine: end of its iteration, or NONE */
+  uint8_t *_reported;   /* per engine: its end was reported */
+  unsigned _unreported; /* engines busy with an end not reported */
+  mlfq_job_t **_out;    /* max_batch, for mlfq_sched_complete */
   const mlfq_point_ops_t *_ops;
   void *_ud;
 } mlfq_point_t;
@@ -77,10 +78,17 @@ void mlfq_point_free(mlfq_point_t *pt);
 
 /* Engine e's current iteration has reached its end (in the driver's
  * clock): the point may close it. */
-void mlfq_point_report(mlfq_point_t *pt, unsigned e);
+static inline void mlfq_point_report(mlfq_point_t *pt, unsigned e) {
+  if (!pt->_reported[e]) {
+    pt->_reported[e] = 1;
+    pt->_unreported--;
+  }
+}
 
 /* The end of engine e's iteration, or MLFQ_POINT_NONE when it is idle. */
-uint64_t mlfq_point_end(const mlfq_point_t *pt, unsigned e);
+static inline uint64_t mlfq_point_end(const mlfq_point_t *pt, unsigned e) {
+  return pt->_end[e];
+}
 
 /* Runs every scheduling point the events known so far allow, in model-time
  * order (see above), and returns when the next event is an iteration end

@@ -135,6 +135,7 @@ typedef struct {
   size_t n, ai;  /* requests, and how many were submitted */
   size_t *order; /* arrival order, NULL: the requests are in it */
   mlfq_sched_t **s;
+  mlfq_point_ops_t ops; /* picked only with an on_point hook */
   mlfq_point_t pt;
   mlfq_balance_t bal;
   mlfq_balance_load_t *load;
@@ -216,9 +217,6 @@ static void picked(void *ud, unsigned r, uint64_t t) {
     sm->hooks->on_point(sm->hooks->ud, sm->s[r], t);
 }
 
-static const mlfq_point_ops_t sim_ops = {next_arrival, arrive, ended, started,
-                                         picked};
-
 /* Sets up sm's schedulers, balancer and result for nr replicas. Returns 0
  * or a negative code with sm->err set. */
 static int sim_init(sim_t *sm, const mlfq_sched_config_t *cfg,
@@ -251,7 +249,7 @@ static int sim_init(sim_t *sm, const mlfq_sched_config_t *cfg,
   sm->load = calloc(n ? n : 1, sizeof(*sm->load));
   if (nomem || res->jobs == NULL || res->replica == NULL ||
       res->busy_ns == NULL || sm->load == NULL ||
-      mlfq_point_init(&sm->pt, sm->s, nr, &sim_ops, sm) != 0)
+      mlfq_point_init(&sm->pt, sm->s, nr, &sm->ops, sm) != 0)
     return mlfq_fail(sm->err, sm->errlen, MLFQ_ENOMEM, "out of memory");
   rc = mlfq_sim_check(cfg, sm->reqs, n, sm->err, sm->errlen);
   if (rc)
@@ -287,6 +285,8 @@ int mlfq_sim_run_cluster(const mlfq_sched_config_t *cfg,
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "replicas: %u is not in [1, %d]",
                      nr, MLFQ_SIM_MAX_REPLICAS);
   sm.hooks = hooks != NULL ? hooks : &none;
+  sm.ops = (mlfq_point_ops_t){next_arrival, arrive, ended, started,
+                              sm.hooks->on_point != NULL ? picked : NULL};
   sm.reqs = reqs;
   sm.n = n;
   sm.res = res;
