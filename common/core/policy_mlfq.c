@@ -42,8 +42,9 @@ typedef struct {
   mlfq_link_t wait; /* waiting jobs of levels >= 1, by wait start */
 } mlfq_state_t;
 
-/* The family's own state of a job, in its policy slot (job.h). */
-typedef struct {
+/* The family's own state of a job, in its policy slot (job.h). May alias
+ * the slot's words, which are only ever read through this type. */
+typedef struct __attribute__((may_alias)) {
   mlfq_link_t link;     /* in its level's list */
   mlfq_link_t wlink;    /* in the starvation wait list */
   uint64_t lseq;        /* order of joining its level */

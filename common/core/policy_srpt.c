@@ -29,8 +29,9 @@ typedef struct {
   mlfq_job_t *job;
 } entry_t;
 
-/* srpt's own state of a job, in its policy slot (job.h). */
-typedef struct {
+/* srpt's own state of a job, in its policy slot (job.h). May alias
+ * the slot's words, which are only ever read through this type. */
+typedef struct __attribute__((may_alias)) {
   uint64_t remaining; /* remaining own processing time: the key */
   uint32_t heap_idx;  /* slot in the heap, UINT32_MAX when out of it */
 } pjob_t;
