@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The soak test (tests/server/test-soak.c) for longer than CI runs it: 1,000
-# connections of good, invalid, vanishing and slow-reading clients against
-# mlfqd, then against mlfq-router over two replicas.
+# The soak (tests/{server,router}/test-soak.c over tests/server/soak.c) for
+# longer than CI runs it: 1,000 connections of good, invalid, vanishing and
+# slow-reading clients against mlfqd, then mlfq-router over two replicas.
 #
 #   scripts/soak.sh [SECONDS [BUILD_DIR]]   default 300 s, build/
 #
