@@ -2,7 +2,8 @@
  * what they build, and the ops by which the servers' one life cycle
  * (common/net/daemon_main.h: daemon mode, pidfile, logging, signals, the
  * drain, the exit) runs it; the router itself is router.c, client.c,
- * replica.c, stream.c and stats.c (docs/ROUTER.md). */
+ * replica.c and stats.c over common/net's stream and session
+ * (docs/ROUTER.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* mlfqd: the real-time serving daemon. Its options, what they build, and
  * the ops by which the servers' one life cycle (common/net/daemon_main.h:
  * daemon mode, pidfile, logging, signals, the drain, the exit) runs it;
- * the server itself is server.c, conn.c, http.c and metrics.c. */
+ * the server itself is the rest of server/ (server/README.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* The test framework: one runner, one tests/test-<area>.c per area.
+/* The test framework of both runners (tests/README.md): the tests of
+ * tests/LAYER and tests/PROGRAM, one concern per file.
  *
  * A test is `TEST(area, name) { ... }`. CMake finds every TEST line in the
  * test files, lists it in the runner and registers it with ctest as
