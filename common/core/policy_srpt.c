@@ -58,39 +58,46 @@ static int before(const entry_t *a, const entry_t *b) {
   return a->seq < b->seq;
 }
 
-static void place(srpt_state_t *h, size_t i, const entry_t *e) {
-  h->heap[i] = *e;
-  pj(e->job)->heap_idx = (uint32_t)i;
+/* Puts e in slot i of heap. The heap and the entry are read through
+ * locals: the job's slot may alias anything (pjob_t), so a store to it
+ * would otherwise make the compiler read h's fields again. */
+static void place(entry_t *heap, size_t i, entry_t e) {
+  heap[i] = e;
+  pj(e.job)->heap_idx = (uint32_t)i;
 }
 
 static void sift_up(srpt_state_t *h, size_t i, entry_t e) {
+  entry_t *heap = h->heap, p;
   size_t parent;
 
   while (i > 0) {
     parent = (i - 1) / 2;
-    if (!before(&e, &h->heap[parent]))
+    p = heap[parent];
+    if (!before(&e, &p))
       break;
-    place(h, i, &h->heap[parent]);
+    place(heap, i, p);
     i = parent;
   }
-  place(h, i, &e);
+  place(heap, i, e);
 }
 
 static void sift_down(srpt_state_t *h, size_t i, entry_t e) {
-  size_t child;
+  entry_t *heap = h->heap, c;
+  size_t child, n = h->n;
 
   for (;;) {
     child = 2 * i + 1;
-    if (child >= h->n)
+    if (child >= n)
       break;
-    if (child + 1 < h->n && before(&h->heap[child + 1], &h->heap[child]))
+    if (child + 1 < n && before(&heap[child + 1], &heap[child]))
       child++;
-    if (!before(&h->heap[child], &e))
+    c = heap[child];
+    if (!before(&c, &e))
       break;
-    place(h, i, &h->heap[child]);
+    place(heap, i, c);
     i = child;
   }
-  place(h, i, &e);
+  place(heap, i, e);
 }
 
 static void heap_push(srpt_state_t *h, mlfq_job_t *j) {
