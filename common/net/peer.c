@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -13,6 +12,7 @@
 #include "base/error.h"
 #include "base/units.h"
 #include "net/peer.h"
+#include "net/tcp.h"
 #include "wire/frame.h"
 #include "wire/wire.h"
 
@@ -70,28 +70,24 @@ int mlfq_peer_parse_addr(const char *s, char *host, size_t hostlen, int *port) {
 
 int mlfq_peer_connect(mlfq_peer_t *p, const char *host, int port,
                       int timeout_ms, char *err, size_t errlen) {
-  struct addrinfo hints, *ai = NULL;
-  char portstr[16];
+  struct sockaddr_storage ss;
+  socklen_t sslen, len = sizeof(int);
   int fd = -1, rc, one = 1, soerr = 0;
-  socklen_t len = sizeof(soerr);
   int64_t deadline = now_ms() + timeout_ms;
 
   memset(p, 0, sizeof(*p));
   p->fd = -1;
   p->max_frame = 64u << 20;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  snprintf(portstr, sizeof(portstr), "%d", port);
-  rc = getaddrinfo(host, portstr, &hints, &ai);
-  if (rc != 0)
-    return mlfq_fail(err, errlen, -EINVAL, "%s: %s", host, gai_strerror(rc));
-  fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (mlfq_tcp_resolve(host, port, &ss, err, errlen) != 0)
+    return -EINVAL; /* err is "HOST: reason" */
+  sslen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                   : sizeof(struct sockaddr_in);
+  fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     rc = -errno;
     goto fail;
   }
-  rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+  rc = connect(fd, (struct sockaddr *)&ss, sslen);
   if (rc != 0 && errno != EINPROGRESS) {
     rc = -errno;
     goto fail;
@@ -104,7 +100,6 @@ int mlfq_peer_connect(mlfq_peer_t *p, const char *host, int port,
       goto fail;
   }
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  freeaddrinfo(ai);
   p->fd = fd;
   mlfq_buf_init(&p->in, (size_t)p->max_frame + MLFQ_FRAME_HEADER + 65536);
   return 0;
@@ -112,7 +107,6 @@ int mlfq_peer_connect(mlfq_peer_t *p, const char *host, int port,
 fail:
   if (fd >= 0)
     close(fd);
-  freeaddrinfo(ai);
   return mlfq_fail(err, errlen, rc, "cannot connect to %s:%d: %s", host, port,
                    strerror(-rc));
 }
