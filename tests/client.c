@@ -461,21 +461,14 @@ char *tc_wait_log(const mlfq_test_daemon_t *d, const char *want) {
   }
 }
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t tc_slack_ns(const mlfq_test_daemon_t *d) {
   tc_client_t *c = tc_open(d, 1);
   Mlfq__ServerMessage *m;
   uint64_t rtt, slack;
 
-  rtt = mono_ns();
+  rtt = tc_now_ns();
   m = tc_stats(c);
-  rtt = mono_ns() - rtt;
+  rtt = tc_now_ns() - rtt;
   slack = rtt + (uint64_t)(m->stats->lateness_max_us * 1e3);
   mlfq__server_message__free_unpacked(m, NULL);
   tc_close(c);

@@ -99,8 +99,9 @@
                      h_ ? h_ : "(null)");                                      \
   } while (0)
 
-/* The monotonic clock in ms (both runners have it: runner.c). */
+/* The monotonic clock in ms and in ns (both runners have them: runner.c). */
 int64_t tc_now_ms(void);
+uint64_t tc_now_ns(void);
 
 /* The ms left until deadline (a tc_now_ms time), 0 once it has passed. */
 int tc_left_ms(int64_t deadline);

@@ -11,13 +11,6 @@
 
 #define MAXJ 64
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t absdiff(uint64_t a, uint64_t b) {
   return a > b ? a - b : b - a;
 }
@@ -76,7 +69,7 @@ static void figure6(const char *policy, const char *preempt) {
   mlfq_buf_init(&b, 1 << 16);
   for (i = 0; i < 3; i++)
     tc_put_submit(&b, (uint64_t)i + 1, in[i], out[i]);
-  sent = mono_ns();
+  sent = tc_now_ns();
   ASSERT_OK(mlfq_peer_send_raw(&c->p, b.data, b.len));
   mlfq_buf_free(&b);
 
@@ -100,7 +93,7 @@ static void figure6(const char *policy, const char *preempt) {
     case MLFQ__SERVER_MESSAGE__MSG_DONE:
       i = (int)m->done->id - 1;
       finish[i] = m->done->finish_ns;
-      received[i] = mono_ns();
+      received[i] = tc_now_ns();
       ASSERT_EQ(m->done->iterations, out[i]);
       done++;
       break;
