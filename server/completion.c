@@ -150,6 +150,7 @@ void completion_start(http_t *h, int chat) {
     r->client_id = i;
     r->job.input_len = h->q.input_len[i];
     r->job.output_len = h->q.max_tokens;
+    r->max_tokens = h->q.max_tokens;
     mlfq_list_init(&r->clink);
     mlfq_list_init(&r->slink);
     server_arrive(sv, r, now);

@@ -130,6 +130,7 @@ static void on_submit(mlfq_session_t *s, const Mlfq__Submit *m) {
   r->client_id = m->id;
   r->job.input_len = m->input_length;
   r->job.output_len = m->output_length;
+  r->max_tokens = m->output_length;
   mlfq_list_push_tail(&c->reqs, &r->clink);
   server_arrive(c->sv, r, c->now);
 }

@@ -80,6 +80,9 @@ struct request_s {
   const request_ops_t *ops;
   void *owner;        /* the connection it came from (conn.c, http.c) */
   uint64_t client_id; /* the owner's id for it */
+  /* The most tokens its client allowed (max_tokens; a Submit's
+   * output_length): job.output_len below it is a natural end, "stop". */
+  uint32_t max_tokens;
   mlfq_link_t clink;  /* in its owner's list */
   mlfq_link_t plink;  /* in server->pending until it enters the scheduler */
   mlfq_link_t slink;  /* in server->requests while in flight */
