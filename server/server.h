@@ -83,9 +83,9 @@ struct request_s {
   /* The most tokens its client allowed (max_tokens; a Submit's
    * output_length): job.output_len below it is a natural end, "stop". */
   uint32_t max_tokens;
-  mlfq_link_t clink;  /* in its owner's list */
-  mlfq_link_t plink;  /* in server->pending until it enters the scheduler */
-  mlfq_link_t slink;  /* in server->requests while in flight */
+  mlfq_link_t clink; /* in its owner's list */
+  mlfq_link_t plink; /* in server->pending until it enters the scheduler */
+  mlfq_link_t slink; /* in server->requests while in flight */
   int in_sched;
   int started; /* its first iteration has begun (the queue time is known) */
 };
@@ -155,7 +155,8 @@ struct server_s {
   /* the scheduling points: engines' ends, reports, the latest point's
    * model time (pt.now) */
   mlfq_point_t pt;
-  uint64_t *busy_ns; /* per engine: total modeled busy time */
+  unsigned inline_ends; /* reported by this pump without a hand-off */
+  uint64_t *busy_ns;    /* per engine: total modeled busy time */
   uint64_t last_arrival;
   uint64_t next_job_id;
   mlfq_link_t pending;  /* arrived, not yet in the scheduler, by time */
