@@ -5,7 +5,7 @@
 #   bench/run.sh                  every benchmark, 5 runs each (~23 min, 19 of them loadgen)
 #   bench/run.sh --quick          tiny sizes, 1 run, a few seconds (CI)
 #   bench/run.sh --runs N         N runs of each measurement
-#   bench/run.sh --only NAME      sched, mem, sim, daemon, loadgen, router or http
+#   bench/run.sh --only NAME      sched, mem, sim, daemon, loadgen, router, http or front
 #   bench/run.sh --build-dir DIR  build in DIR (default build-bench)
 #   bench/run.sh --no-build       use the programs already built in DIR
 #   bench/run.sh --out DIR        results in DIR (default: bench-results in
@@ -243,9 +243,12 @@ router_tok+=" requests=[0-9]+ tokens_per_request=[0-9]+ window=[0-9]+"
 router_tok+=" done=[0-9]+ errors=[0-9]+ tokens=[0-9]+ seconds=$num"
 router_tok+=" requests_per_s=[0-9]+ tokens_per_s=[0-9]+"
 router_line="($router_lat|$router_tok)"
-http_line="bench=http mode=(stream|plain) conns=[0-9]+ requests=[0-9]+"
-http_line+=" tokens_per_request=[0-9]+ done=[0-9]+ errors=0 tokens=[0-9]+"
-http_line+=" seconds=$num requests_per_s=[0-9]+ tokens_per_s=[0-9]+"
+http_line="bench=http mode=(stream|plain) keep_alive=[01] conns=[0-9]+"
+http_line+=" requests=[0-9]+ tokens_per_request=[0-9]+ done=[0-9]+ errors=0"
+http_line+=" tokens=[0-9]+ seconds=$num requests_per_s=[0-9]+"
+http_line+=" tokens_per_s=[0-9]+( server_cpu_s=$num server_us_per_request=$num"
+http_line+=" server_us_per_token=$num)?"
+front_line="bench=front decode_ms=$num ${http_line#bench=http }"
 http_proto="bench=http mode=protocol conns=[0-9]+ requests=[0-9]+"
 http_proto+=" tokens_per_request=[0-9]+ window=[0-9]+ done=[0-9]+ errors=0"
 http_proto+=" tokens=[0-9]+ seconds=$num requests_per_s=[0-9]+ tokens_per_s=[0-9]+"
@@ -564,6 +567,7 @@ http_run() {
     case "$a" in
     HTTP) args+=("$haddr") ;;
     ADDR) args+=("$daemon_addr") ;;
+    PID) args+=("$daemon_pid") ;;
     *) args+=("$a") ;;
     esac
   done
@@ -817,6 +821,42 @@ if [ -z "$only" ] || [ "$only" = http ]; then
   done
 fi
 
+if [ -z "$only" ] || [ "$only" = front ]; then
+  # The front door with a fast model: plain completions of 8 tokens on 64
+  # connections, kept alive or one per request, and 64 kept-alive streams
+  # of 256 tokens at 0, 0.01 and 0.2 ms per iteration (batches of 64), with
+  # the server's CPU time per request and per token.
+  fp=30000 fs=640
+  if [ "$quick" = 1 ]; then
+    fp=500 fs=64
+  fi
+  front_d="--listen 127.0.0.1:0 --log-level warn --policy fcfs"
+  front_d+=" --prefill-ms-per-token 0 --max-batch 64 --max-connections 2048"
+  front_d+=" --http-max-requests 0"
+  fplain=("$bhttp" --server HTTP --server-pid PID --mode plain --conns 64
+    --requests "$fp" --tokens 8)
+  fstream=("$bhttp" --server HTTP --server-pid PID --mode stream --conns 64
+    --requests "$fs" --tokens 256 --keep-alive)
+  echo "# front: every run starts its own mlfqd with the options below," \
+    "--decode-ms D and --http-listen 127.0.0.1:0 (HTTP), and stops it after"
+  echo "# cmd: $mlfqd $front_d --decode-ms 0.01 ; ${fplain[*]} [--keep-alive]"
+  echo "# cmd: $mlfqd $front_d --decode-ms D ; ${fstream[*]}"
+  front_run() {
+    local d="$1"
+    shift
+    http_run "$front_d --decode-ms $d" "$@" |
+      sed "s/^bench=http /bench=front decode_ms=$d /"
+    return "${PIPESTATUS[0]}"
+  }
+  for _ in $(seq "$runs"); do
+    record "$front_line" front_run 0.01 "${fplain[@]}" --keep-alive
+    record "$front_line" front_run 0.01 "${fplain[@]}"
+    for d in 0 0.01 0.2; do
+      record "$front_line" front_run "$d" "${fstream[@]}"
+    done
+  done
+fi
+
 echo "# end: $(date -u +%FT%TZ) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 summarize sched "policy max_batch" "iter_per_s job_iter_per_s" | tee "$out/summary.txt"
 summarize mem "policy" "bytes_per_job sched_bytes_per_job maxrss_kb" |
@@ -847,5 +887,8 @@ summarize router "mode streams tokens_per_request" \
   " mode=latency " | tee -a "$out/summary.txt"
 summarize router "mode path conns requests tokens_per_request" "tokens_per_s" \
   " mode=tokens " | tee -a "$out/summary.txt"
-summarize http "mode conns window requests tokens_per_request" \
+summarize http "mode keep_alive conns window requests tokens_per_request" \
   "requests_per_s tokens_per_s" | tee -a "$out/summary.txt"
+summarize front "mode keep_alive decode_ms conns tokens_per_request" \
+  "requests_per_s tokens_per_s server_us_per_request server_us_per_token" |
+  tee -a "$out/summary.txt"
