@@ -254,6 +254,8 @@ static cJSON *run_json(const lg_t *g, size_t t, const lg_result_t *res) {
   cJSON_AddNumberToObject(run, "send_error_max_us",
                           (double)rep->send_max / 1e3);
   cJSON_AddNumberToObject(run, "sent_per_s", rep->sent_per_s);
+  cJSON_AddNumberToObject(run, "late_requests", (double)rep->late);
+  cJSON_AddNumberToObject(run, "late_max_ms", (double)rep->late_max_ns / 1e6);
   return run;
 }
 
@@ -298,6 +300,7 @@ static int run_target(lg_t *g, size_t t) {
   g->sums[t] = rep->sum;
   lg_model_error(&res, rep);
   lg_send_error(&res, rep);
+  lg_late(&res, rep);
   lg_count_failures(rep, g->oc, g->w.n);
   if (rep->sum.failed > 0 || res.lost || res.interrupted || res.bad_peer)
     g->status = 1;
@@ -310,8 +313,8 @@ static int run_target(lg_t *g, size_t t) {
   return interrupted;
 }
 
-/* The table of every run, then each run's failures, model error and send
- * time error. */
+/* The table of every run, then each run's failures, model error, whether
+ * the server fell behind the model, and send time error. */
 static void print_reports(const lg_t *g) {
   const lg_report_t *rep;
   const cJSON *fail;
@@ -341,6 +344,11 @@ static void print_reports(const lg_t *g) {
     else if (rep->model_why[0] != '\0')
       printf("%s: model error: not computed: %s\n", g->labels[t],
              rep->model_why);
+    if (rep->late > 0)
+      printf("%s: WARNING: the server fell behind the model for %zu of %zu "
+             "requests (at worst %.3f ms late): their wall-clock times are "
+             "not the model's\n",
+             g->labels[t], rep->late, g->w.n, (double)rep->late_max_ns / 1e6);
     if (!g->go.quiet)
       printf("%s: send time error p50 %.1f us, p99 %.1f us, max %.1f us\n",
              g->labels[t], (double)rep->send_p50 / 1e3,

@@ -127,6 +127,20 @@ void lg_model_error(const lg_result_t *r, lg_report_t *rep) {
   mlfq_cost_free(&cost);
 }
 
+void lg_late(const lg_result_t *r, lg_report_t *rep) {
+  size_t i;
+
+  rep->late = 0;
+  rep->late_max_ns = 0;
+  for (i = 0; i < r->n; i++) {
+    if (r->reqs[i].late_ns == 0)
+      continue;
+    rep->late++;
+    if (r->reqs[i].late_ns > rep->late_max_ns)
+      rep->late_max_ns = r->reqs[i].late_ns;
+  }
+}
+
 void lg_send_error(const lg_result_t *r, lg_report_t *rep) {
   mlfq_hist_t *h = malloc(sizeof(*h));
   uint64_t first, last;

@@ -22,9 +22,11 @@ typedef struct {
   int model_ok;
   unsigned replicas; /* > 1: a router; the model error is not computed */
   uint64_t send_p50, send_p99, send_max; /* actual - intended, ns */
-  double sent_per_s;   /* requests sent per wall second, first to last send */
-  cJSON *failures;     /* each failed request's status name and its count */
-  char model_why[320]; /* why the model error was not computed, or "" */
+  double sent_per_s;    /* requests sent per wall second, first to last send */
+  size_t late;          /* requests the server served behind the model */
+  uint64_t late_max_ns; /* at worst by this much, model ns */
+  cJSON *failures;      /* each failed request's status name and its count */
+  char model_why[320];  /* why the model error was not computed, or "" */
 } lg_report_t;
 
 /* Fills o[0..r->n) from r; a status name that is not a constant (a code
@@ -46,6 +48,10 @@ void lg_model_error(const lg_result_t *r, lg_report_t *rep);
 /* The send time error (actual - intended send time) and the send rate of
  * r into rep. */
 void lg_send_error(const lg_result_t *r, lg_report_t *rep);
+
+/* The requests whose Done said the server fell behind the model while
+ * serving them (mlfqd --late-warn-fraction): rep->late, rep->late_max_ns. */
+void lg_late(const lg_result_t *r, lg_report_t *rep);
 
 /* Writes r's per-token trace CSV to path, in time order. Returns 0, or 1
  * after saying why on stderr. */

@@ -213,6 +213,7 @@ void lg_record(lg_req_t *q, const Mlfq__ServerMessage *m, uint64_t now) {
     q->srv_finish_ns = m->done->finish_ns;
     q->preemptions = m->done->preemptions;
     q->swapped_tokens = m->done->swapped_tokens;
+    q->late_ns = m->done->late_ns;
     q->replica = m->done->replica;
     break;
   default:

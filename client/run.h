@@ -40,8 +40,10 @@ typedef struct {
   uint64_t *tok_wall;      /* receipt of every token, when tracing */
   mlfq_link_t link;        /* in the in-flight list, by send time */
   uint64_t swapped_tokens; /* from Done: KV moved to host memory and back */
-  uint32_t preemptions;    /* from Done: KV evictions */
-  uint32_t replica;        /* from Done: a router's 1-based replica, or 0 */
+  uint64_t late_ns;     /* from Done: how far behind the model the server served
+                           it (model ns), when it fell behind; else 0 */
+  uint32_t preemptions; /* from Done: KV evictions */
+  uint32_t replica;     /* from Done: a router's 1-based replica, or 0 */
   uint32_t input_len;
   uint32_t output_len;
   uint32_t tokens;

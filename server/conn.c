@@ -71,6 +71,8 @@ static void req_token(request_t *r, uint64_t t) {
   d.final_level = j->level;
   d.preemptions = j->preemptions;
   d.swapped_tokens = j->swapped_tokens;
+  d.late_ns =
+      (uint64_t)((double)r->late_ns / CONN_OF(r)->sv->opt.lim.time_scale);
   m.msg_case = MLFQ__SERVER_MESSAGE__MSG_DONE;
   m.done = &d;
   conn_send(CONN_OF(r), &m);

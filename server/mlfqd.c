@@ -25,6 +25,7 @@ typedef struct {
   unsigned http_max_tokens;
   size_t http_max_body_bytes;
   double http_read_timeout_s;
+  double late_fraction;
 } daemon_opts_t;
 
 #define D(field) offsetof(daemon_opts_t, field)
@@ -77,7 +78,13 @@ static const mlfq_cli_opt_t daemon_options[] = {
     {"http-read-timeout", "S",
      "seconds a client has to send its whole HTTP request after connecting; "
      "then it gets 408 and is disconnected (default 30)",
-     mlfq_cli_set_double, D(http_read_timeout_s), 0, 0.01, 86400}};
+     mlfq_cli_set_double, D(http_read_timeout_s), 0, 0.01, 86400},
+    {"late-warn-fraction", "F",
+     "an iteration that ends later than F times the smallest decode time "
+     "(and at least 1 ms of wall time) puts the server behind the model: "
+     "it says so in its log, /metrics and each late request's Done or "
+     "response (default 0.1)",
+     mlfq_cli_set_double, D(late_fraction), 0, 0, 1e6}};
 _Static_assert(sizeof(daemon_options) / sizeof(daemon_options[0]) <=
                    MLFQ_DAEMON_CLI_OWN,
                "MLFQ_DAEMON_CLI_OWN is too small");
@@ -159,6 +166,7 @@ static int configure(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
   so->http_max_tokens = d->http_max_tokens;
   so->http_max_body_bytes = d->http_max_body_bytes;
   so->http_read_timeout_s = d->http_read_timeout_s;
+  so->late_fraction = d->late_fraction;
   return server_replies_check(so, err, errlen);
 }
 
@@ -217,6 +225,7 @@ int main(int argc, char **argv) {
   g.dopt.http_max_tokens = 16;
   g.dopt.http_max_body_bytes = 1 << 20;
   g.dopt.http_read_timeout_s = 30;
+  g.dopt.late_fraction = 0.1;
   g.prog.name = "mlfqd";
   g.prog.usage = usage;
   g.prog.ops = &ops;

@@ -189,6 +189,16 @@ static void first_started(server_t *sv, unsigned e, uint64_t t) {
   }
 }
 
+/* Engine e's iteration, due at wall time due, was seen to end at now: its
+ * lateness is measured and judged (late.h), and the point may close it. */
+static void note_end(server_t *sv, unsigned e, uint64_t due, uint64_t now) {
+  uint64_t late = now > due ? now - due : 0;
+
+  mlfq_hist_add(&sv->lateness, late);
+  sv->end_late[e] = server_late_note(&sv->late, late, now);
+  mlfq_point_report(&sv->pt, e);
+}
+
 /* The engine's thread sleeps to the wall time of the model end, which the
  * point saturates at the largest time, where server_model_now stops too;
  * dur may itself be a saturated cost (UINT64_MAX), so the busy time
@@ -207,8 +217,7 @@ static int started(void *ud, unsigned e, uint64_t t, uint64_t dur,
    * still reads and writes between long runs of them. */
   if (sv->inline_ends < SERVER_INLINE_ENDS && due <= (now = uv_hrtime())) {
     sv->inline_ends++;
-    mlfq_hist_add(&sv->lateness, now - due);
-    mlfq_point_report(&sv->pt, e);
+    note_end(sv, e, due, now);
     return 0;
   }
   mlfq_workers_run(sv->workers, e, due);
@@ -221,9 +230,10 @@ static void ended(void *ud, unsigned e, uint64_t t, mlfq_job_t *const *out,
   request_t *r;
   unsigned i;
 
-  (void)e;
   for (i = 0; i < n; i++) {
     r = MLFQ_CONTAINER_OF(out[i], request_t, job);
+    if (sv->end_late[e] > r->late_ns)
+      r->late_ns = sv->end_late[e];
     if (r->job.tokens == 1)
       mlfq_prom_hist_add(&sv->metrics.ttft,
                          (double)(t - r->job.arrival_ns) / 1e9);
@@ -261,11 +271,8 @@ static void on_wakes(void *ud, const mlfq_wake_t *w, size_t n) {
   server_t *sv = ud;
   size_t i;
 
-  for (i = 0; i < n; i++) {
-    mlfq_point_report(&sv->pt, w[i].engine);
-    mlfq_hist_add(&sv->lateness,
-                  w[i].woke > w[i].deadline ? w[i].woke - w[i].deadline : 0);
-  }
+  for (i = 0; i < n; i++)
+    note_end(sv, w[i].engine, w[i].deadline, w[i].woke);
   server_pump(sv);
 }
 
@@ -454,7 +461,11 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   if (rc)
     return mlfq_fail(err, errlen, rc, "out of memory");
   sv->busy_ns = calloc(p->workers, sizeof(*sv->busy_ns));
-  if (sv->busy_ns == NULL ||
+  sv->end_late = calloc(p->workers, sizeof(*sv->end_late));
+  server_late_init(&sv->late, o->late_fraction,
+                   mlfq_cost_min_decode_ns(mlfq_sched_cost(sv->sched)),
+                   o->lim.time_scale);
+  if (sv->busy_ns == NULL || sv->end_late == NULL ||
       mlfq_point_init(&sv->pt, &sv->sched, 1, &point_ops, sv) != 0)
     return mlfq_fail(err, errlen, MLFQ_ENOMEM, "out of memory");
   snprintf(sv->server_id, sizeof(sv->server_id), "mlfqd-%d-%llx", (int)getpid(),
@@ -513,6 +524,7 @@ void server_free(server_t *sv) {
   mlfq_sched_free(sv->sched);
   mlfq_point_free(&sv->pt);
   free(sv->busy_ns);
+  free(sv->end_late);
   http_free(sv->http);
   sv->http = NULL;
 }

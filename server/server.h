@@ -21,6 +21,7 @@
 #include "core/sched.h"
 #include "errors.h"
 #include "http/prom.h"
+#include "late.h"
 #include "net/deadline.h"
 #include "net/session.h"
 #include "net/stream.h"
@@ -58,6 +59,7 @@ typedef struct {
   unsigned http_max_tokens;   /* output_length when max_tokens is absent */
   size_t http_max_body_bytes; /* a larger request body gets 413 */
   double http_read_timeout_s; /* a request not read whole by then: 408 */
+  double late_fraction; /* of the smallest decode time: a late end (late.h) */
 } server_opts_t;
 
 /* What the owner of a request (a protocol connection, an HTTP exchange) is
@@ -88,6 +90,9 @@ struct request_s {
   mlfq_link_t slink; /* in server->requests while in flight */
   int in_sched;
   int started; /* its first iteration has begun (the queue time is known) */
+  /* The worst lateness of its iterations' ends, wall ns, where late (late.h);
+   * 0 while the server kept the model's time for it. */
+  uint64_t late_ns;
 };
 
 /* Something with output to write at the end of a pump (server_dirty). */
@@ -157,6 +162,8 @@ struct server_s {
   mlfq_point_t pt;
   unsigned inline_ends; /* reported by this pump without a hand-off */
   uint64_t *busy_ns;    /* per engine: total modeled busy time */
+  uint64_t *end_late;   /* per engine: its latest end's lateness, where late */
+  server_late_t late;   /* whether the server keeps the model's time */
   uint64_t last_arrival;
   uint64_t next_job_id;
   mlfq_link_t pending;  /* arrived, not yet in the scheduler, by time */

@@ -429,3 +429,27 @@ static void tiny_iterations(const char *decode_ms) {
 TEST(loadgen, zero_time_iterations_keep_the_model) { tiny_iterations("0"); }
 
 TEST(loadgen, tiny_iterations_keep_the_model) { tiny_iterations("0.01"); }
+
+/* A daemon that cannot keep the model's time says so: at --time-scale
+ * 1e-6 a 5.5 ms decode lasts 5.5 ns of wall time, far less than the loop
+ * needs to hand out an iteration, so the ends are handled ever later. The
+ * daemon logs that it is behind, and loadgen, told by each Done, warns. */
+TEST(loadgen, a_server_behind_the_model_is_flagged) {
+  const char *args[] = {"--time-scale", "1e-6", NULL};
+  mlfq_test_daemon_t d;
+  char *out, *err, *log;
+
+  mlfq_test_daemon_start(&d, args);
+  {
+    char *argv[] = {LOADGEN,   "--server",     d.addr,       "--num-requests",
+                    "50",      "--output-len", "fixed:1000", "--input-len",
+                    "fixed:8", "--quiet",      NULL};
+    ASSERT_EQ(mlfq_test_run(argv, &out, &err, 60), 0);
+  }
+  ASSERT_CONTAINS(out, "WARNING: the server fell behind the model for ");
+  log = tc_wait_log(&d, "behind the model's time: an iteration ended ");
+  free(log);
+  free(out);
+  free(err);
+  lg_stop(&d);
+}

@@ -37,6 +37,7 @@ void fz_server_start(server_t *sv, uv_loop_t *loop, int variant, int *port) {
   o.http_max_tokens = 4;
   o.http_max_body_bytes = 8192;
   o.http_read_timeout_s = 30;
+  o.late_fraction = 0.1;
   o.hello_timeout_s = 30;
   if (server_init(sv, loop, &o, err, sizeof(err)) != 0 ||
       server_listen(sv, "127.0.0.1", 0, bound, sizeof(bound), err,
