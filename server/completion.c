@@ -6,7 +6,11 @@
  * the same limits (max_pending, max_pending_per_conn and the fair share,
  * the lengths, the KV capacity). A streamed response sends its headers at
  * once and then one server-sent event per token, as the scheduler produces
- * it; a plain response is sent when the last job ends. The request fails
+ * it; a plain response is sent when the last job ends. Each prompt's
+ * output length is its natural length (--output-len), bounded by the
+ * request's min_tokens, ignore_eos and max_tokens, which the KV check and
+ * the output bound still count whole: the client allowed that many, and a
+ * real engine does not know in advance where an answer ends. The request fails
  * whole: one job that fails takes the others out of the server. The
  * server's reasons become statuses through errors.c. Loop thread.
  */
@@ -17,6 +21,7 @@
 
 #include "http.h"
 #include "http/openai.h"
+#include "load/endings.h"
 
 #define HTTP_OF(r) ((http_t *)(r)->owner)
 
@@ -144,12 +149,16 @@ void completion_start(http_t *h, int chat) {
   h->created = (long)time(NULL);
   now = server_model_now(sv); /* every prompt arrives at once */
   for (i = 0; i < h->q.n; i++) {
+    if (sv->opt.endings != NULL) /* one draw per prompt, in arrival order */
+      h->q.output_len[i] = mlfq_endings_length(
+          mlfq_endings_draw(sv->opt.endings), h->q.max_tokens, h->q.min_tokens,
+          h->q.ignore_eos);
     r = &h->reqs[i];
     r->ops = &req_ops;
     r->owner = h;
     r->client_id = i;
     r->job.input_len = h->q.input_len[i];
-    r->job.output_len = h->q.max_tokens;
+    r->job.output_len = h->q.output_len[i];
     r->max_tokens = h->q.max_tokens;
     mlfq_list_init(&r->clink);
     mlfq_list_init(&r->slink);

@@ -23,6 +23,9 @@ typedef struct {
   const char *http_port_file;
   const char *model_name;
   unsigned http_max_tokens;
+  const char *output_len; /* natural endings (load/endings.h) */
+  const char *workload;
+  uint64_t seed;
   size_t http_max_body_bytes;
   double http_read_timeout_s;
   double late_fraction;
@@ -72,6 +75,19 @@ static const mlfq_cli_opt_t daemon_options[] = {
     {"http-max-tokens", "N",
      "output_length of a completion without max_tokens (default 16)",
      mlfq_cli_set_uint, D(http_max_tokens), 0, 1, 4294967295.0},
+    {"output-len", "SPEC",
+     "natural length of a completion, drawn per prompt: fixed:N, "
+     "uniform:A:B, zipf:S:MAX, or file with --workload; min_tokens, "
+     "ignore_eos and max_tokens bound it, and below max_tokens it ends "
+     "\"stop\" (docs/MODEL.md, \"Natural endings\"; default: none, every "
+     "completion runs to max_tokens)",
+     mlfq_cli_set_str, D(output_len), 0, 0, 0},
+    {"workload", "FILE",
+     "CSV whose output_length column --output-len file takes, row after "
+     "row, cycling (as mlfqsim and loadgen take it)",
+     mlfq_cli_set_str, D(workload), 0, 0, 0},
+    {"seed", "N", "seed of the --output-len draws (default 1)",
+     mlfq_cli_set_u64, D(seed), 0, 0, 1.8446744073709552e19},
     {"http-max-body-bytes", "N",
      "largest HTTP request body; a larger one gets 413 (default 1048576)",
      mlfq_cli_set_size, D(http_max_body_bytes), 0, 1024, 1e9},
@@ -105,6 +121,7 @@ static struct {
   daemon_opts_t dopt;
   server_opts_t so;
   server_t sv;
+  mlfq_endings_t endings;
   char hhost[256];
   int hport;
   char hbound[300];
@@ -167,6 +184,11 @@ static int configure(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
   so->http_max_body_bytes = d->http_max_body_bytes;
   so->http_read_timeout_s = d->http_read_timeout_s;
   so->late_fraction = d->late_fraction;
+  rc = mlfq_endings_init(&g.endings, d->output_len, d->workload, d->seed, err,
+                         errlen);
+  if (rc)
+    return rc;
+  so->endings = g.endings.on ? &g.endings : NULL;
   return server_replies_check(so, err, errlen);
 }
 
@@ -211,6 +233,7 @@ static void free_server(void *sv) { server_free(sv); }
 static void release(mlfq_daemon_prog_t *p) {
   (void)p;
   mlfq_cost_free(&g.so.cost);
+  mlfq_endings_free(&g.endings);
 }
 
 /* In the order of mlfq_daemon_ops_t. */
@@ -223,6 +246,7 @@ int main(int argc, char **argv) {
   g.dopt.time_scale = 1;
   g.dopt.model_name = "mlfqd";
   g.dopt.http_max_tokens = 16;
+  g.dopt.seed = 1;
   g.dopt.http_max_body_bytes = 1 << 20;
   g.dopt.http_read_timeout_s = 30;
   g.dopt.late_fraction = 0.1;

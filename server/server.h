@@ -22,6 +22,7 @@
 #include "errors.h"
 #include "http/prom.h"
 #include "late.h"
+#include "load/endings.h"
 #include "net/deadline.h"
 #include "net/session.h"
 #include "net/stream.h"
@@ -60,6 +61,9 @@ typedef struct {
   size_t http_max_body_bytes; /* a larger request body gets 413 */
   double http_read_timeout_s; /* a request not read whole by then: 408 */
   double late_fraction; /* of the smallest decode time: a late end (late.h) */
+  /* The natural lengths of completions (load/endings.h; loop thread), or
+   * NULL: every completion runs to its max_tokens. */
+  mlfq_endings_t *endings;
 } server_opts_t;
 
 /* What the owner of a request (a protocol connection, an HTTP exchange) is

@@ -2,10 +2,11 @@
  * backend needs them. A request's prompts become jobs: the input length
  * of each is counted in whitespace-separated words (a documented
  * approximation of a tokenizer; an array of token ids counts exactly, and
- * "mlfq_input_length" overrides both), the output length is max_tokens.
- * Token text is filler (MLFQ_OPENAI_TOKEN_TEXT): the timing is the point.
- * Responses are built with cJSON and printed unformatted, one line each,
- * as server-sent events need. */
+ * "mlfq_input_length" overrides both), the output length is the server's
+ * to set (natural endings), max_tokens until it does, and the finish
+ * reason follows from it. Token text is filler (MLFQ_OPENAI_TOKEN_TEXT): the
+ * timing is the point. Responses are built with cJSON and printed unformatted,
+ * one line each, as server-sent events need. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,28 @@ static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
   return 0;
 }
 
+/* vLLM's min_tokens and ignore_eos, once max_tokens is known; every
+ * prompt's output length is max_tokens until the server sets it. */
+static int endings(const cJSON *o, mlfq_openai_req_t *q, char *err,
+                   size_t errlen) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "min_tokens");
+  size_t i;
+
+  if (v != NULL && !cJSON_IsNull(v) &&
+      whole(v, 0, q->max_tokens, &q->min_tokens) != 0)
+    return mlfq_fail(err, errlen, 400,
+                     "'min_tokens' must be a whole number from 0 to "
+                     "max_tokens (%u)",
+                     (unsigned)q->max_tokens);
+  v = cJSON_GetObjectItemCaseSensitive(o, "ignore_eos");
+  if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v))
+    return mlfq_fail(err, errlen, 400, "'ignore_eos' must be true or false");
+  q->ignore_eos = cJSON_IsTrue(v);
+  for (i = 0; i < q->n; i++)
+    q->output_len[i] = q->max_tokens;
+  return 0;
+}
+
 int mlfq_openai_parse(const char *body, size_t len, int chat,
                       const mlfq_openai_limits_t *lim, mlfq_openai_req_t *q,
                       char *err, size_t errlen) {
@@ -177,6 +200,9 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
                    (unsigned)lim->max_output);
     goto done;
   }
+  rc = endings(o, q, err, errlen);
+  if (rc)
+    goto done;
   v = cJSON_GetObjectItemCaseSensitive(o, "mlfq_input_length");
   if (v != NULL && !cJSON_IsNull(v)) {
     if (whole(v, 1, lim->max_input, &in) != 0) {
@@ -233,14 +259,21 @@ static cJSON *head(const mlfq_openai_req_t *q, const char *id, long created,
 
 static void add_usage(cJSON *o, const mlfq_openai_req_t *q) {
   cJSON *u = cJSON_AddObjectToObject(o, "usage");
-  double in = 0;
+  double in = 0, out = 0;
   size_t i;
 
-  for (i = 0; i < q->n; i++)
+  for (i = 0; i < q->n; i++) {
     in += q->input_len[i];
+    out += q->output_len[i];
+  }
   cJSON_AddNumberToObject(u, "prompt_tokens", in);
-  cJSON_AddNumberToObject(u, "completion_tokens", (double)q->n * q->max_tokens);
-  cJSON_AddNumberToObject(u, "total_tokens", in + (double)q->n * q->max_tokens);
+  cJSON_AddNumberToObject(u, "completion_tokens", out);
+  cJSON_AddNumberToObject(u, "total_tokens", in + out);
+}
+
+/* Why prompt i ends: on its own below max_tokens, else at the bound. */
+static const char *finish_reason(const mlfq_openai_req_t *q, size_t i) {
+  return q->output_len[i] < q->max_tokens ? "stop" : "length";
 }
 
 /* Prints and frees o. */
@@ -273,7 +306,7 @@ char *mlfq_openai_chunk(const mlfq_openai_req_t *q, const char *id,
   }
   cJSON_AddNullToObject(c, "logprobs");
   if (last)
-    cJSON_AddStringToObject(c, "finish_reason", "length");
+    cJSON_AddStringToObject(c, "finish_reason", finish_reason(q, index));
   else
     cJSON_AddNullToObject(c, "finish_reason");
   return print(o);
@@ -306,6 +339,7 @@ int mlfq_openai_stream_init(mlfq_openai_stream_t *s, const mlfq_openai_req_t *q,
   memcpy(s->buf + n, choices, sizeof(choices) - 1);
   s->head = n + sizeof(choices) - 1;
   s->chat = q->chat;
+  s->q = q;
   free(h);
   return 0;
 }
@@ -320,7 +354,9 @@ const char *mlfq_openai_stream_chunk(mlfq_openai_stream_t *s, size_t index,
                             : ",\"delta\":{\"content\":")
                    : ",\"text\":",
                s->chat ? TEXT_JSON "}" : TEXT_JSON, REST_TAIL,
-               last ? "\"length\"" : "null");
+               !last                                        ? "null"
+               : s->q->output_len[index] < s->q->max_tokens ? "\"stop\""
+                                                            : "\"length\"");
   *len = s->head + (size_t)n; /* MAX_REST holds the longest */
   return s->buf;
 }
@@ -344,10 +380,11 @@ char *mlfq_openai_usage_chunk(const mlfq_openai_req_t *q, const char *id,
 
 char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
                            long created) {
-  size_t tl = strlen(MLFQ_OPENAI_TOKEN_TEXT), i, k;
+  size_t tl = strlen(MLFQ_OPENAI_TOKEN_TEXT), i, k, end;
   cJSON *o, *cs, *c, *m;
-  char *text;
+  char *text, keep;
 
+  /* Every prompt's text is a prefix of the longest one's. */
   text = malloc((size_t)q->max_tokens * tl + 1);
   o = head(q, id, created, q->chat ? "chat.completion" : "text_completion");
   if (text == NULL || o == NULL) {
@@ -360,6 +397,11 @@ char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
   text[(size_t)q->max_tokens * tl] = '\0';
   cs = cJSON_AddArrayToObject(o, "choices");
   for (i = 0; i < q->n; i++) {
+    end = (size_t)(q->output_len[i] < q->max_tokens ? q->output_len[i]
+                                                    : q->max_tokens) *
+          tl;
+    keep = text[end];
+    text[end] = '\0';
     c = cJSON_CreateObject();
     cJSON_AddItemToArray(cs, c);
     cJSON_AddNumberToObject(c, "index", (double)i);
@@ -370,8 +412,9 @@ char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
     } else {
       cJSON_AddStringToObject(c, "text", text);
     }
+    text[end] = keep;
     cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", "length");
+    cJSON_AddStringToObject(c, "finish_reason", finish_reason(q, i));
   }
   add_usage(o, q);
   free(text);

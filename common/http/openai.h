@@ -15,8 +15,14 @@ typedef struct {
   int stream;        /* "stream": true */
   int include_usage; /* "stream_options": {"include_usage": true} */
   uint32_t max_tokens;
-  size_t n; /* prompts (always 1 for chat) */
+  uint32_t min_tokens; /* "min_tokens" (vLLM): at most max_tokens */
+  int ignore_eos;      /* "ignore_eos" (vLLM): run to max_tokens */
+  size_t n;            /* prompts (always 1 for chat) */
   uint32_t input_len[MLFQ_OPENAI_MAX_PROMPTS];
+  /* The tokens each prompt generates, 1 to max_tokens: max_tokens after
+   * mlfq_openai_parse; the server sets each (natural endings). Below
+   * max_tokens the prompt ends with finish_reason "stop", else "length". */
+  uint32_t output_len[MLFQ_OPENAI_MAX_PROMPTS];
   const char *model; /* the server's (lim->model): the only one served */
 } mlfq_openai_req_t;
 
@@ -31,8 +37,10 @@ typedef struct {
 /* Reads a completion (chat 0) or chat completion (chat 1) request body.
  * input_length of a prompt is its whitespace-separated words (at least
  * 1), or the number of token ids of a prompt given as an array of them,
- * or the extension field "mlfq_input_length"; output_length is max_tokens
- * (max_completion_tokens for chat) or lim->default_tokens. Returns 0, or
+ * or the extension field "mlfq_input_length"; max_tokens is max_tokens
+ * (max_completion_tokens for chat) or lim->default_tokens, and every
+ * output_len is max_tokens; min_tokens (0 to max_tokens, default 0) and
+ * ignore_eos (default false) are vLLM's fields. Returns 0, or
  * an HTTP status (400 for bad JSON or fields, 404 for another model) with
  * the message in err. q->model is lim->model, which must outlive q. */
 int mlfq_openai_parse(const char *body, size_t len, int chat,
@@ -42,8 +50,9 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
 /* The JSON texts of responses, malloc'ed, NUL-terminated (NULL: out of
  * memory). id is the response id, created its Unix time. */
 /* One streamed token: prompt index, the text of the token, and whether it
- * is the prompt's last (finish_reason "length"). first: a chat stream's
- * first chunk for the prompt, which carries the role. */
+ * is the prompt's last (finish_reason "stop" when q->output_len[index] is
+ * below max_tokens, else "length"). first: a chat stream's first chunk
+ * for the prompt, which carries the role. */
 char *mlfq_openai_chunk(const mlfq_openai_req_t *q, const char *id,
                         long created, size_t index, int first, int last);
 /* The same chunks, made without an allocation per token: every chunk of a
@@ -56,8 +65,10 @@ typedef struct {
   size_t head; /* length of the common start */
   size_t cap;
   int chat;
+  const mlfq_openai_req_t *q; /* its output lengths: the finish reasons */
 } mlfq_openai_stream_t;
-/* 0, or -1 when out of memory. */
+/* 0, or -1 when out of memory. q must outlive s, and its output_len be set
+ * before the last chunks. */
 int mlfq_openai_stream_init(mlfq_openai_stream_t *s, const mlfq_openai_req_t *q,
                             const char *id, long created);
 /* One token's chunk, as mlfq_openai_chunk; *len is its length. The text
@@ -68,7 +79,9 @@ void mlfq_openai_stream_free(mlfq_openai_stream_t *s);
 /* The stream's usage chunk (no choices). */
 char *mlfq_openai_usage_chunk(const mlfq_openai_req_t *q, const char *id,
                               long created);
-/* A whole non-streamed response: every prompt's text and the usage. */
+/* A whole non-streamed response: every prompt's text (output_len tokens),
+ * its finish reason, and the usage (completion_tokens: the output_len of
+ * every prompt). */
 char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
                            long created);
 /* An error body in OpenAI's shape: {"error": {"message", "type", "param",
