@@ -13,6 +13,7 @@
 #include "base/units.h"
 #include "base/version.h"
 #include "load/compare.h"
+#include "load/endings.h"
 #include "load/options.h"
 #include "load/report.h"
 #include "load/summary.h"
@@ -369,11 +370,18 @@ static int compare(lg_t *g) {
     fprintf(stderr, "loadgen: out of memory\n");
     return 1;
   }
+  mlfq_endings_json(g->doc, &g->w, g->lo.max_tokens);
   if (!g->go.quiet)
     printf("loadgen %s: %zu requests%s%s, %u connection%s per server\n",
            MLFQ_VERSION, g->w.n, g->lo.workload ? " from " : "",
            g->lo.workload ? g->lo.workload : "", g->go.connections,
            g->go.connections == 1 ? "" : "s");
+  if (!g->go.quiet && g->lo.max_tokens > 0)
+    printf("max_tokens %u: %zu requests end on their own (stop), %zu at "
+           "max_tokens (length)\n",
+           g->lo.max_tokens,
+           g->w.n - mlfq_endings_at_cap(&g->w, g->lo.max_tokens),
+           mlfq_endings_at_cap(&g->w, g->lo.max_tokens));
   for (t = 0; t < g->ntargets; t++) {
     rc = run_target(g, t);
     if (rc < 0)

@@ -15,6 +15,7 @@
 #include "core/balance.h"
 #include "core/policy.h"
 #include "load/compare.h"
+#include "load/endings.h"
 #include "load/options.h"
 #include "load/report.h"
 #include "load/sim.h"
@@ -234,7 +235,7 @@ static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
                      size_t nruns) {
   char buf[MLFQ_MS_BUFSIZE];
   unsigned i;
-  size_t r;
+  size_t r, n;
 
   printf("mlfqsim %s: %zu requests", MLFQ_VERSION, w->n);
   if (lo->workload != NULL)
@@ -246,6 +247,12 @@ static void describe(const mlfq_load_opts_t *lo, const mlfq_workload_t *w,
   else
     printf(", %s arrivals at %g/s (seed %llu)\n", lo->dist, lo->rate,
            (unsigned long long)lo->seed);
+  if (lo->max_tokens > 0) {
+    n = mlfq_endings_at_cap(w, lo->max_tokens);
+    printf("max_tokens %u: %zu requests end on their own (stop), %zu at "
+           "max_tokens (length)\n",
+           lo->max_tokens, w->n - n, n);
+  }
   printf("cost model: %s", cost->kind == MLFQ_COST_PROFILE ? "profile " : "");
   if (cost->kind == MLFQ_COST_PROFILE)
     printf("%s", cost->source);
@@ -500,6 +507,7 @@ static int simulate(sim_t *s, char *err, size_t errlen) {
     fprintf(stderr, "mlfqsim: out of memory\n");
     return 1;
   }
+  mlfq_endings_json(s->doc, &s->w, s->lo.max_tokens);
   describe(&s->lo, &s->w, &s->cost, &s->params, &s->co, s->names, s->nruns);
   for (r = 0; r < s->nruns; r++) {
     rc = run_policy(s, r, &status, err, errlen);

@@ -62,17 +62,37 @@ uint32_t mlfq_endings_length(uint32_t natural, uint32_t max_tokens,
   return l < max_tokens ? l : max_tokens;
 }
 
-size_t mlfq_endings_cap(mlfq_workload_t *w, uint32_t max_tokens) {
-  size_t i, at_cap = 0;
+void mlfq_endings_cap(mlfq_workload_t *w, uint32_t max_tokens) {
+  size_t i;
+
+  if (max_tokens == 0)
+    return;
+  for (i = 0; i < w->n; i++)
+    w->reqs[i].output_len =
+        mlfq_endings_length(w->reqs[i].output_len, max_tokens, 0, 0);
+}
+
+size_t mlfq_endings_at_cap(const mlfq_workload_t *w, uint32_t max_tokens) {
+  size_t i, n = 0;
 
   if (max_tokens == 0)
     return 0;
-  for (i = 0; i < w->n; i++) {
-    w->reqs[i].output_len =
-        mlfq_endings_length(w->reqs[i].output_len, max_tokens, 0, 0);
-    at_cap += w->reqs[i].output_len == max_tokens;
-  }
-  return at_cap;
+  for (i = 0; i < w->n; i++)
+    n += w->reqs[i].output_len >= max_tokens;
+  return n;
+}
+
+void mlfq_endings_json(cJSON *doc, const mlfq_workload_t *w,
+                       uint32_t max_tokens) {
+  size_t n = mlfq_endings_at_cap(w, max_tokens);
+  cJSON *f;
+
+  if (max_tokens == 0)
+    return;
+  cJSON_AddNumberToObject(doc, "max_tokens", max_tokens);
+  f = cJSON_AddObjectToObject(doc, "finish_reasons");
+  cJSON_AddNumberToObject(f, "stop", (double)(w->n - n));
+  cJSON_AddNumberToObject(f, "length", (double)n);
 }
 
 void mlfq_endings_free(mlfq_endings_t *e) {

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cJSON.h>
+
 #include "base/rng.h"
 #include "load/lengths.h"
 #include "load/workload.h"
@@ -43,9 +45,18 @@ uint32_t mlfq_endings_length(uint32_t natural, uint32_t max_tokens,
                              uint32_t min_tokens, int ignore_eos);
 
 /* Caps the output lengths of w's requests at max_tokens (0: no cap), as a
- * client's max_tokens would; returns how many end "length" (their output
- * length is max_tokens), the others end "stop". */
-size_t mlfq_endings_cap(mlfq_workload_t *w, uint32_t max_tokens);
+ * client's max_tokens would. */
+void mlfq_endings_cap(mlfq_workload_t *w, uint32_t max_tokens);
+
+/* How many of w's requests end "length" under max_tokens (their output
+ * length reaches it); the others end "stop". 0 when max_tokens is 0. */
+size_t mlfq_endings_at_cap(const mlfq_workload_t *w, uint32_t max_tokens);
+
+/* Adds "max_tokens" and "finish_reasons": {"stop", "length"} of w to the
+ * JSON document doc of mlfqsim or loadgen (compare.h), when max_tokens is
+ * not 0. */
+void mlfq_endings_json(cJSON *doc, const mlfq_workload_t *w,
+                       uint32_t max_tokens);
 
 void mlfq_endings_free(mlfq_endings_t *e);
 

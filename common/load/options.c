@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "core/policy.h"
+#include "load/endings.h"
 #include "load/options.h"
 
 static int set_preempt(const mlfq_cli_opt_t *o, void *field, const char *val,
@@ -99,6 +100,11 @@ const mlfq_cli_opt_t mlfq_load_options[] = {
      "output lengths, same forms (default: file with --workload, "
      "else " MLFQ_DEFAULT_OUTPUT_LEN ")",
      mlfq_cli_set_str, L(output_len), 0, 0, 0},
+    {"max-tokens", "N",
+     "cap output lengths at N, as a client's max_tokens: a request drawn "
+     "shorter ends on its own (\"stop\"), the others at N (\"length\") "
+     "(default: no cap)",
+     mlfq_cli_set_uint, L(max_tokens), 0, 1, 4294967295.0},
     {"num-requests", "N",
      "requests to send (default: every row of the workload, else 1000)",
      mlfq_cli_set_size, L(num_requests), 0, 1, 1e12},
@@ -204,6 +210,8 @@ int mlfq_load_opts_make(const mlfq_load_opts_t *o, mlfq_workload_t *w,
   rc = lengths(&spec.output, o->output_len, dout, "output-len", err, errlen);
   if (rc == 0)
     rc = mlfq_workload_make(w, &spec, err, errlen);
+  if (rc == 0)
+    mlfq_endings_cap(w, o->max_tokens);
   mlfq_lengths_free(&spec.input);
   mlfq_lengths_free(&spec.output);
   return rc;

@@ -28,6 +28,7 @@ typedef struct {
   const char *workload;  /* file, or NULL */
   const char *input_len; /* length spec, NULL: the default */
   const char *output_len;
+  unsigned max_tokens; /* 0: output lengths are not capped (endings.h) */
   size_t num_requests; /* 0: the file's rows, or the default */
   double rate;         /* requests per model second; 0/inf: at once */
   int rate_given;
