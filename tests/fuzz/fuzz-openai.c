@@ -81,12 +81,22 @@ static void one(const char *body, size_t len, int chat,
   for (i = 0; i < q.n; i++)
     if (q.input_len[i] < 1 || q.input_len[i] > lim->max_input)
       fz_die("prompt %zu: read input length %u", i, (unsigned)q.input_len[i]);
+  if (q.min_tokens > q.max_tokens || (q.ignore_eos != 0 && q.ignore_eos != 1))
+    fz_die("read min_tokens %u, ignore_eos %d", (unsigned)q.min_tokens,
+           q.ignore_eos);
+  for (i = 0; i < q.n; i++)
+    if (q.output_len[i] != q.max_tokens)
+      fz_die("prompt %zu: output length %u before the server sets it", i,
+             (unsigned)q.output_len[i]);
   if (mlfq_openai_stream_init(&st, &q, "cmpl-fuzz", 1) != 0)
     fz_die("the stream template: out of memory");
   for (i = 0; i < q.n; i++) {
     same_chunk(&q, &st, i, 1, 0);
     same_chunk(&q, &st, i, 0, 1);
     same_chunk(&q, &st, i, 0, 0);
+    /* and ending on its own, below max_tokens ("stop") */
+    q.output_len[i] = 1 + q.input_len[i] % q.max_tokens;
+    same_chunk(&q, &st, i, 0, 1);
   }
   mlfq_openai_stream_free(&st);
   for (i = 0; i < q.n; i++) {
