@@ -73,7 +73,7 @@ static const mlfq_cli_opt_t daemon_options[] = {
      "letters, digits and . _ - / : + @ (default mlfqd)",
      set_model_name, D(model_name), 0, 0, 0},
     {"http-max-tokens", "N",
-     "output_length of a completion without max_tokens (default 16)",
+     "max_tokens of a completion that gives none (default 16)",
      mlfq_cli_set_uint, D(http_max_tokens), 0, 1, 4294967295.0},
     {"output-len", "SPEC",
      "natural length of a completion, drawn per prompt: fixed:N, "
@@ -84,7 +84,8 @@ static const mlfq_cli_opt_t daemon_options[] = {
      mlfq_cli_set_str, D(output_len), 0, 0, 0},
     {"workload", "FILE",
      "CSV whose output_length column --output-len file takes, row after "
-     "row, cycling (as mlfqsim and loadgen take it)",
+     "row, cycling, as mlfqsim and loadgen take it (alone: --output-len "
+     "file)",
      mlfq_cli_set_str, D(workload), 0, 0, 0},
     {"seed", "N", "seed of the --output-len draws (default 1)",
      mlfq_cli_set_u64, D(seed), 0, 0, 1.8446744073709552e19},

@@ -57,7 +57,7 @@ typedef struct {
   double hello_timeout_s; /* a connection without Hello by then is closed */
   /* The HTTP front door (http.c), when http_listen is set. */
   const char *model_name;     /* the one model /v1/models lists */
-  unsigned http_max_tokens;   /* output_length when max_tokens is absent */
+  unsigned http_max_tokens;   /* max_tokens when a completion gives none */
   size_t http_max_body_bytes; /* a larger request body gets 413 */
   double http_read_timeout_s; /* a request not read whole by then: 408 */
   double late_fraction; /* of the smallest decode time: a late end (late.h) */
