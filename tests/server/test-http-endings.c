@@ -178,7 +178,7 @@ TEST(http, endings_off_by_default) {
   ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
 }
 
-/* The k-th prompt to arrive gets the k-th draw of --seed's output-length
+/* The k-th prompt accepted gets the k-th draw of --seed's output-length
  * stream, as mlfqsim's k-th request does; max_tokens caps it. */
 TEST(http, endings_seeded_in_request_order) {
   const char *args[] = {fast[0],  fast[1],        fast[2],
