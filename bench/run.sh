@@ -832,7 +832,6 @@ if [ -z "$only" ] || [ "$only" = front ]; then
   fi
   front_d="--listen 127.0.0.1:0 --log-level warn --policy fcfs"
   front_d+=" --prefill-ms-per-token 0 --max-batch 64 --max-connections 2048"
-  front_d+=" --http-max-requests 0"
   fplain=("$bhttp" --server HTTP --server-pid PID --mode plain --conns 64
     --requests "$fp" --tokens 8)
   fstream=("$bhttp" --server HTTP --server-pid PID --mode stream --conns 64
