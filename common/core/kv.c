@@ -84,9 +84,21 @@ static void drop(mlfq_kv_t *kv, mlfq_job_t *v) {
     v->swapped_tokens += n;
     kv->swapped += n;
     kv->moved += n;
+    kv->host_jobs++;
+    kv->host_tokens += n;
   } else {
     v->_kvstate = MLFQ_KV_DROPPED;
   }
+}
+
+/* j's KV leaves host memory: moved back in, or dropped with j. Its tokens
+ * have not changed since it was swapped out (it ran no iteration). */
+static void host_leave(mlfq_kv_t *kv, const mlfq_job_t *j) {
+  uint64_t n = (uint64_t)j->input_len + j->tokens;
+
+  assert(kv->host_jobs > 0 && kv->host_tokens >= n);
+  kv->host_jobs--;
+  kv->host_tokens -= n;
 }
 
 int mlfq_kv_evict(mlfq_kv_t *kv, const mlfq_job_t *after) {
@@ -148,6 +160,7 @@ int mlfq_kv_admit(mlfq_kv_t *kv, mlfq_job_t *j) {
       j->swapped_tokens += back;
       kv->swapped += back;
       kv->moved += back;
+      host_leave(kv, j);
     }
     j->_kvstate = j->_kvstate == MLFQ_KV_DROPPED ? MLFQ_KV_REFILL : MLFQ_KV_IN;
   }
@@ -187,6 +200,8 @@ void mlfq_kv_park(mlfq_kv_t *kv, mlfq_job_t *j) {
 void mlfq_kv_release(mlfq_kv_t *kv, mlfq_job_t *j) {
   if (mlfq_list_linked(&j->_mlink))
     mlfq_list_remove(&j->_mlink);
+  if (j->_kvstate == MLFQ_KV_SWAPPED) /* cancelled while swapped out */
+    host_leave(kv, j);
   kv->used -= j->_kv;
   j->_kv = 0;
 }

@@ -40,6 +40,8 @@ typedef struct {
   uint64_t moved;       /* tokens swapped out or in since mlfq_kv_begin */
   uint64_t preemptions; /* evictions */
   uint64_t swapped;     /* tokens swapped out or in, in all */
+  uint64_t host_jobs;   /* jobs whose KV is in host memory now (swap) */
+  uint64_t host_tokens; /* and the tokens of it */
   mlfq_link_t resident; /* jobs holding KV in no batch, via _mlink */
   const mlfq_policy_t *pol;
   void *ps;

@@ -462,6 +462,8 @@ void mlfq_sched_stats(const mlfq_sched_t *s, mlfq_sched_stats_t *st) {
   st->swapped_tokens = s->kv.swapped;
   st->kv_used = s->kv.used;
   st->kv_peak = s->kv.peak;
+  st->kv_host_jobs = s->kv.host_jobs;
+  st->kv_host_tokens = s->kv.host_tokens;
   st->waiting = (size_t)(s->st.submitted - s->st.completed - s->st.cancelled) -
                 s->st.running;
 }

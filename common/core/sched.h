@@ -84,6 +84,8 @@ typedef struct {
   uint64_t swapped_tokens; /* KV tokens moved to host memory and back */
   uint64_t kv_used;        /* KV cache tokens in use now */
   uint64_t kv_peak;        /* most in use at once */
+  uint64_t kv_host_jobs;   /* jobs whose KV is swapped out to host memory */
+  uint64_t kv_host_tokens; /* the KV tokens they hold there */
   size_t running;          /* jobs in a batch now */
   size_t waiting;          /* submitted, unfinished, not running */
 } mlfq_sched_stats_t;

@@ -10,9 +10,10 @@
 
 #define MS(x) ((uint64_t)(x)*MLFQ_NS_PER_MS)
 
-static mlfq_sched_t *make(const char *policy, unsigned max_batch, uint64_t cap,
-                          double quantum_ms, double rate, double prefill_ms,
-                          mlfq_cost_t *cost) {
+static mlfq_sched_t *make_on(const char *policy, unsigned max_batch,
+                             uint64_t cap, double quantum_ms, double rate,
+                             double prefill_ms, mlfq_on_full_t on_full,
+                             mlfq_cost_t *cost) {
   mlfq_sched_config_t cfg;
   mlfq_sched_t *s;
   char err[256];
@@ -24,11 +25,18 @@ static mlfq_sched_t *make(const char *policy, unsigned max_batch, uint64_t cap,
   cfg.quantum_rate = rate;
   cfg.max_batch = max_batch;
   cfg.kv_capacity_tokens = cap;
-  cfg.on_full = MLFQ_ON_FULL_RECOMPUTE;
+  cfg.on_full = on_full;
   s = mlfq_sched_new(&cfg, cost, err, sizeof(err));
   if (s == NULL)
     MLFQ_TEST_FAIL("%s", err);
   return s;
+}
+
+static mlfq_sched_t *make(const char *policy, unsigned max_batch, uint64_t cap,
+                          double quantum_ms, double rate, double prefill_ms,
+                          mlfq_cost_t *cost) {
+  return make_on(policy, max_batch, cap, quantum_ms, rate, prefill_ms,
+                 MLFQ_ON_FULL_RECOMPUTE, cost);
 }
 
 static void job(mlfq_job_t *j, uint64_t id, uint32_t in, uint32_t out) {
@@ -174,6 +182,43 @@ TEST(memory, cancel_frees_kv) {
   mlfq_sched_stats(s, &st);
   ASSERT_EQ_U64(st.kv_used, 0);
   ASSERT_EQ_U64(st.kv_peak, 9);
+  mlfq_sched_free(s);
+  mlfq_cost_free(&cost);
+}
+
+/* The first scenario under swap: Q's KV (20 prompt tokens and 1 generated)
+ * goes to host memory, which the stats count as one job and 21 tokens
+ * until Q is cancelled there. */
+TEST(memory, swapped_kv_counted_until_cancel) {
+  mlfq_job_t p, q, r, sj, *out[3];
+  mlfq_sched_stats_t st;
+  mlfq_cost_t cost;
+  mlfq_sched_t *s;
+  uint64_t dur;
+
+  s = make_on("mlfq", 3, 47, 1, 4, 1, MLFQ_ON_FULL_SWAP, &cost);
+  job(&p, 0, 20, 5);
+  job(&q, 1, 20, 5);
+  job(&r, 2, 3, 5);
+  job(&sj, 3, 1, 5);
+  ASSERT_OK(mlfq_sched_submit(s, &p, 0));
+  ASSERT_OK(mlfq_sched_submit(s, &q, 0));
+  ASSERT_OK(mlfq_sched_submit(s, &r, 0));
+  ASSERT_EQ(mlfq_sched_dispatch(s, 0, 0, &dur), 3);
+  ASSERT_EQ(mlfq_sched_complete(s, 0, MS(43), out), 3);
+  mlfq_sched_stats(s, &st);
+  ASSERT_EQ_U64(st.kv_host_jobs, 0);
+  ASSERT_OK(mlfq_sched_submit(s, &sj, MS(43)));
+  ASSERT_EQ(mlfq_sched_dispatch(s, 0, MS(43), &dur), 3);
+  ASSERT_EQ(q.preemptions, 1);
+  mlfq_sched_stats(s, &st);
+  ASSERT_EQ_U64(st.kv_host_jobs, 1);
+  ASSERT_EQ_U64(st.kv_host_tokens, 21);
+  ASSERT_EQ_U64(st.swapped_tokens, 21);
+  ASSERT_OK(mlfq_sched_cancel(s, &q, MS(44)));
+  mlfq_sched_stats(s, &st);
+  ASSERT_EQ_U64(st.kv_host_jobs, 0);
+  ASSERT_EQ_U64(st.kv_host_tokens, 0);
   mlfq_sched_free(s);
   mlfq_cost_free(&cost);
 }

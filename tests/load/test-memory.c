@@ -51,10 +51,12 @@ typedef struct {
 } run_t;
 
 /* KV in use is the sum of what the jobs hold, within the capacity, and
- * each job holds what its state says. */
+ * each job holds what its state says; what is in host memory now is the
+ * KV of the unfinished jobs swapped out. */
 static void check_kv(const run_t *r) {
   const mlfq_sched_config_t *cfg = &r->sc->cfg;
   uint64_t sum = 0, cap = cfg->kv_capacity_tokens, base;
+  uint64_t host_jobs = 0, host_tokens = 0;
   mlfq_sched_stats_t st;
   const mlfq_job_t *j;
   size_t i;
@@ -77,8 +79,15 @@ static void check_kv(const run_t *r) {
       ASSERT(j->_kv == 0 || j->_kv == base);
     }
     ASSERT_EQ_U64(j->swapped_tokens, r->swapped[i]);
+    if (j->_state == MLFQ_JOB_READY && j->_kvstate == MLFQ_KV_SWAPPED) {
+      ASSERT_EQ_U64(j->_kv, 0);
+      host_jobs++;
+      host_tokens += base;
+    }
   }
   ASSERT_EQ_U64(st.kv_used, sum);
+  ASSERT_EQ_U64(st.kv_host_jobs, host_jobs);
+  ASSERT_EQ_U64(st.kv_host_tokens, host_tokens);
   if (cap > 0) {
     ASSERT_LE_U64(st.kv_used, cap);
     ASSERT_LE_U64(st.kv_peak, cap);
