@@ -171,22 +171,27 @@ static int arrive(void *ud, uint64_t t) {
   return 0;
 }
 
-/* The jobs that begin their first iteration at t: their queue time. */
-static void first_started(server_t *sv, unsigned e, uint64_t t) {
+/* Engine e's batch begins at t: its tokens (vLLM counts a prefill's
+ * prompt and one token for each job), and the jobs that begin their first
+ * iteration (their queue time). A job prefills exactly when it has no
+ * token yet: a resumed job's recompute is not counted, as in vLLM. */
+static void batch_started(server_t *sv, unsigned e, uint64_t t) {
   unsigned i, n;
   mlfq_job_t *const *b = mlfq_sched_batch(sv->sched, e, &n, NULL, NULL);
+  uint64_t tokens = 0;
   request_t *r;
 
   for (i = 0; i < n && b != NULL; i++) {
     if (b[i] == NULL)
       continue;
     r = MLFQ_CONTAINER_OF(b[i], request_t, job);
+    tokens += r->job.tokens == 0 ? (uint64_t)r->job.input_len + 1 : 1;
     if (r->started)
       continue;
     r->started = 1;
-    mlfq_prom_hist_add(&sv->metrics.queue,
-                       (double)(t - r->job.arrival_ns) / 1e9);
+    metrics_started(&sv->metrics, r, t);
   }
+  metrics_iteration(&sv->metrics, tokens);
 }
 
 /* Engine e's iteration, due at wall time due, was seen to end at now: its
@@ -208,7 +213,7 @@ static int started(void *ud, unsigned e, uint64_t t, uint64_t dur,
   server_t *sv = ud;
   uint64_t due = wall_of(sv, end), now;
 
-  first_started(sv, e, t);
+  batch_started(sv, e, t);
   sv->busy_ns[e] = mlfq_add_sat(sv->busy_ns[e], dur);
   /* An end already due (a zero or tiny iteration, or a loop running
    * behind) is reported here: a hand-off to a thread that would not sleep
@@ -234,15 +239,9 @@ static void ended(void *ud, unsigned e, uint64_t t, mlfq_job_t *const *out,
     r = MLFQ_CONTAINER_OF(out[i], request_t, job);
     if (sv->end_late[e] > r->late_ns)
       r->late_ns = sv->end_late[e];
-    if (r->job.tokens == 1)
-      mlfq_prom_hist_add(&sv->metrics.ttft,
-                         (double)(t - r->job.arrival_ns) / 1e9);
-    if (r->job.tokens == r->job.output_len) {
-      mlfq_prom_hist_add(&sv->metrics.e2e,
-                         (double)(t - r->job.arrival_ns) / 1e9);
-      sv->metrics.prompt_tokens += r->job.input_len;
+    metrics_token(&sv->metrics, r, t);
+    if (r->job.tokens == r->job.output_len)
       let_go(sv, r);
-    }
     r->ops->token(r, t); /* after the last, r is the owner's to free */
   }
 }
@@ -323,6 +322,9 @@ void server_stats_get(server_t *sv, server_stats_t *s) {
   s->swapped_tokens = st.swapped_tokens;
   s->kv_used_tokens = st.kv_used;
   s->kv_peak_tokens = st.kv_peak;
+  s->kv_capacity_tokens = p->kv_capacity;
+  s->kv_host_requests = st.kv_host_jobs;
+  s->kv_host_tokens = st.kv_host_tokens;
   s->heap_trims = sv->trim.trims;
   s->draining = sv->draining != 0;
 }
@@ -440,12 +442,6 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   mlfq_list_init(&sv->dirty);
   conn_setup(sv);
   mlfq_list_init(&sv->requests);
-  mlfq_prom_hist_init(&sv->metrics.ttft, mlfq_prom_latency_buckets,
-                      MLFQ_PROM_LATENCY_BUCKETS);
-  mlfq_prom_hist_init(&sv->metrics.e2e, mlfq_prom_latency_buckets,
-                      MLFQ_PROM_LATENCY_BUCKETS);
-  mlfq_prom_hist_init(&sv->metrics.queue, mlfq_prom_latency_buckets,
-                      MLFQ_PROM_LATENCY_BUCKETS);
   mlfq_hist_init(&sv->lateness);
   /* The connections' id maps draw their hash keys from it (idmap.c). */
   rc = mlfq_secret_init();
@@ -456,6 +452,7 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   if (sv->sched == NULL)
     return MLFQ_EINVAL;
   p = mlfq_sched_params(sv->sched);
+  metrics_init(&sv->metrics, p, &o->lim);
   rc = mlfq_wire_config_init(&sv->wcfg, mlfq_sched_config(sv->sched), p,
                              mlfq_sched_cost(sv->sched), &o->lim);
   if (rc)

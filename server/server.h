@@ -97,6 +97,10 @@ struct request_s {
   /* The worst lateness of its iterations' ends, wall ns, where late (late.h);
    * 0 while the server kept the model's time for it. */
   uint64_t late_ns;
+  /* For /metrics (metrics.c), model time: when its first iteration began
+   * and when its latest token completed. */
+  uint64_t started_ns;
+  uint64_t last_token_ns;
 };
 
 /* Something with output to write at the end of a pump (server_dirty). */
@@ -106,12 +110,31 @@ struct server_out_s {
   void (*flush)(server_out_t *o);
 };
 
-/* Latency histograms of /metrics, in model seconds. */
+/* What /metrics observes as requests run (metrics.c): vLLM's histograms,
+ * times in model seconds, lengths in tokens, and counters the scheduler
+ * does not keep. Loop thread; an observation is a bucket search. */
 typedef struct {
-  mlfq_prom_hist_t ttft;  /* arrival to the first token */
-  mlfq_prom_hist_t e2e;   /* arrival to the last token */
-  mlfq_prom_hist_t queue; /* arrival to the start of the first iteration */
-  uint64_t prompt_tokens; /* input tokens of the requests that finished */
+  mlfq_prom_hist_t ttft;    /* arrival to the first token */
+  mlfq_prom_hist_t itl;     /* between consecutive tokens of a request */
+  mlfq_prom_hist_t e2e;     /* arrival to the last token */
+  mlfq_prom_hist_t queue;   /* arrival to the start of the first iteration */
+  mlfq_prom_hist_t prefill; /* that start to the first token */
+  mlfq_prom_hist_t decode;  /* the first token to the last */
+  mlfq_prom_hist_t
+      inference;           /* the first iteration's start to the last token */
+  mlfq_prom_hist_t prompt; /* a finished request's prompt tokens */
+  mlfq_prom_hist_t generation; /* and the tokens it generated */
+  mlfq_prom_hist_t max_tokens; /* and the most its client allowed */
+  mlfq_prom_hist_t n;          /* and its sequences (always 1) */
+  mlfq_prom_hist_t iteration;  /* tokens of an iteration: prefill + decode */
+  /* vLLM's 1-2-5 bounds up to the longest request, the iteration bounds up
+   * to the largest batch (the histograms point at them). */
+  double len_bounds[MLFQ_PROM_MAX_BUCKETS];
+  double iter_bounds[MLFQ_PROM_MAX_BUCKETS];
+  uint64_t prompt_tokens;  /* of the requests whose prefill completed */
+  uint64_t prefix_queries; /* prompt tokens of requests first scheduled */
+  uint64_t stopped;        /* requests that ended before max_tokens */
+  uint64_t capped;         /* and at max_tokens */
 } server_metrics_t;
 
 /* The server's statistics at one moment (server_stats_get): what a
@@ -140,6 +163,9 @@ typedef struct {
   uint64_t swapped_tokens;
   uint64_t kv_used_tokens;
   uint64_t kv_peak_tokens;
+  uint64_t kv_capacity_tokens; /* 0: unlimited */
+  uint64_t kv_host_requests;   /* swapped out to host memory now */
+  uint64_t kv_host_tokens;     /* the KV tokens they hold there */
   uint64_t heap_trims;
   int draining;
 } server_stats_t;
@@ -297,6 +323,18 @@ void http_close_all(http_door_t *d, int now);
 void http_free(http_door_t *d);
 
 /* metrics.c: GET /metrics */
+/* Sets m up for a server with scheduler parameters p and limits lim (the
+ * bounds of the length and iteration histograms). */
+void metrics_init(server_metrics_t *m, const mlfq_sched_params_t *p,
+                  const mlfq_limits_t *lim);
+/* Engine iteration of tokens (prompt tokens of the jobs it prefills, one
+ * for each job) begins. */
+void metrics_iteration(server_metrics_t *m, uint64_t tokens);
+/* r's first iteration begins at model time t. */
+void metrics_started(server_metrics_t *m, request_t *r, uint64_t t);
+/* Token r->job.tokens of r completed at t; after the last, r's
+ * request-level figures. Per token: a bucket search or two. */
+void metrics_token(server_metrics_t *m, request_t *r, uint64_t t);
 /* Appends the server's metrics in Prometheus' text format to b. Returns 0,
  * MLFQ_ENOMEM, or MLFQ_ERANGE (b is full: lines have no limit of their
  * own). */

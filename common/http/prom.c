@@ -5,7 +5,10 @@
  * in the fewest digits that read back as the same double; +Inf and NaN
  * by name.
  * Histograms keep per-bucket counts and are summed when written, so an
- * observation is one binary search and one increment.
+ * observation is one binary search and one increment: no allocation, a
+ * few comparisons for vLLM's twenty-odd bounds, cheap enough for every
+ * token. The bounds belong to the caller (vLLM's lists are the server's);
+ * the 1-2-5 series that vLLM builds for lengths is made here.
  * A line is as long as its name and labels make it: each is formatted
  * straight into the caller's buffer, whose maximum is the only limit, and
  * label values are escaped whole, never cut. */
@@ -18,9 +21,22 @@
 #include "base/error.h"
 #include "http/prom.h"
 
-const double mlfq_prom_latency_buckets[MLFQ_PROM_LATENCY_BUCKETS] = {
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25,  0.5,  0.75,
-    1.0,   2.5,   5.0,  7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0};
+size_t mlfq_prom_buckets_125(double *out, size_t max, double top) {
+  static const double mantissa[3] = {1, 2, 5};
+  double scale = 1, v;
+  size_t n = 0;
+  unsigned i;
+
+  for (;;) {
+    for (i = 0; i < 3; i++) {
+      v = mantissa[i] * scale;
+      if (v > top || n == max)
+        return n;
+      out[n++] = v;
+    }
+    scale *= 10; /* exact: every power of ten up to 1e22 is a double */
+  }
+}
 
 void mlfq_prom_hist_init(mlfq_prom_hist_t *h, const double *bounds, size_t n) {
   memset(h, 0, sizeof(*h));

@@ -19,10 +19,10 @@ typedef struct {
   double sum;
 } mlfq_prom_hist_t;
 
-/* Bounds for request latency histograms, in seconds (after vLLM's
- * time-to-first-token buckets). */
-#define MLFQ_PROM_LATENCY_BUCKETS 21
-extern const double mlfq_prom_latency_buckets[MLFQ_PROM_LATENCY_BUCKETS];
+/* Writes to out the bounds 1, 2, 5, 10, 20, 50, ... up to top (each at
+ * most top, at most max of them; none when top < 1), as vLLM's histograms
+ * of lengths have them, and returns how many. */
+size_t mlfq_prom_buckets_125(double *out, size_t max, double top);
 
 /* Sets h up with n bounds (n <= MLFQ_PROM_MAX_BUCKETS; bounds must outlive
  * h) and no observations. */

@@ -1,6 +1,7 @@
 /* common/http/prom.c: label values escaped whole (every escape, no cut however
- * long), lines with no length limit but the buffer's, a histogram's lines,
- * and a full buffer reported, not written in part. */
+ * long), lines with no length limit but the buffer's, a histogram's lines
+ * and its inclusive bounds, vLLM's 1-2-5 bounds, and a full buffer
+ * reported, not written in part. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,5 +144,50 @@ TEST(prom, full_buffer) {
   mlfq_buf_init(&b, 4);
   ASSERT_EQ(mlfq_prom_value(&b, "up", NULL, 1), MLFQ_ERANGE);
   ASSERT_EQ(b.len, 0);
+  mlfq_buf_free(&b);
+}
+
+/* vLLM's 1-2-5 bounds for lengths: up to top inclusive, at most max of
+ * them, exact decimal values however large, none below 1. */
+TEST(prom, buckets_125) {
+  static const double want[7] = {1, 2, 5, 10, 20, 50, 100};
+  double b[MLFQ_PROM_MAX_BUCKETS];
+  size_t i, n;
+
+  n = mlfq_prom_buckets_125(b, MLFQ_PROM_MAX_BUCKETS, 100);
+  ASSERT_EQ(n, 7);
+  for (i = 0; i < n; i++)
+    ASSERT(b[i] == want[i]);
+  ASSERT_EQ(mlfq_prom_buckets_125(b, MLFQ_PROM_MAX_BUCKETS, 99), 6);
+  ASSERT_EQ(mlfq_prom_buckets_125(b, MLFQ_PROM_MAX_BUCKETS, 0.5), 0);
+  ASSERT_EQ(mlfq_prom_buckets_125(b, 4, 100), 4);
+  ASSERT(b[3] == 10);
+  /* 2^32 + 2^32, the longest request of the largest limits: 5e9 is the
+   * last, 30 bounds in all, within the histograms' 32. */
+  n = mlfq_prom_buckets_125(b, MLFQ_PROM_MAX_BUCKETS, 8589934590.0);
+  ASSERT_EQ(n, 30);
+  ASSERT(b[27] == 1e9 && b[28] == 2e9 && b[29] == 5e9);
+}
+
+/* An observation equal to a bound counts in that bound's bucket (le is
+ * "less or equal"); above the last, only in +Inf. */
+TEST(prom, hist_bound_inclusive) {
+  double bounds[MLFQ_PROM_MAX_BUCKETS];
+  mlfq_prom_hist_t h;
+  mlfq_buf_t b;
+  char *s;
+
+  mlfq_prom_hist_init(&h, bounds,
+                      mlfq_prom_buckets_125(bounds, MLFQ_PROM_MAX_BUCKETS, 5));
+  mlfq_prom_hist_add(&h, 2);
+  mlfq_prom_hist_add(&h, 2.5);
+  mlfq_prom_hist_add(&h, 6);
+  mlfq_buf_init(&b, 4096);
+  ASSERT_OK(mlfq_prom_hist_write(&b, "x", NULL, &h));
+  s = text(&b);
+  ASSERT_STR_EQ(s, "x_bucket{le=\"1\"} 0\nx_bucket{le=\"2\"} 1\n"
+                   "x_bucket{le=\"5\"} 2\nx_bucket{le=\"+Inf\"} 3\n"
+                   "x_sum 10.5\nx_count 3\n");
+  free(s);
   mlfq_buf_free(&b);
 }

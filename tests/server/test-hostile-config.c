@@ -70,7 +70,8 @@ TEST(hostile, long_model_name_scrapes) {
   snprintf(cmd, sizeof(cmd), CURL " -s http://127.0.0.1:%d/metrics", port);
   ASSERT_EQ(ov_sh(cmd, &out), 0);
   snprintf(want, sizeof(want),
-           "\nvllm:e2e_request_latency_seconds_count{model_name=\"%s\"} 0\n",
+           "\nvllm:e2e_request_latency_seconds_count{model_name=\"%s\","
+           "engine=\"0\"} 0\n",
            name);
   ASSERT_CONTAINS(out, want);
   snprintf(want, sizeof(want), ",model_name=\"%s\"} 1\n", name);
