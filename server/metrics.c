@@ -9,20 +9,22 @@
  * at every token (the first: time to first token; the others: the gap
  * since the previous one) and at a request's last token (its latencies and
  * lengths). An observation is a binary search over at most 32 bounds and
- * two additions, with no allocation, so the cost per token stays a few
- * nanoseconds at hundreds of thousands of tokens a second.
+ * three additions, with no allocation and no lock (the loop thread owns
+ * it all): small beside the rest of a token's work, at hundreds of
+ * thousands of tokens a second.
  *
  * vLLM v1's metric set under its names, types, label sets (model_name,
  * engine) and buckets, so that vLLM's example Grafana dashboard shows
  * mlfqd unchanged (data/vllm_grafana_queries.txt; the test that runs its
  * queries against a real Prometheus is tests/server/test-dashboard.c).
  * engine is "0": mlfqd has one scheduler, which vLLM calls an engine core,
- * however many engine threads run its batches. vLLM's older names that
- * the dashboard still reads (vllm:gpu_cache_usage_perc,
- * vllm:cpu_cache_usage_perc, vllm:num_requests_swapped) are kept beside
- * their successors. mlfqd's own figures are under mlfqd_. Every time is
- * model time, as everywhere in mlfqd. The list and what each figure
- * counts here is in docs/HTTP.md, "Metrics". */
+ * however many engine threads run its batches. Older names the dashboard
+ * still reads are kept: vllm:gpu_cache_usage_perc beside its successor
+ * vllm:kv_cache_usage_perc, and vllm:cpu_cache_usage_perc and
+ * vllm:num_requests_swapped, which vLLM v1 dropped (it does not swap) and
+ * mlfqd's --on-full swap gives a meaning. mlfqd's own figures are under
+ * mlfqd_. Every time is model time, as everywhere in mlfqd. The list and
+ * what each figure counts here is in docs/HTTP.md, "Metrics". */
 #include <stdio.h>
 #include <string.h>
 
