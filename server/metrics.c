@@ -342,6 +342,13 @@ static int process(mlfq_buf_t *b, const server_stats_t *s, mlfq_buf_t *lab) {
   TRY(one(b, "mlfqd_timer_lateness_max_seconds", "gauge",
           "Largest wake-up lateness of an engine thread.", NULL,
           s->lateness_max_us / 1e6));
+  TRY(one(b, "mlfqd_late_iterations_total", "counter",
+          "Iteration ends handled later than --late-warn-fraction allows.",
+          NULL, (double)s->late_iterations));
+  TRY(one(b, "mlfqd_behind_model", "gauge",
+          "1 while the server is behind the model's time: an iteration "
+          "ended late within the last second.",
+          NULL, (double)s->behind));
   TRY(one(b, "mlfqd_connections", "gauge",
           "Client connections, protocol and HTTP.", NULL,
           (double)s->connections));

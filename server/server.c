@@ -313,6 +313,8 @@ void server_stats_get(server_t *sv, server_stats_t *s) {
   s->lateness_p50_us = (double)mlfq_hist_percentile(&sv->lateness, 50) / 1e3;
   s->lateness_p99_us = (double)mlfq_hist_percentile(&sv->lateness, 99) / 1e3;
   s->lateness_max_us = (double)sv->lateness.max / 1e3;
+  s->late_iterations = sv->late.late_ends;
+  s->behind = server_late_behind(&sv->late, uv_hrtime());
   s->uptime_s = (double)(uv_hrtime() - sv->t0) / 1e9;
   s->connections = server_conns(sv);
   s->iterations = st.iterations;

@@ -154,8 +154,10 @@ typedef struct {
   double lateness_p50_us;        /* engine threads' wake-up lateness */
   double lateness_p99_us;
   double lateness_max_us;
-  double uptime_s;      /* wall time */
-  uint64_t connections; /* protocol and HTTP */
+  uint64_t late_iterations; /* ends handled too late (late.h) */
+  int behind;               /* the server is behind the model now */
+  double uptime_s;          /* wall time */
+  uint64_t connections;     /* protocol and HTTP */
   uint64_t iterations;
   uint64_t demotions;
   uint64_t promotions;
