@@ -12,18 +12,46 @@
  * the output bound still count whole: the client allowed that many, and a
  * real engine does not know in advance where an answer ends. The request fails
  * whole: one job that fails takes the others out of the server. The
- * server's reasons become statuses through errors.c. Loop thread.
+ * server's reasons become statuses through errors.c.
+ *
+ * Failure injection (faults.h) hooks in at three places: a request that
+ * has passed its checks draws its fault (fault_begin: a 429 or a 500 at
+ * once; a slow first token enters the server only when a libuv timer of
+ * --fault-slow-ms has run out, the admission checks included; a drop is
+ * armed); each token of a dropped request passes fault_cut, which, at the
+ * token after the drop point, stops the output and closes the connection
+ * once what was sent is written (http_drop), the jobs leaving with it; and
+ * completion_forget and completion_free stop and free the timer. Loop
+ * thread.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "faults.h"
 #include "http.h"
 #include "http/openai.h"
 #include "load/endings.h"
 
 #define HTTP_OF(r) ((http_t *)(r)->owner)
+
+/* A request's injected fault, while it lasts (h->fault). */
+struct completion_fault_s {
+  fault_t ft;
+  uv_timer_t timer; /* slow-first-token: the wait before the request enters */
+  int timing;       /* the timer is initialised: closed before it is freed */
+  int chat;
+  int armed;      /* drop: after is known (at the first token) */
+  int cut;        /* drop: the output has stopped */
+  uint64_t after; /* drop: tokens sent before the connection closes */
+  uint64_t sent;
+};
+
+static void fault_free_cb(uv_handle_t *t) {
+  free(MLFQ_CONTAINER_OF((uv_timer_t *)t, struct completion_fault_s, timer));
+}
 
 void completion_forget(http_t *h) {
   size_t i;
@@ -32,6 +60,8 @@ void completion_forget(http_t *h) {
     if (mlfq_list_linked(&h->reqs[i].slink))
       server_forget(h->sv, &h->reqs[i]);
   h->live = 0;
+  if (h->fault != NULL && h->fault->timing)
+    uv_timer_stop(&h->fault->timer); /* a slow request never enters */
 }
 
 static void req_accepted(request_t *r) { (void)r; }
@@ -53,6 +83,30 @@ static void finished(http_t *h) {
   http_end_stream(h);
 }
 
+/* A dropped request's token: whether it is cut (not sent). The drop point
+ * is drawn over the response's tokens, all its prompts' together; once
+ * that many are sent, the next closes the connection instead. */
+static int fault_cut(http_t *h) {
+  struct completion_fault_s *f = h->fault;
+  uint64_t output = 0;
+  size_t i;
+
+  if (!f->armed) {
+    for (i = 0; i < h->q.n; i++)
+      output += h->reqs[i].job.output_len;
+    f->after = faults_drop_after(&f->ft, output);
+    f->armed = 1;
+  }
+  if (!f->cut && f->sent == f->after) {
+    f->cut = 1;
+    http_drop(h); /* its jobs leave when it closes */
+  }
+  if (f->cut)
+    return 1;
+  f->sent++;
+  return 0;
+}
+
 static void req_token(request_t *r, uint64_t t) {
   http_t *h = HTTP_OF(r);
   int last = r->job.tokens == r->job.output_len;
@@ -60,6 +114,8 @@ static void req_token(request_t *r, uint64_t t) {
   size_t n;
 
   (void)t;
+  if (h->fault != NULL && h->fault->ft.kind == FAULT_DROP && fault_cut(h))
+    return;
   if (h->q.stream) {
     s = mlfq_openai_stream_chunk(&h->st, (size_t)r->client_id,
                                  r->job.tokens == 1, last, &n);
@@ -93,13 +149,59 @@ static void decline(http_t *h, server_err_t why, const char *msg) {
   http_respond_error(h, server_err_http(why), NULL, msg);
 }
 
+static void admit(http_t *h, int chat);
+
+/* The slow first token's wait is over. */
+static void on_slow(uv_timer_t *t) {
+  http_t *h = t->data;
+
+  admit(h, h->fault->chat);
+  server_pump(h->sv);
+}
+
+/* Draws h's fault. Returns 1 when it has answered h (a 429, a 500) or
+ * delays it (slow-first-token), 0 when h goes on (none; a drop, armed). */
+static int fault_begin(http_t *h, int chat) {
+  server_t *sv = h->sv;
+  fault_t ft = faults_draw(&sv->faults);
+  struct completion_fault_s *f;
+
+  switch (ft.kind) {
+  case FAULT_NONE:
+    return 0;
+  case FAULT_RATE_LIMIT:
+    http_respond_error(h, 429, "Retry-After: 1\r\n",
+                       "injected fault: rate limit (--fault-rate)");
+    return 1;
+  case FAULT_SERVER_ERROR:
+    http_respond_error(h, 500, NULL,
+                       "injected fault: server error (--fault-rate)");
+    return 1;
+  default:
+    break;
+  }
+  f = calloc(1, sizeof(*f));
+  if (f == NULL) {
+    decline(h, SERVER_ERR_INTERNAL, "out of memory");
+    return 1;
+  }
+  f->ft = ft;
+  f->chat = chat;
+  h->fault = f;
+  if (ft.kind == FAULT_DROP)
+    return 0;
+  uv_timer_init(sv->loop, &f->timer); /* cannot fail */
+  f->timing = 1;
+  f->timer.data = h;
+  uv_timer_start(&f->timer, on_slow, (uint64_t)ceil(sv->faults.o.slow_ms), 0);
+  return 1;
+}
+
 void completion_start(http_t *h, int chat) {
   server_t *sv = h->sv;
   const mlfq_limits_t *lim = &sv->opt.lim;
-  uint64_t now;
   mlfq_openai_limits_t ol;
   char err[256];
-  request_t *r;
   size_t i;
   int status;
 
@@ -132,6 +234,19 @@ void completion_start(http_t *h, int chat) {
     decline(h, SERVER_ERR_INVALID, err);
     return;
   }
+  if (fault_begin(h, chat))
+    return;
+  admit(h, chat);
+}
+
+/* The request enters the server, unless it is draining or full. */
+static void admit(http_t *h, int chat) {
+  server_t *sv = h->sv;
+  uint64_t now;
+  char err[256];
+  request_t *r;
+  size_t i;
+
   if (sv->draining) {
     decline(h, SERVER_ERR_SHUTTING_DOWN, "the server is shutting down");
     return;
@@ -183,6 +298,11 @@ void completion_start(http_t *h, int chat) {
 }
 
 void completion_free(http_t *h) {
+  if (h->fault != NULL && h->fault->timing)
+    uv_close((uv_handle_t *)&h->fault->timer, fault_free_cb);
+  else
+    free(h->fault);
+  h->fault = NULL;
   mlfq_openai_stream_free(&h->st);
   free(h->reqs);
   h->reqs = NULL;

@@ -209,6 +209,12 @@ void http_end_stream(http_t *h) {
   mlfq_flow_linger(&h->flow);
 }
 
+void http_drop(http_t *h) {
+  mlfq_flow_linger(&h->flow);
+  uv_read_stop((uv_stream_t *)&h->tcp);
+  server_dirty(h->sv, &h->flush); /* closes at the flush, even with no output */
+}
+
 /* The path of the URL, without the query. */
 static int path_is(const http_t *h, const char *path) {
   size_t n = strlen(path);

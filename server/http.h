@@ -53,6 +53,7 @@ struct http_s {
   char rid[128];           /* the response id */
   long created;
   char peer[64];
+  struct completion_fault_s *fault; /* completion.c's: a fault injected */
 };
 
 /* http.c: output. Each appends to h->out, written at the end of the pump;
@@ -78,6 +79,10 @@ void http_event_n(http_t *h, const char *text, size_t n);
 void http_event(http_t *h, const char *text);
 /* The end of a stream: "[DONE]" and the last chunk. */
 void http_end_stream(http_t *h);
+/* Closes h once what has been put so far is written, with no end to the
+ * response and nothing more read: an injected dropped connection
+ * (faults.h). Usable during a scheduling point. */
+void http_drop(http_t *h);
 
 /* completion.c: POST /v1/completions and /v1/chat/completions */
 /* Answers the request in h->body (chat: a chat completion): its prompts

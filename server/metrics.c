@@ -414,6 +414,8 @@ int metrics_write(server_t *sv, mlfq_buf_t *b) {
     err = process(b, &s, &lab);
   if (err == 0)
     err = info(b, sv, &lab);
+  if (err == 0)
+    err = faults_metrics_write(&sv->faults, b);
   mlfq_buf_free(&ml);
   mlfq_buf_free(&lab);
   return err;

@@ -14,6 +14,7 @@
 #include "load/options.h"
 #include "net/daemon.h"
 #include "net/daemon_main.h"
+#include "preset.h"
 #include "server.h"
 
 typedef struct {
@@ -29,6 +30,10 @@ typedef struct {
   size_t http_max_body_bytes;
   double http_read_timeout_s;
   double late_fraction;
+  faults_opts_t faults;
+  const char *preset;
+  double gpu_memory_gib;
+  int gpu_memory_given;
 } daemon_opts_t;
 
 #define D(field) offsetof(daemon_opts_t, field)
@@ -50,6 +55,24 @@ static int set_model_name(const mlfq_cli_opt_t *o, void *field, const char *val,
                      "byte %zu (0x%02x) is not a letter, a digit or one of "
                      ". _ - / : + @",
                      ok + 1, (unsigned)(unsigned char)val[ok]);
+  *(const char **)field = val;
+  return 0;
+}
+
+/* --fault-kinds: names separated by commas (faults.h). */
+static int set_fault_kinds(const mlfq_cli_opt_t *o, void *field,
+                           const char *val, char *err, size_t errlen) {
+  (void)o;
+  return faults_parse_kinds(val, (unsigned *)field, err, errlen);
+}
+
+/* --preset: a name preset.c knows. */
+static int set_preset(const mlfq_cli_opt_t *o, void *field, const char *val,
+                      char *err, size_t errlen) {
+  (void)o;
+  if (preset_find(val) == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL, "'%s' is not a preset (%s)", val,
+                     preset_names());
   *(const char **)field = val;
   return 0;
 }
@@ -87,7 +110,8 @@ static const mlfq_cli_opt_t daemon_options[] = {
      "row, cycling, as mlfqsim and loadgen take it (alone: --output-len "
      "file)",
      mlfq_cli_set_str, D(workload), 0, 0, 0},
-    {"seed", "N", "seed of the --output-len draws (default 1)",
+    {"seed", "N",
+     "seed of the --output-len draws and of the injected faults (default 1)",
      mlfq_cli_set_u64, D(seed), 0, 0, 1.8446744073709552e19},
     {"http-max-body-bytes", "N",
      "largest HTTP request body; a larger one gets 413 (default 1048576)",
@@ -101,7 +125,30 @@ static const mlfq_cli_opt_t daemon_options[] = {
      "(and at least 1 ms of wall time) puts the server behind the model: "
      "it says so in its log, /metrics and each late request's Done or "
      "response (default 0.1)",
-     mlfq_cli_set_double, D(late_fraction), 0, 0, 1e6}};
+     mlfq_cli_set_double, D(late_fraction), 0, 0, 1e6},
+    {"fault-rate", "P",
+     "probability that an HTTP completion gets an injected fault, 0 to 1 "
+     "(default 0: none; docs/HTTP.md, \"Failure injection\")",
+     mlfq_cli_set_double, D(faults.rate), 0, 0, 1},
+    {"fault-kinds", "LIST",
+     "the faults drawn, uniformly, separated by commas: rate-limit, "
+     "server-error, drop, slow-first-token (default: all four)",
+     set_fault_kinds, D(faults.kinds), 0, 0, 0},
+    {"fault-slow-ms", "MS",
+     "slow-first-token: wall milliseconds a request waits before it enters "
+     "the scheduler (default 1000)",
+     mlfq_cli_set_double, D(faults.slow_ms), 0, 0, 86400000},
+    {"preset", "NAME",
+     "vllm: the defaults of a vLLM server for OPT-1.3B (fcfs, max-batch "
+     "256, the KV capacity of --gpu-memory-gib, on-full recompute, HTTP on "
+     "127.0.0.1:8000, model facebook/opt-1.3b); options given override it "
+     "(docs/HTTP.md, \"Preset vllm\")",
+     set_preset, D(preset), 0, 0, 0},
+    {"gpu-memory-gib", "GIB",
+     "with --preset: the GPU memory whose 90%, less the weights, is the KV "
+     "capacity (default 40)",
+     mlfq_cli_set_double, D(gpu_memory_gib),
+     MLFQ_CLI_GIVEN(daemon_opts_t, gpu_memory_given), 1, 1e6}};
 _Static_assert(sizeof(daemon_options) / sizeof(daemon_options[0]) <=
                    MLFQ_DAEMON_CLI_OWN,
                "MLFQ_DAEMON_CLI_OWN is too small");
@@ -130,12 +177,23 @@ static struct {
 
 static int check(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
   char names[MLFQ_POLICY_NAMES_BUFSIZE];
+  const preset_t *ps;
 
   (void)p;
   if (mlfq_policy_find(g.mo.sched.policy) == NULL)
     return mlfq_fail(err, errlen, MLFQ_EINVAL, "--policy: unknown '%s' (%s)",
                      g.mo.sched.policy,
                      mlfq_policy_names(names, sizeof(names), NULL));
+  if (g.dopt.gpu_memory_given && g.dopt.preset == NULL)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--gpu-memory-gib: needs --preset");
+  ps = g.dopt.preset != NULL ? preset_find(g.dopt.preset) : NULL;
+  if (ps != NULL && preset_kv_tokens(ps, g.dopt.gpu_memory_gib) == 0)
+    return mlfq_fail(err, errlen, MLFQ_EINVAL,
+                     "--gpu-memory-gib: %g GiB at %g%% does not hold the "
+                     "weights of --preset %s (%llu bytes)",
+                     g.dopt.gpu_memory_gib, ps->gpu_memory_utilization * 100,
+                     ps->name, (unsigned long long)ps->weight_bytes);
   return 0;
 }
 
@@ -190,6 +248,8 @@ static int configure(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
   if (rc)
     return rc;
   so->endings = g.endings.on ? &g.endings : NULL;
+  so->faults = d->faults;
+  so->faults.seed = d->seed; /* one --seed, a stream for each use */
   return server_replies_check(so, err, errlen);
 }
 
@@ -218,11 +278,21 @@ static void started(mlfq_daemon_prog_t *p) {
   g.sv.on_stop = on_stop;
   mlfq_log(MLFQ_LOG_INFO,
            "listening on %s: policy %s, %u workers, max_batch %u, "
-           "time_scale %g",
+           "kv_capacity_tokens %llu, on_full %s, time_scale %g",
            p->bound, g.so.sched.policy, g.so.sched.workers,
-           g.so.sched.max_batch, g.so.lim.time_scale);
+           g.so.sched.max_batch,
+           (unsigned long long)g.so.sched.kv_capacity_tokens,
+           mlfq_on_full_name(g.so.sched.on_full), g.so.lim.time_scale);
+  if (g.dopt.preset != NULL)
+    mlfq_log(MLFQ_LOG_INFO, "preset %s, gpu_memory_gib %g", g.dopt.preset,
+             g.dopt.gpu_memory_gib);
   if (g.dopt.http_listen != NULL)
     mlfq_log(MLFQ_LOG_INFO, "HTTP on %s: model %s", g.hbound, g.so.model_name);
+  if (g.so.faults.rate > 0)
+    mlfq_log(MLFQ_LOG_INFO,
+             "injecting faults: rate %g, kinds 0x%x, slow %g ms, seed %llu",
+             g.so.faults.rate, g.so.faults.kinds, g.so.faults.slow_ms,
+             (unsigned long long)g.so.faults.seed);
 }
 
 static void drain(void *sv) { server_drain(sv); }
@@ -242,7 +312,39 @@ static const mlfq_daemon_ops_t ops = {
     check, configure, start, started, drain, close_server, free_server, release,
 };
 
+#define NDAEMON_OPTIONS (sizeof(daemon_options) / sizeof(daemon_options[0]))
+
+/* --preset and --gpu-memory-gib, read from argv ahead of the real parse
+ * into a scratch copy of every option (a bad option is the real parse's
+ * to report), so that the preset gives defaults that the options given
+ * override, wherever they stand. */
+static void preparse(int argc, char **argv, daemon_opts_t *d) {
+  mlfq_cli_opt_t t[MLFQ_DAEMON_CLI_MAX];
+  mlfq_cli_group_t groups[2];
+  mlfq_model_opts_t mo;
+  char err[512];
+
+  mlfq_model_opts_init(&mo);
+  mlfq_daemon_cli_table(t, "", daemon_options, NDAEMON_OPTIONS, D(s));
+  groups[0] = (mlfq_cli_group_t){"", mlfq_model_options, &mo};
+  groups[1] = (mlfq_cli_group_t){"", t, d};
+  (void)mlfq_cli_parse(argc, argv, groups, 2, NULL, 0, NULL, err, sizeof(err));
+}
+
+/* The defaults of preset ps for a GPU of gib GiB. */
+static void apply_preset(const preset_t *ps, double gib) {
+  g.mo.sched.policy = ps->policy;
+  g.mo.sched.max_batch = ps->max_batch;
+  g.mo.sched.on_full = ps->on_full;
+  g.mo.sched.kv_capacity_tokens = preset_kv_tokens(ps, gib);
+  g.dopt.http_listen = ps->http_listen;
+  g.dopt.model_name = ps->model_name;
+}
+
 int main(int argc, char **argv) {
+  static daemon_opts_t pre;
+  const preset_t *ps;
+
   mlfq_model_opts_init(&g.mo);
   g.dopt.time_scale = 1;
   g.dopt.model_name = "mlfqd";
@@ -251,6 +353,15 @@ int main(int argc, char **argv) {
   g.dopt.http_max_body_bytes = 1 << 20;
   g.dopt.http_read_timeout_s = 30;
   g.dopt.late_fraction = 0.1;
+  faults_opts_init(&g.dopt.faults);
+  pre = g.dopt;
+  preparse(argc, argv, &pre);
+  ps = pre.preset != NULL ? preset_find(pre.preset) : NULL;
+  if (ps != NULL) {
+    g.dopt.gpu_memory_gib =
+        pre.gpu_memory_given ? pre.gpu_memory_gib : ps->gpu_memory_gib;
+    apply_preset(ps, g.dopt.gpu_memory_gib);
+  }
   g.prog.name = "mlfqd";
   g.prog.usage = usage;
   g.prog.ops = &ops;
@@ -258,7 +369,7 @@ int main(int argc, char **argv) {
   g.prog.own =
       (mlfq_cli_group_t){"Scheduler and cost model", mlfq_model_options, &g.mo};
   g.prog.own_server = daemon_options;
-  g.prog.nown_server = sizeof(daemon_options) / sizeof(daemon_options[0]);
+  g.prog.nown_server = NDAEMON_OPTIONS;
   g.prog.server_base = &g.dopt;
   g.prog.opts_off = D(s);
   g.prog.listen = "127.0.0.1:7070";

@@ -445,6 +445,7 @@ int server_init(server_t *sv, uv_loop_t *loop, const server_opts_t *o,
   conn_setup(sv);
   mlfq_list_init(&sv->requests);
   mlfq_hist_init(&sv->lateness);
+  faults_init(&sv->faults, &o->faults);
   /* The connections' id maps draw their hash keys from it (idmap.c). */
   rc = mlfq_secret_init();
   if (rc)

@@ -20,6 +20,7 @@
 #include "core/point.h"
 #include "core/sched.h"
 #include "errors.h"
+#include "faults.h"
 #include "http/prom.h"
 #include "late.h"
 #include "load/endings.h"
@@ -64,6 +65,7 @@ typedef struct {
   /* The natural lengths of completions (load/endings.h; loop thread), or
    * NULL: every completion runs to its max_tokens. */
   mlfq_endings_t *endings;
+  faults_opts_t faults; /* failure injection (faults.h); zero: none */
 } server_opts_t;
 
 /* What the owner of a request (a protocol connection, an HTTP exchange) is
@@ -210,6 +212,7 @@ struct server_s {
   mlfq_hist_t lateness;
   server_metrics_t metrics;
   http_door_t *http; /* the HTTP front door, once http_listen made it */
+  faults_t faults;   /* which HTTP completions get a fault (faults.h) */
   uint64_t rejected;
   uint64_t submitted;       /* requests accepted */
   uint64_t cancelled_early; /* cancelled before they entered the scheduler */

@@ -17,7 +17,8 @@ typedef struct {
 enum {
   MLFQ_STREAM_ARRIVAL = 1,
   MLFQ_STREAM_INPUT_LEN = 2,
-  MLFQ_STREAM_OUTPUT_LEN = 3
+  MLFQ_STREAM_OUTPUT_LEN = 3,
+  MLFQ_STREAM_FAULTS = 8 /* mlfqd's failure injection (server/faults.c) */
 };
 
 void mlfq_rng_seed(mlfq_rng_t *r, uint64_t seed, uint64_t stream);
