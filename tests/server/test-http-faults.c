@@ -247,3 +247,52 @@ TEST(http, fault_rate_half) {
             (double)got[FAULT_NONE]);
   ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
 }
+
+/* mlfqd refuses a bad fault or preset option with status 2 and a message
+ * that names the option and the value. */
+TEST(faults, options_refused) {
+  static const struct {
+    const char *opt, *val, *msg;
+  } bad[] = {
+      {"--fault-rate", "1.5", "--fault-rate: 1.5 is not in [0, 1]"},
+      {"--fault-rate", "half", "--fault-rate: 'half' is not a number"},
+      {"--fault-kinds", "drop,slow",
+       "--fault-kinds: 'slow' in 'drop,slow' is not rate-limit"},
+      {"--fault-slow-ms", "-1", "--fault-slow-ms: -1 is not in"},
+      {"--seed", "x", "--seed: "},
+      {"--preset", "tgi", "--preset: 'tgi' is not a preset (vllm)"},
+      {"--gpu-memory-gib", "24", "--gpu-memory-gib: needs --preset"},
+  };
+  char *argv[6], *out, *err;
+  size_t i;
+
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    argv[0] = MLFQ_BIN_DIR "/mlfqd";
+    argv[1] = (char *)bad[i].opt;
+    argv[2] = (char *)bad[i].val;
+    argv[3] = NULL;
+    ASSERT_EQ(mlfq_test_run(argv, &out, &err, 30), 2);
+    ASSERT_CONTAINS(err, bad[i].msg);
+    free(out);
+    free(err);
+  }
+  /* The weights of OPT-1.3B do not fit 90% of 2 GiB. */
+  argv[1] = "--preset";
+  argv[2] = "vllm";
+  argv[3] = "--gpu-memory-gib";
+  argv[4] = "2";
+  argv[5] = NULL;
+  ASSERT_EQ(mlfq_test_run(argv, &out, &err, 30), 2);
+  ASSERT_CONTAINS(err, "--gpu-memory-gib: 2 GiB at 90% does not hold");
+  free(out);
+  free(err);
+  /* --help lists them. */
+  argv[1] = "--help";
+  argv[2] = NULL;
+  ASSERT_EQ(mlfq_test_run(argv, &out, &err, 30), 0);
+  ASSERT_CONTAINS(out, "--fault-rate P");
+  ASSERT_CONTAINS(out, "--fault-kinds LIST");
+  ASSERT_CONTAINS(out, "--preset NAME");
+  free(out);
+  free(err);
+}
