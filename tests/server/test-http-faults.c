@@ -151,10 +151,14 @@ TEST(http, fault_drop) {
     /* Gone from the server: cancelled at the close, or finished if the
      * last token came before the output was written. */
     ASSERT_EQ(metric(&h, "mlfqd_requests_submitted_total "), 2);
-    ASSERT_EQ(metric(&h, "vllm:num_requests_running{model_name=\"mlfqd\"} "),
-              0);
-    ASSERT_EQ(metric(&h, "vllm:num_requests_waiting{model_name=\"mlfqd\"} "),
-              0);
+    ASSERT_EQ(
+        metric(&h,
+               "vllm:num_requests_running{model_name=\"mlfqd\",engine=\"0\"} "),
+        0);
+    ASSERT_EQ(
+        metric(&h,
+               "vllm:num_requests_waiting{model_name=\"mlfqd\",engine=\"0\"} "),
+        0);
     ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
   }
 }

@@ -85,10 +85,10 @@ static double sample(const char *text, const char *prefix) {
  * sees more than 256 running; all 300 finish. */
 TEST(http, preset_vllm_batches_256) {
   const char *args[] = {"--preset", "vllm", "--time-scale", "5", NULL};
-  static const char running[] =
-      "vllm:num_requests_running{model_name=\"facebook/opt-1.3b\"} ";
-  static const char waiting[] =
-      "vllm:num_requests_waiting{model_name=\"facebook/opt-1.3b\"} ";
+  static const char running[] = "vllm:num_requests_running{model_name="
+                                "\"facebook/opt-1.3b\",engine=\"0\"} ";
+  static const char waiting[] = "vllm:num_requests_waiting{model_name="
+                                "\"facebook/opt-1.3b\",engine=\"0\"} ";
   char body[4096], *out;
   int64_t *stamps, deadline;
   double run, most = 0, wait_at_most = -1;
