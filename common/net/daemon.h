@@ -45,7 +45,7 @@ typedef struct {
  * shared ones writing the mlfq_daemon_opts_t at offset base of the option
  * group's struct, then the end of the table. t has room for
  * MLFQ_DAEMON_CLI_MAX entries. */
-#define MLFQ_DAEMON_CLI_OWN 16
+#define MLFQ_DAEMON_CLI_OWN 32
 #define MLFQ_DAEMON_CLI_MAX (MLFQ_DAEMON_CLI_OWN + 18)
 void mlfq_daemon_cli_table(mlfq_cli_opt_t *t, const char *listen_help,
                            const mlfq_cli_opt_t *own, size_t nown, size_t base);
