@@ -6,13 +6,14 @@
  * the same limits (max_pending, max_pending_per_conn and the fair share,
  * the lengths, the KV capacity). A streamed response sends its headers at
  * once and then one server-sent event per token, as the scheduler produces
- * it; a plain response is sent when the last job ends. Each prompt's
- * output length is its natural length (--output-len), bounded by the
- * request's min_tokens, ignore_eos and max_tokens, which the KV check and
- * the output bound still count whole: the client allowed that many, and a
- * real engine does not know in advance where an answer ends. The request fails
- * whole: one job that fails takes the others out of the server. The
- * server's reasons become statuses through errors.c.
+ * it; a plain response is sent when the last job ends; either ends the
+ * request, and the connection goes on to its next one (http.c). Each
+ * prompt's output length is its natural length (--output-len), bounded by
+ * the request's min_tokens, ignore_eos and max_tokens, which the KV check
+ * and the output bound still count whole: the client allowed that many,
+ * and a real engine does not know in advance where an answer ends. The
+ * request fails whole: one job that fails takes the others out of the
+ * server. The server's reasons become statuses through errors.c.
  *
  * Failure injection (faults.h) hooks in at three places: a request that
  * has passed its checks draws its fault (fault_begin: a 429 or a 500 at
@@ -170,7 +171,7 @@ static int fault_begin(http_t *h, int chat) {
   case FAULT_NONE:
     return 0;
   case FAULT_RATE_LIMIT:
-    http_respond_error(h, 429, "Retry-After: 1\r\n",
+    http_respond_error(h, 429, NULL, /* http.c adds Retry-After */
                        "injected fault: rate limit (--fault-rate)");
     return 1;
   case FAULT_SERVER_ERROR:
@@ -212,7 +213,7 @@ void completion_start(http_t *h, int chat) {
   status = mlfq_openai_parse((const char *)h->body.data, h->body.len, chat, &ol,
                              &h->q, err, sizeof(err));
   if (status != 0) {
-    http_respond_error(h, status, NULL, err);
+    http_respond_error_param(h, status, NULL, err, h->q.param);
     return;
   }
   for (i = 0; i < h->q.n; i++)
@@ -251,7 +252,7 @@ static void admit(http_t *h, int chat) {
     decline(h, SERVER_ERR_SHUTTING_DOWN, "the server is shutting down");
     return;
   }
-  /* The connection carries this one request: nothing else in flight. */
+  /* A connection has one request at a time: nothing else in flight. */
   if (!server_has_room(sv, 0, h->q.n, err, sizeof(err))) {
     decline(h, SERVER_ERR_OVERLOADED, err);
     return;
@@ -289,12 +290,8 @@ static void admit(http_t *h, int chat) {
     decline(h, SERVER_ERR_INTERNAL, "out of memory");
     return;
   }
-  if (h->q.stream) {
-    h->streaming = 1;
-    http_putf(h, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                 "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n"
-                 "Connection: close\r\n\r\n");
-  }
+  if (h->q.stream)
+    http_begin_stream(h);
 }
 
 void completion_free(http_t *h) {

@@ -34,6 +34,8 @@ typedef struct {
   const char *preset;
   double gpu_memory_gib;
   int gpu_memory_given;
+  double http_idle_timeout_s;
+  unsigned http_max_requests;
 } daemon_opts_t;
 
 #define D(field) offsetof(daemon_opts_t, field)
@@ -148,7 +150,15 @@ static const mlfq_cli_opt_t daemon_options[] = {
      "with --preset: the GPU memory whose 90%, less the weights, is the KV "
      "capacity (default 40)",
      mlfq_cli_set_double, D(gpu_memory_gib),
-     MLFQ_CLI_GIVEN(daemon_opts_t, gpu_memory_given), 1, 1e6}};
+     MLFQ_CLI_GIVEN(daemon_opts_t, gpu_memory_given), 1, 1e6},
+    {"http-idle-timeout", "S",
+     "seconds a kept-alive HTTP connection may wait for its next request; "
+     "then it is closed (default 60)",
+     mlfq_cli_set_double, D(http_idle_timeout_s), 0, 0.01, 86400},
+    {"http-max-requests", "N",
+     "requests one HTTP connection carries; the response to the last says "
+     "Connection: close (default 1000; 0: no cap)",
+     mlfq_cli_set_uint, D(http_max_requests), 0, 0, 4294967295.0}};
 _Static_assert(sizeof(daemon_options) / sizeof(daemon_options[0]) <=
                    MLFQ_DAEMON_CLI_OWN,
                "MLFQ_DAEMON_CLI_OWN is too small");
@@ -250,6 +260,8 @@ static int configure(mlfq_daemon_prog_t *p, char *err, size_t errlen) {
   so->endings = g.endings.on ? &g.endings : NULL;
   so->faults = d->faults;
   so->faults.seed = d->seed; /* one --seed, a stream for each use */
+  so->http_idle_timeout_s = d->http_idle_timeout_s;
+  so->http_max_requests = d->http_max_requests;
   return server_replies_check(so, err, errlen);
 }
 
@@ -362,6 +374,8 @@ int main(int argc, char **argv) {
         pre.gpu_memory_given ? pre.gpu_memory_gib : ps->gpu_memory_gib;
     apply_preset(ps, g.dopt.gpu_memory_gib);
   }
+  g.dopt.http_idle_timeout_s = 60;
+  g.dopt.http_max_requests = 1000;
   g.prog.name = "mlfqd";
   g.prog.usage = usage;
   g.prog.ops = &ops;

@@ -65,7 +65,9 @@ typedef struct {
   /* The natural lengths of completions (load/endings.h; loop thread), or
    * NULL: every completion runs to its max_tokens. */
   mlfq_endings_t *endings;
-  faults_opts_t faults; /* failure injection (faults.h); zero: none */
+  faults_opts_t faults;       /* failure injection (faults.h); zero: none */
+  double http_idle_timeout_s; /* a kept-alive connection idle so long closes */
+  unsigned http_max_requests; /* per connection; 0: no cap */
 } server_opts_t;
 
 /* What the owner of a request (a protocol connection, an HTTP exchange) is

@@ -73,6 +73,7 @@ static int prompts(const cJSON *o, mlfq_openai_req_t *q, char *err,
       "'prompt' must be a string, an array of token ids, or an array of "
       "either";
 
+  q->param = "prompt";
   if (p == NULL)
     return mlfq_fail(err, errlen, 400, "'prompt' is required");
   /* One prompt: a string, or an array of numbers. */
@@ -106,6 +107,7 @@ static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
               *part, *text;
   uint64_t n = 0;
 
+  q->param = "messages";
   if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
     return mlfq_fail(err, errlen, 400, "'messages' must be a non-empty array");
   cJSON_ArrayForEach(m, ms) {
@@ -174,6 +176,7 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "model");
   if (v != NULL && !cJSON_IsNull(v)) {
+    q->param = "model";
     if (!cJSON_IsString(v)) {
       rc = mlfq_fail(err, errlen, 400, "'model' must be a string");
       goto done;
@@ -188,12 +191,16 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
   rc = chat ? messages(o, q, err, errlen) : prompts(o, q, err, errlen);
   if (rc)
     goto done;
+  q->param = NULL;
   q->max_tokens = lim->default_tokens;
   v = cJSON_GetObjectItemCaseSensitive(o, "max_tokens");
   if (chat && (v == NULL || cJSON_IsNull(v)))
     v = cJSON_GetObjectItemCaseSensitive(o, "max_completion_tokens");
   if (v != NULL && !cJSON_IsNull(v) &&
       whole(v, 1, lim->max_output, &q->max_tokens) != 0) {
+    q->param = cJSON_GetObjectItemCaseSensitive(o, "max_tokens") == v
+                   ? "max_tokens"
+                   : "max_completion_tokens";
     rc = mlfq_fail(err, errlen, 400,
                    "'max_tokens' must be a whole number from 1 "
                    "to %u",
@@ -206,6 +213,7 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
   v = cJSON_GetObjectItemCaseSensitive(o, "mlfq_input_length");
   if (v != NULL && !cJSON_IsNull(v)) {
     if (whole(v, 1, lim->max_input, &in) != 0) {
+      q->param = "mlfq_input_length";
       rc = mlfq_fail(err, errlen, 400,
                      "'mlfq_input_length' must be a whole "
                      "number from 1 to %u",
@@ -217,6 +225,7 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
   }
   for (i = 0; i < q->n; i++)
     if (q->input_len[i] > lim->max_input) {
+      q->param = chat ? "messages" : "prompt";
       rc =
           mlfq_fail(err, errlen, 400, "a prompt of %u tokens is longer than %u",
                     (unsigned)q->input_len[i], (unsigned)lim->max_input);
@@ -225,11 +234,13 @@ int mlfq_openai_parse(const char *body, size_t len, int chat,
   v = cJSON_GetObjectItemCaseSensitive(o, "n");
   if (v != NULL && !cJSON_IsNull(v) &&
       !(cJSON_IsNumber(v) && v->valuedouble == 1)) {
+    q->param = "n";
     rc = mlfq_fail(err, errlen, 400, "only 'n': 1 is supported");
     goto done;
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "stream");
   if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v)) {
+    q->param = "stream";
     rc = mlfq_fail(err, errlen, 400, "'stream' must be true or false");
     goto done;
   }
@@ -422,16 +433,7 @@ char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
 }
 
 char *mlfq_openai_error(const char *message, const char *type, int code) {
-  cJSON *o = cJSON_CreateObject(), *e;
-
-  if (o == NULL)
-    return NULL;
-  e = cJSON_AddObjectToObject(o, "error");
-  cJSON_AddStringToObject(e, "message", message);
-  cJSON_AddStringToObject(e, "type", type);
-  cJSON_AddNullToObject(e, "param");
-  cJSON_AddNumberToObject(e, "code", code);
-  return print(o);
+  return mlfq_openai_error_param(message, type, code, NULL);
 }
 
 char *mlfq_openai_models(const char *model, long created) {
@@ -448,4 +450,204 @@ char *mlfq_openai_models(const char *model, long created) {
   cJSON_AddNumberToObject(m, "created", (double)created);
   cJSON_AddStringToObject(m, "owned_by", "mlfqd");
   return print(o);
+}
+
+/* ---- the front door's other endpoints ----------------------------------- */
+
+char *mlfq_openai_error_param(const char *message, const char *type, int code,
+                              const char *param) {
+  cJSON *o = cJSON_CreateObject(), *e;
+
+  if (o == NULL)
+    return NULL;
+  e = cJSON_AddObjectToObject(o, "error");
+  cJSON_AddStringToObject(e, "message", message);
+  cJSON_AddStringToObject(e, "type", type);
+  if (param != NULL)
+    cJSON_AddStringToObject(e, "param", param);
+  else
+    cJSON_AddNullToObject(e, "param");
+  cJSON_AddNumberToObject(e, "code", code);
+  return print(o);
+}
+
+char *mlfq_openai_model(const char *model, long created) {
+  cJSON *o = cJSON_CreateObject();
+
+  if (o == NULL)
+    return NULL;
+  cJSON_AddStringToObject(o, "id", model);
+  cJSON_AddStringToObject(o, "object", "model");
+  cJSON_AddNumberToObject(o, "created", (double)created);
+  cJSON_AddStringToObject(o, "owned_by", "mlfqd");
+  return print(o);
+}
+
+char *mlfq_openai_version(const char *version) {
+  cJSON *o = cJSON_CreateObject();
+
+  if (o == NULL)
+    return NULL;
+  cJSON_AddStringToObject(o, "version", version);
+  return print(o);
+}
+
+/* Adds the id of every whitespace-separated word of s to ids. */
+static void word_ids(const char *s, cJSON *ids) {
+  uint32_t h = 0;
+  int in = 0;
+
+  for (;; s++) {
+    int space = *s == '\0' || *s == ' ' || *s == '\t' || *s == '\n' ||
+                *s == '\r' || *s == '\f' || *s == '\v';
+    if (!space) {
+      if (!in)
+        h = 2166136261u; /* FNV-1a */
+      h = (h ^ (uint8_t)*s) * 16777619u;
+    } else if (in) {
+      cJSON_AddItemToArray(ids,
+                           cJSON_CreateNumber((double)(h % MLFQ_OPENAI_VOCAB)));
+    }
+    in = !space;
+    if (*s == '\0')
+      return;
+  }
+}
+
+/* The text a tokenize body asks about, as ids into ids. Returns 0, or an
+ * HTTP status with err and *param. */
+static int tokenize_text(const cJSON *o, cJSON *ids, char *err, size_t errlen,
+                         const char **param) {
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt"),
+              *ms = cJSON_GetObjectItemCaseSensitive(o, "messages"), *m, *c,
+              *part, *text;
+
+  if (p != NULL) {
+    *param = "prompt";
+    if (!cJSON_IsString(p))
+      return mlfq_fail(err, errlen, 400, "'prompt' must be a string");
+    word_ids(p->valuestring, ids);
+    return 0;
+  }
+  *param = "messages";
+  if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
+    return mlfq_fail(err, errlen, 400,
+                     "'prompt' (a string) or 'messages' (a non-empty array) "
+                     "is required");
+  cJSON_ArrayForEach(m, ms) {
+    if (!cJSON_IsObject(m) ||
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "role")))
+      return mlfq_fail(err, errlen, 400,
+                       "each message must be an object with a 'role'");
+    c = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (cJSON_IsString(c)) {
+      word_ids(c->valuestring, ids);
+    } else if (cJSON_IsArray(c)) {
+      cJSON_ArrayForEach(part, c) {
+        text = cJSON_GetObjectItemCaseSensitive(part, "text");
+        if (cJSON_IsString(text))
+          word_ids(text->valuestring, ids);
+      }
+    } else if (c != NULL && !cJSON_IsNull(c)) {
+      return mlfq_fail(err, errlen, 400,
+                       "a message's 'content' must be a string or an array of "
+                       "parts");
+    }
+  }
+  return 0;
+}
+
+int mlfq_openai_tokenize(const char *body, size_t len, const char *model,
+                         uint64_t max_model_len, char **out, char *err,
+                         size_t errlen, const char **param) {
+  cJSON *o = cJSON_ParseWithLength(body, len), *r = NULL, *ids;
+  const cJSON *v;
+  int rc;
+
+  *out = NULL;
+  *param = NULL;
+  if (o == NULL)
+    return mlfq_fail(err, errlen, 400, "the body is not valid JSON");
+  if (!cJSON_IsObject(o)) {
+    rc = mlfq_fail(err, errlen, 400, "the body must be a JSON object");
+    goto done;
+  }
+  v = cJSON_GetObjectItemCaseSensitive(o, "model");
+  if (v != NULL && !cJSON_IsNull(v) &&
+      (!cJSON_IsString(v) || strcmp(v->valuestring, model) != 0)) {
+    *param = "model";
+    rc = cJSON_IsString(v)
+             ? mlfq_fail(err, errlen, 404, "The model '%.100s' does not exist.",
+                         v->valuestring)
+             : mlfq_fail(err, errlen, 400, "'model' must be a string");
+    goto done;
+  }
+  r = cJSON_CreateObject();
+  ids = cJSON_CreateArray();
+  if (r == NULL || ids == NULL) {
+    cJSON_Delete(ids);
+    rc = 0; /* *out stays NULL: out of memory */
+    goto done;
+  }
+  rc = tokenize_text(o, ids, err, errlen, param);
+  if (rc != 0) {
+    cJSON_Delete(ids);
+    goto done;
+  }
+  *param = NULL;
+  cJSON_AddNumberToObject(r, "count", (double)cJSON_GetArraySize(ids));
+  cJSON_AddNumberToObject(r, "max_model_len", (double)max_model_len);
+  cJSON_AddItemToObject(r, "tokens", ids);
+  cJSON_AddNullToObject(r, "token_strs");
+  *out = print(r);
+  r = NULL;
+done:
+  cJSON_Delete(r);
+  cJSON_Delete(o);
+  return rc;
+}
+
+int mlfq_openai_detokenize(const char *body, size_t len, char **out, char *err,
+                           size_t errlen, const char **param) {
+  static const char word[] = "tok ";
+  cJSON *o = cJSON_ParseWithLength(body, len), *r;
+  const cJSON *ts, *t;
+  uint32_t id;
+  size_t n, k = 0;
+  char *text;
+  int rc = 0;
+
+  *out = NULL;
+  *param = "tokens";
+  if (o == NULL)
+    return mlfq_fail(err, errlen, 400, "the body is not valid JSON");
+  ts = cJSON_GetObjectItemCaseSensitive(o, "tokens");
+  if (!cJSON_IsArray(ts)) {
+    rc = mlfq_fail(err, errlen, 400, "'tokens' must be an array of token ids");
+    goto done;
+  }
+  n = (size_t)cJSON_GetArraySize(ts);
+  cJSON_ArrayForEach(t, ts) {
+    if (whole(t, 0, MLFQ_OPENAI_VOCAB - 1, &id) != 0) {
+      rc = mlfq_fail(err, errlen, 400,
+                     "'tokens' must be an array of token ids from 0 to %d",
+                     MLFQ_OPENAI_VOCAB - 1);
+      goto done;
+    }
+  }
+  *param = NULL;
+  text = malloc(n * (sizeof(word) - 1) + 1);
+  if (text == NULL)
+    goto done; /* *out stays NULL: out of memory */
+  for (k = 0; k < n; k++)
+    memcpy(text + k * (sizeof(word) - 1), word, sizeof(word) - 1);
+  text[n > 0 ? n * (sizeof(word) - 1) - 1 : 0] = '\0'; /* no last space */
+  r = cJSON_CreateObject();
+  if (r != NULL)
+    cJSON_AddStringToObject(r, "prompt", text);
+  free(text);
+  *out = print(r);
+done:
+  cJSON_Delete(o);
+  return rc;
 }

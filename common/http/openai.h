@@ -24,6 +24,9 @@ typedef struct {
    * max_tokens the prompt ends with finish_reason "stop", else "length". */
   uint32_t output_len[MLFQ_OPENAI_MAX_PROMPTS];
   const char *model; /* the server's (lim->model): the only one served */
+  /* After a failed mlfq_openai_parse: the request's field at fault
+   * ("prompt", "max_tokens", ...; a static string), or NULL. */
+  const char *param;
 } mlfq_openai_req_t;
 
 /* What the server allows. */
@@ -89,6 +92,34 @@ char *mlfq_openai_response(const mlfq_openai_req_t *q, const char *id,
 char *mlfq_openai_error(const char *message, const char *type, int code);
 /* GET /v1/models. */
 char *mlfq_openai_models(const char *model, long created);
+
+/* An error body as mlfq_openai_error, whose "param" names the request's
+ * field at fault (NULL: null). */
+char *mlfq_openai_error_param(const char *message, const char *type, int code,
+                              const char *param);
+/* GET /v1/models/{id}: the one model object of mlfq_openai_models. */
+char *mlfq_openai_model(const char *model, long created);
+/* GET /version: {"version": version}. */
+char *mlfq_openai_version(const char *version);
+
+/* Token ids of the tokenize endpoints: a word's id is a hash of its bytes
+ * (FNV-1a) modulo this, the same for the same word everywhere. */
+#define MLFQ_OPENAI_VOCAB 50272
+/* POST /tokenize in vLLM's shape: the body {"prompt": TEXT} or
+ * {"messages": [...]} (and "model", absent or model) is cut into
+ * whitespace-separated words, as mlfq_openai_parse counts an input length
+ * (without its floor of 1); *out (malloc'ed; NULL: out of memory) is
+ * {"count": N, "max_model_len": max_model_len, "tokens": [ids],
+ * "token_strs": null}. Returns 0, or an HTTP status (400, 404 for another
+ * model) with the message in err and the field at fault in *param. */
+int mlfq_openai_tokenize(const char *body, size_t len, const char *model,
+                         uint64_t max_model_len, char **out, char *err,
+                         size_t errlen, const char **param);
+/* POST /detokenize: {"tokens": [ids]} -> {"prompt": TEXT}, one word of
+ * filler ("tok") per id, so that TEXT tokenizes to as many tokens (not to
+ * the same ids: a hash has no inverse). Returns as mlfq_openai_tokenize. */
+int mlfq_openai_detokenize(const char *body, size_t len, char **out, char *err,
+                           size_t errlen, const char **param);
 
 /* The filler text of one generated token. */
 #define MLFQ_OPENAI_TOKEN_TEXT " tok"

@@ -4,6 +4,7 @@
 #include "core/cost.h"
 #include "fzserver.h"
 #include "harness.h"
+#include "http.h"
 
 void fz_server_start(server_t *sv, uv_loop_t *loop, int variant, int *port) {
   server_opts_t o;
@@ -38,6 +39,8 @@ void fz_server_start(server_t *sv, uv_loop_t *loop, int variant, int *port) {
   o.http_max_body_bytes = 8192;
   o.http_read_timeout_s = 30;
   o.late_fraction = 0.1;
+  o.http_idle_timeout_s = 30;
+  o.http_max_requests = 8; /* a long pipeline meets the cap */
   o.hello_timeout_s = 30;
   if (server_init(sv, loop, &o, err, sizeof(err)) != 0 ||
       server_listen(sv, "127.0.0.1", 0, bound, sizeof(bound), err,
@@ -67,7 +70,8 @@ int fz_server_idle(const server_t *sv) {
   unsigned e, workers = mlfq_sched_params(sv->sched)->workers;
 
   if (sv->inflight != 0 || !mlfq_list_empty(&sv->pending) ||
-      !mlfq_list_empty(&sv->dirty) || !mlfq_list_empty(&sv->streams.dirty))
+      !mlfq_list_empty(&sv->dirty) || !mlfq_list_empty(&sv->streams.dirty) ||
+      (sv->http != NULL && !mlfq_list_empty(&sv->http->ready)))
     return 0;
   for (e = 0; e < workers; e++)
     if (mlfq_point_end(&sv->pt, e) != MLFQ_POINT_NONE)

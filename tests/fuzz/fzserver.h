@@ -13,12 +13,12 @@
 void fz_server_start(server_t *sv, uv_loop_t *loop, int variant, int *port);
 
 /* Makes sv listen for HTTP too (http.c; model "mlfqd", max_tokens 4 when
- * absent, bodies up to 8 KiB), on 127.0.0.1, any free port (set in
- * *port). Aborts on failure. */
+ * absent, bodies up to 8 KiB, 8 requests per connection), on 127.0.0.1, any
+ * free port (set in *port). Aborts on failure. */
 void fz_server_http(server_t *sv, int *port);
 
-/* Whether sv has nothing in flight, nothing to write and every engine
- * idle. */
+/* Whether sv has nothing in flight, nothing to write, no HTTP connection
+ * waiting to read its next request, and every engine idle. */
 int fz_server_idle(const server_t *sv);
 
 #endif

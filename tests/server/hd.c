@@ -78,8 +78,22 @@ void hd_assert_error(const char *body, int code) {
   ASSERT(cJSON_IsObject(e));
   ASSERT(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "message")));
   ASSERT(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "type")));
-  ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e, "param")));
+  ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e, "param")) ||
+         cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "param")));
   ASSERT_EQ(cJSON_GetObjectItemCaseSensitive(e, "code")->valueint, code);
+  cJSON_Delete(o);
+}
+
+void hd_assert_param(const char *body, const char *param) {
+  cJSON *o = cJSON_Parse(body), *p;
+
+  ASSERT(o != NULL);
+  p = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(o, "error"), "param");
+  if (param == NULL)
+    ASSERT(cJSON_IsNull(p));
+  else
+    ASSERT(cJSON_IsString(p) && strcmp(p->valuestring, param) == 0);
   cJSON_Delete(o);
 }
 
@@ -121,7 +135,8 @@ void hd_post(int fd, const char *path, const char *body) {
 
   snprintf(head, sizeof(head),
            "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-           "application/json\r\nContent-Length: %zu\r\n\r\n",
+           "application/json\r\nConnection: close\r\nContent-Length: "
+           "%zu\r\n\r\n",
            path, strlen(body));
   ASSERT_LT(strlen(head) + strlen(body), 4096);
   {

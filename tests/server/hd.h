@@ -25,8 +25,12 @@ void hd_start(hd_t *h, const char *const *args);
 int hd_curl(const hd_t *h, const char *method, const char *path,
             const char *body, char **out);
 
-/* Asserts that body is an error in OpenAI's shape with code. */
+/* Asserts that body is an error in OpenAI's shape with code ("param" a
+ * string or null). */
 void hd_assert_error(const char *body, int code);
+
+/* Asserts that the error body's "param" is param (NULL: null). */
+void hd_assert_param(const char *body, const char *param);
 
 /* The monotonic clock in us. */
 int64_t hd_now_us(void);
@@ -38,7 +42,8 @@ int hd_connect(int port);
 void hd_send_all(int fd, const char *p, size_t n);
 
 /* Writes a POST of path with the JSON body on fd, in one write (at most
- * 4 kB). */
+ * 4 kB), with "Connection: close": the server closes the connection after
+ * its response, so hd_read_all reads that one response. */
 void hd_post(int fd, const char *path, const char *body);
 
 /* Reads fd until it closes (within timeout_ms); each read's bytes are
