@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <http_parser.h>
+#include <strings.h>
 
 #include "client.h"
 #include "server/hd.h"
@@ -180,4 +182,165 @@ char *hd_read_all(int fd, int64_t **stamps, size_t *len, int timeout_ms) {
   *stamps = ts;
   *len = n;
   return buf;
+}
+
+/* ---- responses on a kept-alive connection ------------------------------- */
+
+typedef struct {
+  hd_resp_t *r;   /* the responses expected */
+  size_t n, done; /* expected, read whole */
+  char field[32]; /* the header field being read (in pieces) */
+  size_t flen;
+  int in_value; /* the last header callback was a value's */
+} reader_t;
+
+#define READER_OF(p) ((reader_t *)(p)->data)
+
+static int r_field(http_parser *p, const char *at, size_t n) {
+  reader_t *rd = READER_OF(p);
+
+  if (rd->in_value)
+    rd->flen = 0;
+  rd->in_value = 0;
+  for (; n > 0; n--, at++)
+    if (rd->flen + 1 < sizeof(rd->field))
+      rd->field[rd->flen++] = *at;
+  rd->field[rd->flen] = '\0';
+  return 0;
+}
+
+static int r_value(http_parser *p, const char *at, size_t n) {
+  reader_t *rd = READER_OF(p);
+  char *ra;
+  size_t k;
+
+  rd->in_value = 1;
+  if (strcasecmp(rd->field, "retry-after") != 0 || rd->done >= rd->n)
+    return 0;
+  ra = rd->r[rd->done].retry_after;
+  k = strlen(ra);
+  for (; n > 0 && k + 1 < sizeof(rd->r[0].retry_after); n--, at++)
+    ra[k++] = *at;
+  ra[k] = '\0';
+  return 0;
+}
+
+static int r_headers(http_parser *p) {
+  reader_t *rd = READER_OF(p);
+  hd_resp_t *r;
+
+  rd->flen = 0;
+  rd->in_value = 0;
+  if (p->status_code == 100)
+    return 0;
+  ASSERT_LT(rd->done, rd->n);
+  r = &rd->r[rd->done];
+  r->status = p->status_code;
+  r->keep = http_should_keep_alive(p);
+  r->chunked = (p->flags & F_CHUNKED) != 0;
+  r->content_length =
+      (p->flags & F_CONTENTLENGTH) ? (long)p->content_length : -1;
+  return r->head ? 1 : 0; /* a HEAD response has no body */
+}
+
+static int r_body(http_parser *p, const char *at, size_t n) {
+  reader_t *rd = READER_OF(p);
+  hd_resp_t *r = &rd->r[rd->done];
+
+  r->body = realloc(r->body, r->len + n + 1);
+  ASSERT(r->body != NULL);
+  memcpy(r->body + r->len, at, n);
+  r->len += n;
+  r->body[r->len] = '\0';
+  return 0;
+}
+
+static int r_complete(http_parser *p) {
+  reader_t *rd = READER_OF(p);
+
+  if (p->status_code == 100)
+    return 0;
+  if (rd->r[rd->done].body == NULL) {
+    rd->r[rd->done].body = calloc(1, 1);
+    ASSERT(rd->r[rd->done].body != NULL);
+  }
+  rd->done++;
+  return 0;
+}
+
+static const http_parser_settings rsettings = {
+    .on_header_field = r_field,
+    .on_header_value = r_value,
+    .on_headers_complete = r_headers,
+    .on_body = r_body,
+    .on_message_complete = r_complete,
+};
+
+size_t hd_read_responses(int fd, hd_resp_t *r, size_t n, const int *head,
+                         int timeout_ms, int *closed) {
+  int64_t deadline = tc_now_ms() + timeout_ms;
+  http_parser p;
+  reader_t rd;
+  char buf[1];
+  struct pollfd pf;
+  size_t k, done;
+  ssize_t got;
+
+  memset(r, 0, n * sizeof(*r));
+  for (k = 0; k < n && head != NULL; k++)
+    r[k].head = head[k];
+  memset(&rd, 0, sizeof(rd));
+  rd.r = r;
+  rd.n = n;
+  http_parser_init(&p, HTTP_RESPONSE);
+  p.data = &rd;
+  *closed = 0;
+  /* One byte at a time: nothing past the n-th response is taken from the
+   * socket, so that the caller can go on reading it. */
+  while (rd.done < n) {
+    pf.fd = fd;
+    pf.events = POLLIN;
+    ASSERT_GT(poll(&pf, 1, tc_left_ms(deadline)), 0);
+    got = recv(fd, buf, 1, 0);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0) {
+      http_parser_execute(&p, &rsettings, NULL, 0); /* a body ended by EOF */
+      *closed = 1;
+      break;
+    }
+    done = http_parser_execute(&p, &rsettings, buf, 1);
+    ASSERT_EQ(HTTP_PARSER_ERRNO(&p), HPE_OK);
+    ASSERT_EQ(done, 1);
+  }
+  return rd.done;
+}
+
+void hd_resp_free(hd_resp_t *r, size_t n) {
+  size_t k;
+
+  for (k = 0; k < n; k++) {
+    free(r[k].body);
+    r[k].body = NULL;
+  }
+}
+
+void hd_expect_eof(int fd, int timeout_ms) {
+  int64_t deadline = tc_now_ms() + timeout_ms;
+  struct pollfd pf;
+  char buf[256];
+  ssize_t got;
+
+  for (;;) {
+    pf.fd = fd;
+    pf.events = POLLIN;
+    ASSERT_GT(poll(&pf, 1, tc_left_ms(deadline)), 0);
+    got = recv(fd, buf, sizeof(buf), 0);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0 && errno == ECONNRESET)
+      return;
+    ASSERT_EQ(got, 0); /* nothing more may come before the close */
+    return;
+  }
 }

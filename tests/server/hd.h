@@ -51,4 +51,30 @@ void hd_post(int fd, const char *path, const char *body);
  * in *len; (*stamps)[i] (malloc'ed) is when byte i arrived, in us. */
 char *hd_read_all(int fd, int64_t **stamps, size_t *len, int timeout_ms);
 
+/* One response read by hd_read_responses. */
+typedef struct {
+  int head; /* the answer to a HEAD (no body) */
+  int status;
+  int keep;            /* it did not end the connection (Connection) */
+  int chunked;         /* Transfer-Encoding: chunked */
+  long content_length; /* -1: none */
+  char retry_after[16];
+  char *body; /* malloc'ed, NUL-terminated, chunks joined; free with
+                 hd_resp_free */
+  size_t len;
+} hd_resp_t;
+
+/* Reads n responses from fd (a kept-alive connection), within timeout_ms,
+ * and nothing after them; head[i] (head may be NULL: none) says that the
+ * i-th answers a HEAD. Returns how many were read whole; fewer when the
+ * server closed first (*closed is then 1; a body ended by the close
+ * counts as whole). */
+size_t hd_read_responses(int fd, hd_resp_t *r, size_t n, const int *head,
+                         int timeout_ms, int *closed);
+void hd_resp_free(hd_resp_t *r, size_t n);
+
+/* Asserts that the server closes fd within timeout_ms, sending nothing
+ * more. */
+void hd_expect_eof(int fd, int timeout_ms);
+
 #endif
