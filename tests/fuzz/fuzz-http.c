@@ -14,13 +14,13 @@
  *
  * What the server sent must parse as HTTP/1.1 responses: final responses
  * of known statuses, each at most after one 100 Continue, nothing after
- * one that says "Connection: close", every JSON body valid JSON, each
- * server-sent event JSON or [DONE] ([DONE] last); a client that neither
- * left early nor half-closed and saw the server close has the last
- * response whole.
- * After each input the connection must be gone, nothing in flight, and
- * the server still listening; every 64 inputs a fresh GET /health must
- * get "HTTP/1.1 200". A hang aborts. */
+ * one that says "Connection: close", no body in the answer to a HEAD
+ * (which requests are HEADs: the input parsed as requests), every JSON
+ * body valid JSON, each server-sent event JSON or [DONE] ([DONE] last);
+ * a client that neither left early nor half-closed and saw the server
+ * close has the last response whole. After each input the connection must be
+ * gone, nothing in flight, and the server still listening; every 64 inputs a
+ * fresh GET /health must get "HTTP/1.1 200". A hang aborts. */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,10 @@ static struct {
   server_t sv[2];
   int port[2];
   unsigned long inputs;
+  /* Whether each request of the input is a HEAD, whose response has no
+   * body (requests); the server answers them in order. */
+  unsigned char head[4096];
+  size_t nhead;
 } g;
 
 static void start(void) {
@@ -97,6 +101,26 @@ static size_t server_unread(int port) {
   return f.fd >= 0 ? fz_unread(f.fd) : SIZE_MAX;
 }
 
+/* ---- what the client sent ----------------------------------------------- */
+
+static int q_headers(http_parser *p) {
+  if (g.nhead < sizeof(g.head))
+    g.head[g.nhead++] = p->method == HTTP_HEAD;
+  return 0;
+}
+
+/* Fills g.head from the requests in data (as far as they parse). */
+static void requests(const uint8_t *data, size_t n) {
+  static const http_parser_settings qsettings = {.on_headers_complete =
+                                                     q_headers};
+  http_parser qp;
+
+  g.nhead = 0;
+  http_parser_init(&qp, HTTP_REQUEST);
+  if (n > 0)
+    (void)http_parser_execute(&qp, &qsettings, (const char *)data, n);
+}
+
 /* ---- what the server sent ----------------------------------------------- */
 
 typedef struct {
@@ -109,6 +133,7 @@ typedef struct {
   int closed;   /* a final response said Connection: close */
   int whole;    /* the last final response has been read whole */
   int in_msg;   /* a message has begun and not ended */
+  int is_head;  /* the response being read answers a HEAD: no body */
   mlfq_buf_t body;
 } check_t;
 
@@ -156,7 +181,9 @@ static int r_headers(http_parser *p) {
   c->conts = 0;
   c->whole = 0;
   c->closed = !http_should_keep_alive(p);
-  return 0;
+  /* The answer to a HEAD has no body. */
+  c->is_head = (size_t)c->finals <= g.nhead && g.head[c->finals - 1];
+  return c->is_head;
 }
 
 static int r_body(http_parser *p, const char *at, size_t n) {
@@ -211,7 +238,10 @@ static int r_complete(http_parser *p) {
   c->messages++;
   c->in_msg = 0;
   if (c->status / 100 != 1) {
-    if (strncmp(c->type, "application/json", 16) == 0) {
+    if (c->is_head) {
+      if (c->body.len != 0)
+        fz_die("a body in the answer to a HEAD");
+    } else if (strncmp(c->type, "application/json", 16) == 0) {
       text = malloc(c->body.len + 1);
       if (text == NULL)
         fz_die("out of memory");
@@ -262,6 +292,9 @@ static int check_response(const mlfq_buf_t *in, int whole) {
       fz_die("the server sent bad HTTP (%s at byte %zu of %zu)",
              http_errno_name(HTTP_PARSER_ERRNO(&rp)), n, in->len);
   }
+  /* The close ends a body without a length (a stream to HTTP/1.0). */
+  if (whole && c.in_msg && c.finals > 0)
+    (void)http_parser_execute(&rp, &rsettings, NULL, 0);
   /* A stream cut short: its whole events must still be well formed. */
   if (c.finals > 0 && !c.whole &&
       strncmp(c.type, "text/event-stream", 17) == 0) {
@@ -296,6 +329,7 @@ static void check_alive(server_t *sv, int port) {
 
   if (!http_listening(sv->http) || sv->stopping || sv->draining)
     fz_die("the server stopped listening for HTTP");
+  g.nhead = 0;
   fz_peer_connect(&p, port);
   if (fz_peer_write(&p, &g.loop, req, sizeof(req) - 1) != 0)
     fz_die("the server dropped a new HTTP client");
@@ -328,6 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   half = (data[0] & 4) != 0;
   piece = (data[0] & 8) ? 1 + (size_t)(data[0] >> 4) : size;
   sv = &g.sv[v];
+  requests(data + 1, size - 1);
 
   fz_peer_connect(&p, g.port[v]);
   lport = local_port(p.fd);

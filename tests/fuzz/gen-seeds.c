@@ -397,6 +397,26 @@ static void http_seeds(void) {
   http_raw("not-http", 4, "BREW /pot HTCPCP/1.0\r\n\r\n");
   http_raw("pipelined", 0,
            "GET /health HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n");
+
+  /* Kept-alive connections: a pipeline of a completion, a stream, the
+   * probing endpoints and HEAD, ended by Connection: close; the same in
+   * pieces; and HTTP/1.0 with keep-alive, whose stream the close ends. */
+  mlfq_buf_init(&b, 1 << 20);
+  put_request(&b, "POST", "/v1/completions", "", completion);
+  put_request(&b, "POST", "/v1/completions", "", prompts);
+  put_request(&b, "POST", "/tokenize", "", "{\"prompt\":\"a b a\"}");
+  put_request(&b, "POST", "/detokenize", "", "{\"tokens\":[1,2]}");
+  put_raw(&b, "HEAD /v1/models/mlfqd HTTP/1.1\r\n\r\n", 34);
+  put_raw(&b, "GET /version HTTP/1.1\r\nConnection: close\r\n\r\n", 44);
+  ctl = 0;
+  save("http", "keepalive-pipeline", &ctl, 1, &b);
+  ctl = 1 | 8 | (6 << 4);
+  save("http", "keepalive-pipeline-pieces", &ctl, 1, &b);
+  mlfq_buf_free(&b);
+  http_raw("http10-keepalive-stream", 0,
+           "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+           "POST /v1/completions HTTP/1.0\r\nConnection: keep-alive\r\n"
+           "Content-Length: 28\r\n\r\n{\"prompt\":\"a\",\"stream\":true}");
 }
 
 int main(int argc, char **argv) {
