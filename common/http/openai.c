@@ -142,6 +142,7 @@ static int endings(const cJSON *o, mlfq_openai_req_t *q, char *err,
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "min_tokens");
   size_t i;
 
+  q->param = "min_tokens";
   if (v != NULL && !cJSON_IsNull(v) &&
       whole(v, 0, q->max_tokens, &q->min_tokens) != 0)
     return mlfq_fail(err, errlen, 400,
@@ -149,8 +150,10 @@ static int endings(const cJSON *o, mlfq_openai_req_t *q, char *err,
                      "max_tokens (%u)",
                      (unsigned)q->max_tokens);
   v = cJSON_GetObjectItemCaseSensitive(o, "ignore_eos");
+  q->param = "ignore_eos";
   if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v))
     return mlfq_fail(err, errlen, 400, "'ignore_eos' must be true or false");
+  q->param = NULL;
   q->ignore_eos = cJSON_IsTrue(v);
   for (i = 0; i < q->n; i++)
     q->output_len[i] = q->max_tokens;

@@ -483,6 +483,8 @@ TEST(http, error_param) {
       {"/v1/completions", "{}", "prompt"},
       {"/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":0}", "max_tokens"},
       {"/v1/completions", "{\"prompt\":\"a\",\"n\":3}", "n"},
+      {"/v1/completions", "{\"prompt\":\"a\",\"min_tokens\":-1}", "min_tokens"},
+      {"/v1/completions", "{\"prompt\":\"a\",\"ignore_eos\":3}", "ignore_eos"},
       {"/v1/completions", "{\"prompt\":\"a\",\"stream\":1}", "stream"},
       {"/v1/completions", "{\"prompt\":\"a\",\"model\":\"x\"}", "model"},
       {"/v1/completions", "{\"prompt\":\"a\",\"mlfq_input_length\":0}",
