@@ -67,13 +67,34 @@ void completion_forget(http_t *h) {
 
 static void req_accepted(request_t *r) { (void)r; }
 
+/* How far behind the model the server served h's prompts, at worst, in
+ * model ms (server/late.c); 0 when it kept the model's time. */
+static double late_ms(const http_t *h) {
+  uint64_t late = 0;
+  size_t i;
+
+  for (i = 0; i < h->q.n; i++)
+    if (h->reqs[i].late_ns > late)
+      late = h->reqs[i].late_ns;
+  return (double)late / h->sv->opt.lim.time_scale / 1e6;
+}
+
+/* The whole answer: a body whose headers say whether the server fell
+ * behind the model, or the stream's last events, a comment saying so
+ * before them. */
 static void finished(http_t *h) {
-  char *s;
+  double late = late_ms(h);
+  char extra[64], *s;
 
   if (!h->q.stream) {
-    http_respond_json(h, 200, NULL,
+    snprintf(extra, sizeof(extra), "X-Mlfqd-Late-Ms: %.3f\r\n", late);
+    http_respond_json(h, 200, late > 0 ? extra : NULL,
                       mlfq_openai_response(&h->q, h->rid, h->created));
     return;
+  }
+  if (late > 0) {
+    snprintf(extra, sizeof(extra), "mlfqd late-ms %.3f", late);
+    http_comment(h, extra);
   }
   if (h->q.include_usage) {
     s = mlfq_openai_usage_chunk(&h->q, h->rid, h->created);

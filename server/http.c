@@ -324,6 +324,16 @@ void http_event(http_t *h, const char *text) {
   http_event_n(h, text, strlen(text));
 }
 
+void http_comment(http_t *h, const char *text) {
+  size_t n = strlen(text);
+
+  if (h->chunked)
+    http_putf(h, "%zx\r\n", n + 4);
+  http_put(h, ": ", 2);
+  http_put(h, text, n);
+  http_put(h, h->chunked ? "\n\n\r\n" : "\n\n", h->chunked ? 4 : 2);
+}
+
 void http_end_stream(http_t *h) {
   http_event(h, "[DONE]");
   if (h->chunked)

@@ -103,6 +103,9 @@ const char *http_error_type(int status);
 /* One server-sent event "data: TEXT" (n bytes) in a chunk of its own. */
 void http_event_n(http_t *h, const char *text, size_t n);
 void http_event(http_t *h, const char *text);
+/* A server-sent events comment ": TEXT", which clients skip, in a chunk
+ * of its own. */
+void http_comment(http_t *h, const char *text);
 /* The end of a stream: "[DONE]" and the last chunk; it ends the request
  * as http_respond_json does. */
 void http_end_stream(http_t *h);

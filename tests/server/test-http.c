@@ -290,3 +290,49 @@ TEST(http, metrics_promtool) {
   free(err);
   ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
 }
+
+/* A daemon behind the model says so to HTTP clients: at --time-scale 1e-6
+ * a 5.5 ms decode lasts 5.5 ns of wall time, which no loop keeps up with.
+ * A plain answer carries X-Mlfqd-Late-Ms, a stream a comment before its
+ * end, and /metrics counts the late iterations and shows the server
+ * behind. */
+TEST(http, behind_the_model_is_said) {
+  const char *args[] = {"--time-scale", "1e-6", NULL};
+  const char *body = "{\"prompt\":\"a b\",\"max_tokens\":3000}";
+  const char *stream = "{\"prompt\":\"a b\",\"max_tokens\":3000,"
+                       "\"stream\":true}";
+  char *out, *p;
+  int64_t *stamps;
+  size_t len;
+  hd_t h;
+  int fd;
+
+  hd_start(&h, args);
+  fd = hd_connect(h.port);
+  hd_post(fd, "/v1/completions", body);
+  out = hd_read_all(fd, &stamps, &len, 30000);
+  close(fd);
+  ASSERT_CONTAINS(out, "HTTP/1.1 200 ");
+  p = strstr(out, "\r\nX-Mlfqd-Late-Ms: ");
+  ASSERT(p != NULL && strstr(out, "\r\n\r\n") > p);
+  ASSERT_LT_DBL(0, atof(p + strlen("\r\nX-Mlfqd-Late-Ms: ")));
+  free(out);
+  free(stamps);
+
+  fd = hd_connect(h.port);
+  hd_post(fd, "/v1/completions", stream);
+  out = hd_read_all(fd, &stamps, &len, 30000);
+  close(fd);
+  p = strstr(out, "\n: mlfqd late-ms ");
+  ASSERT(p != NULL && strstr(p, "data: [DONE]") != NULL);
+  free(out);
+  free(stamps);
+
+  ASSERT_EQ(hd_curl(&h, "GET", "/metrics", NULL, &out), 200);
+  ASSERT_CONTAINS(out, "\nmlfqd_behind_model 1\n");
+  p = strstr(out, "\nmlfqd_late_iterations_total ");
+  ASSERT(p != NULL);
+  ASSERT_LT_DBL(0, atof(p + strlen("\nmlfqd_late_iterations_total ")));
+  free(out);
+  ASSERT_EQ(mlfq_test_daemon_stop(&h.d, SIGTERM, 10), 0);
+}
