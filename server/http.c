@@ -515,14 +515,14 @@ static void route(http_t *h) {
   server_t *sv = h->sv;
   int i = find_route(h), m = (int)h->parser.method;
 
+  /* HEAD: every GET, its headers without the body; an answer to a HEAD
+   * never has one, an error's included. */
+  h->head = m == HTTP_HEAD;
   if (i < 0) {
     http_respond_error(h, 404, NULL, "no such endpoint");
     return;
   }
-  /* HEAD: every GET, its headers without the body. */
-  if (m == HTTP_HEAD && routes[i].method == HTTP_GET)
-    h->head = 1;
-  else if (m != routes[i].method) {
+  if (m != routes[i].method && !(h->head && routes[i].method == HTTP_GET)) {
     http_respond_error(h, 405,
                        routes[i].method == HTTP_GET ? "Allow: GET, HEAD\r\n"
                                                     : "Allow: POST\r\n",

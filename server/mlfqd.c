@@ -87,9 +87,10 @@ static const mlfq_cli_opt_t daemon_options[] = {
      "of wall time (2.6 hours at 1e-6), then stops",
      mlfq_cli_set_double, D(time_scale), 0, 1e-6, 1e6},
     {"http-listen", "HOST:PORT",
-     "also serve HTTP there: /metrics, /health, /v1/models, "
-     "/v1/completions, /v1/chat/completions (docs/HTTP.md); port 0 takes a "
-     "free port (default: off)",
+     "also serve HTTP there, on kept-alive connections: /metrics, /health, "
+     "/version, /v1/models, /v1/models/{id}, /v1/completions, "
+     "/v1/chat/completions, /tokenize, /detokenize (docs/HTTP.md); port 0 "
+     "takes a free port (default: off)",
      mlfq_cli_set_str, D(http_listen), 0, 0, 0},
     {"http-port-file", "FILE", "write the bound HTTP HOST:PORT to FILE",
      mlfq_cli_set_str, D(http_port_file), 0, 0, 0},
@@ -119,7 +120,8 @@ static const mlfq_cli_opt_t daemon_options[] = {
      "largest HTTP request body; a larger one gets 413 (default 1048576)",
      mlfq_cli_set_size, D(http_max_body_bytes), 0, 1024, 1e9},
     {"http-read-timeout", "S",
-     "seconds a client has to send its whole HTTP request after connecting; "
+     "seconds a client has to send its whole HTTP request: from connecting "
+     "for its first, from when the server begins to read it for the next; "
      "then it gets 408 and is disconnected (default 30)",
      mlfq_cli_set_double, D(http_read_timeout_s), 0, 0.01, 86400},
     {"late-warn-fraction", "F",
@@ -170,7 +172,8 @@ static const char usage[] =
     "a GPU: the scheduler core of mlfqsim decides what runs, and one thread\n"
     "per engine sleeps for exactly as long as each modeled iteration takes,\n"
     "streaming every token to its client as it is produced. The protocol is\n"
-    "in docs/PROTOCOL.md. Times are model milliseconds.\n";
+    "in docs/PROTOCOL.md. Times are model milliseconds, unless an option\n"
+    "says wall time.\n";
 
 /* The daemon's state: its options, what they build, its server. */
 static struct {
@@ -286,6 +289,21 @@ static void on_stop(server_t *sv) {
   mlfq_daemon_main_stopped(&g.prog);
 }
 
+/* The faults in force, their kinds by name as --fault-kinds takes them. */
+static void log_faults(const faults_opts_t *f) {
+  char kinds[128] = "";
+  size_t n = 0;
+  int k;
+
+  for (k = FAULT_NONE + 1; k < FAULT_KINDS; k++)
+    if (f->kinds & (1u << k))
+      n += (size_t)snprintf(kinds + n, sizeof(kinds) - n, "%s%s",
+                            n > 0 ? "," : "", faults_name((fault_kind_t)k));
+  mlfq_log(MLFQ_LOG_INFO,
+           "injecting faults: rate %g, kinds %s, slow %g ms, seed %llu",
+           f->rate, kinds, f->slow_ms, (unsigned long long)f->seed);
+}
+
 static void started(mlfq_daemon_prog_t *p) {
   g.sv.on_stop = on_stop;
   mlfq_log(MLFQ_LOG_INFO,
@@ -301,10 +319,7 @@ static void started(mlfq_daemon_prog_t *p) {
   if (g.dopt.http_listen != NULL)
     mlfq_log(MLFQ_LOG_INFO, "HTTP on %s: model %s", g.hbound, g.so.model_name);
   if (g.so.faults.rate > 0)
-    mlfq_log(MLFQ_LOG_INFO,
-             "injecting faults: rate %g, kinds 0x%x, slow %g ms, seed %llu",
-             g.so.faults.rate, g.so.faults.kinds, g.so.faults.slow_ms,
-             (unsigned long long)g.so.faults.seed);
+    log_faults(&g.so.faults);
 }
 
 static void drain(void *sv) { server_drain(sv); }

@@ -621,9 +621,10 @@ int mlfq_openai_detokenize(const char *body, size_t len, char **out, char *err,
   int rc = 0;
 
   *out = NULL;
-  *param = "tokens";
+  *param = NULL;
   if (o == NULL)
     return mlfq_fail(err, errlen, 400, "the body is not valid JSON");
+  *param = "tokens";
   ts = cJSON_GetObjectItemCaseSensitive(o, "tokens");
   if (!cJSON_IsArray(ts)) {
     rc = mlfq_fail(err, errlen, 400, "'tokens' must be an array of token ids");

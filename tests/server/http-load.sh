@@ -23,7 +23,7 @@ tool=$2
 seconds=$3
 conns=${4:-16}
 here=$(cd "$(dirname "$0")" && pwd)
-dir=$(mktemp -d /tmp/http-load-XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/http-load-XXXXXX")
 pid=
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
