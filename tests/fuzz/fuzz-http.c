@@ -192,8 +192,10 @@ static int r_body(http_parser *p, const char *at, size_t n) {
   return 0;
 }
 
-/* body is server-sent events "data: X\n\n", X JSON or [DONE] (the last);
- * whole: the stream ended, and [DONE] must have come. */
+/* body is server-sent events "data: X\n\n", X JSON or [DONE] (the last),
+ * and the comment ": mlfqd late-ms MS\n\n" of a server behind its model
+ * (docs/HTTP.md), which a loaded fuzzing machine may see; whole: the
+ * stream ended, and [DONE] must have come. */
 static void check_events(const mlfq_buf_t *body, int whole) {
   const char *s = (const char *)body->data, *end, *e;
   cJSON *j;
@@ -208,6 +210,15 @@ static void check_events(const mlfq_buf_t *body, int whole) {
   while (s < end) {
     if (done)
       fz_die("an event after [DONE]");
+    if ((size_t)(end - s) > 16 && memcmp(s, ": mlfqd late-ms ", 16) == 0) {
+      e = s + 16;
+      while (e < end && ((*e >= '0' && *e <= '9') || *e == '.'))
+        e++;
+      if (e == s + 16 || end - e < 2 || e[0] != '\n' || e[1] != '\n')
+        fz_die("a comment that is not ': mlfqd late-ms MS'");
+      s = e + 2;
+      continue;
+    }
     if ((size_t)(end - s) < 6 || memcmp(s, "data: ", 6) != 0)
       fz_die("an event without 'data: '");
     s += 6;
