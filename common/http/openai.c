@@ -101,15 +101,14 @@ static int prompts(const cJSON *o, mlfq_openai_req_t *q, char *err,
   return q->n > 0 ? 0 : mlfq_fail(err, errlen, 400, "'prompt' is empty");
 }
 
-static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
-                    size_t errlen) {
-  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "messages"), *m, *c,
-              *part, *text;
-  uint64_t n = 0;
+/* Calls fn(text, ud) for the text of every message of the array ms: its
+ * content when a string, else each of its parts' "text". Returns 0, or 400
+ * with err for a message that is not an object with a role, or a content
+ * of another kind. */
+static int message_texts(const cJSON *ms, void (*fn)(const char *, void *),
+                         void *ud, char *err, size_t errlen) {
+  const cJSON *m, *c, *part, *text;
 
-  q->param = "messages";
-  if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
-    return mlfq_fail(err, errlen, 400, "'messages' must be a non-empty array");
   cJSON_ArrayForEach(m, ms) {
     if (!cJSON_IsObject(m) ||
         !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "role")))
@@ -117,12 +116,12 @@ static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
                        "each message must be an object with a 'role'");
     c = cJSON_GetObjectItemCaseSensitive(m, "content");
     if (cJSON_IsString(c)) {
-      n += words(c->valuestring);
+      fn(c->valuestring, ud);
     } else if (cJSON_IsArray(c)) {
       cJSON_ArrayForEach(part, c) {
         text = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (cJSON_IsString(text))
-          n += words(text->valuestring);
+          fn(text->valuestring, ud);
       }
     } else if (c != NULL && !cJSON_IsNull(c)) {
       return mlfq_fail(err, errlen, 400,
@@ -130,6 +129,26 @@ static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
                        "parts");
     }
   }
+  return 0;
+}
+
+/* message_texts' fn: adds the words of s to the count at ud. */
+static void count_words(const char *s, void *ud) {
+  *(uint64_t *)ud += words(s);
+}
+
+static int messages(const cJSON *o, mlfq_openai_req_t *q, char *err,
+                    size_t errlen) {
+  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "messages");
+  uint64_t n = 0;
+  int rc;
+
+  q->param = "messages";
+  if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
+    return mlfq_fail(err, errlen, 400, "'messages' must be a non-empty array");
+  rc = message_texts(ms, count_words, &n, err, errlen);
+  if (rc)
+    return rc;
   q->n = 1;
   q->input_len[0] = n == 0 ? 1 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   return 0;
@@ -495,8 +514,9 @@ char *mlfq_openai_version(const char *version) {
   return print(o);
 }
 
-/* Adds the id of every whitespace-separated word of s to ids. */
-static void word_ids(const char *s, cJSON *ids) {
+/* Adds the id of every whitespace-separated word of s to the cJSON array
+ * ids (message_texts' fn). */
+static void word_ids(const char *s, void *ids) {
   uint32_t h = 0;
   int in = 0;
 
@@ -522,8 +542,7 @@ static void word_ids(const char *s, cJSON *ids) {
 static int tokenize_text(const cJSON *o, cJSON *ids, char *err, size_t errlen,
                          const char **param) {
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt"),
-              *ms = cJSON_GetObjectItemCaseSensitive(o, "messages"), *m, *c,
-              *part, *text;
+              *ms = cJSON_GetObjectItemCaseSensitive(o, "messages");
 
   if (p != NULL) {
     *param = "prompt";
@@ -537,27 +556,7 @@ static int tokenize_text(const cJSON *o, cJSON *ids, char *err, size_t errlen,
     return mlfq_fail(err, errlen, 400,
                      "'prompt' (a string) or 'messages' (a non-empty array) "
                      "is required");
-  cJSON_ArrayForEach(m, ms) {
-    if (!cJSON_IsObject(m) ||
-        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "role")))
-      return mlfq_fail(err, errlen, 400,
-                       "each message must be an object with a 'role'");
-    c = cJSON_GetObjectItemCaseSensitive(m, "content");
-    if (cJSON_IsString(c)) {
-      word_ids(c->valuestring, ids);
-    } else if (cJSON_IsArray(c)) {
-      cJSON_ArrayForEach(part, c) {
-        text = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(text))
-          word_ids(text->valuestring, ids);
-      }
-    } else if (c != NULL && !cJSON_IsNull(c)) {
-      return mlfq_fail(err, errlen, 400,
-                       "a message's 'content' must be a string or an array of "
-                       "parts");
-    }
-  }
-  return 0;
+  return message_texts(ms, word_ids, ids, err, errlen);
 }
 
 int mlfq_openai_tokenize(const char *body, size_t len, const char *model,
