@@ -292,14 +292,17 @@ TEST(http, metrics_promtool) {
 }
 
 /* A daemon behind the model says so to HTTP clients: at --time-scale 1e-6
- * a 5.5 ms decode lasts 5.5 ns of wall time, which no loop keeps up with.
+ * a 5.5 ms decode lasts 5.5 ns of wall time, which no loop keeps up with:
+ * 30,000 of them are 0.17 ms of wall time, and handling them takes the
+ * loop milliseconds on any machine, past the 1 ms floor of a late end
+ * (3,000 did not always pass it).
  * A plain answer carries X-Mlfqd-Late-Ms, a stream a comment before its
  * end, and /metrics counts the late iterations and shows the server
  * behind. */
 TEST(http, behind_the_model_is_said) {
   const char *args[] = {"--time-scale", "1e-6", NULL};
-  const char *body = "{\"prompt\":\"a b\",\"max_tokens\":3000}";
-  const char *stream = "{\"prompt\":\"a b\",\"max_tokens\":3000,"
+  const char *body = "{\"prompt\":\"a b\",\"max_tokens\":30000}";
+  const char *stream = "{\"prompt\":\"a b\",\"max_tokens\":30000,"
                        "\"stream\":true}";
   char *out, *p;
   int64_t *stamps;
