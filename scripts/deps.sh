@@ -4,7 +4,8 @@
 set -euo pipefail
 
 pkgs=(gcc libc6-dev make cmake pkg-config libcjson-dev libuv1-dev libprotobuf-c-dev gnuplot-nox
-  protobuf-c-compiler libhttp-parser-dev time curl prometheus python3 wrk hey)
+  protobuf-c-compiler libhttp-parser-dev time curl prometheus python3 wrk hey
+  iproute2)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "deps.sh: not a Debian system; install by hand: ${pkgs[*]}" >&2

@@ -41,6 +41,7 @@ fail() {
 }
 
 command -v "$tool" >/dev/null || fail "$tool is not installed"
+command -v ss >/dev/null || fail "ss (iproute2) is not installed"
 "$mlfqd" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
   --http-port-file "$dir/port" --decode-ms 0.01 --prefill-ms-per-token 0.001 \
   --max-batch 64 --max-pending 4096 --http-max-requests 0 \
